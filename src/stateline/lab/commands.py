@@ -1,0 +1,9 @@
+"""Commands of `stateline.lab` (filled in by its package)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this package's subcommands to the `stateline` command."""

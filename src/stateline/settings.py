@@ -1,0 +1,89 @@
+"""One settings object for every process stateline starts.
+
+Precedence is flags > ``STATELINE_*`` environment variables > defaults. The
+supervisor passes settings to the processes it starts through the environment,
+so an app instance started by ``stateline up`` and one started by hand read
+their configuration the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "STATELINE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a stateline process needs to know to find its peers and stores."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    apps: int = 3
+    data_dir: Path = field(default_factory=lambda: Path(".stateline"))
+    #: SQL database URL. ``None`` means the embedded SQLite file in the data dir.
+    database_url: str | None = None
+    #: Redis URL. ``None`` means the embedded Redis Cluster started by ``stateline up``.
+    redis_url: str | None = None
+    #: Bearer token for the gateway's admin actions; admin actions are refused without one.
+    admin_token: str | None = None
+    #: The pool name app instances register under and the gateway routes ``/api/`` to.
+    pool: str = "apps"
+    #: Where an app instance registers itself (a Redis URL); ``None`` means no registration.
+    registry_url: str | None = None
+    #: Instance id shown in ``X-Served-By``; set per process by the supervisor.
+    instance_id: str | None = None
+
+    @classmethod
+    def load(cls, **flags: Any) -> Settings:
+        """Build settings from flags (those not ``None``), then the environment, then defaults."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            env = os.environ.get(ENV_PREFIX + f.name.upper())
+            if env is not None and env != "":
+                values[f.name] = env
+            if flags.get(f.name) is not None:
+                values[f.name] = flags[f.name]
+        return cls()._coerced(values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (coerced like :meth:`load`)."""
+        return self._coerced(changes)
+
+    def _coerced(self, values: dict[str, Any]) -> Settings:
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            current = getattr(self, name)
+            if name == "data_dir":
+                out[name] = Path(value)
+            elif isinstance(current, int) and not isinstance(current, bool):
+                out[name] = int(value)
+            else:
+                out[name] = value
+        return replace(self, **out)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "stateline.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The SQL URL to use: the configured one, or the embedded SQLite file."""
+        return self.database_url or f"sqlite:///{self.sqlite_path.resolve()}"
+
+    @property
+    def control_socket(self) -> Path:
+        """The supervisor's control socket (``stateline status``/``scale``/``kill``/``down``)."""
+        return self.data_dir / "control.sock"
+
+    def environ(self) -> dict[str, str]:
+        """These settings as ``STATELINE_*`` variables, for a child process."""
+        env: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                env[ENV_PREFIX + f.name.upper()] = str(value)
+        return env
