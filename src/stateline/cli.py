@@ -16,7 +16,8 @@ COMMAND_MODULES = (
     "stateline.local.commands",  # up, status, scale, kill, down
     "stateline.gateway.commands",  # gateway
     "stateline.app.commands",  # app, rates
-    "stateline.lint.commands",  # lint, verify
+    "stateline.lint.commands",  # lint
+    "stateline.lint.verify_commands",  # verify
     "stateline.lab.commands",  # bench, experiment, report
 )
 
