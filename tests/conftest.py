@@ -115,6 +115,23 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis Cluster (3 masters + 3 replicas) shared by the whole session.
+
+    Tests share it, so they must use their own keys (a unique prefix) rather
+    than FLUSHALL. Tests that kill nodes start their own ``EmbeddedRedisCluster``.
+    """
+    from stateline.local.redis_cluster import EmbeddedRedisCluster
+
+    cluster = EmbeddedRedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    cluster.start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def stateline_cmd() -> list[str]:
     """How a test runs the ``stateline`` command: with this interpreter, from this checkout."""

@@ -1,9 +1,90 @@
-"""Commands of `stateline.lab` (filled in by its package)."""
+"""Commands of `stateline.lab`: ``bench``, ``experiment``, ``report``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+RESULTS = Path("results")
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's subcommands to the `stateline` command."""
+    app.command("bench")(bench)
+    app.command("experiment")(experiment)
+    app.command("report")(report)
+
+
+def bench(
+    url: Annotated[str, typer.Argument(help="http://host:port[/path]. No path: the default "
+                                       "stateline mix; a path: GET that path.")],
+    rate: Annotated[float | None, typer.Option(
+        "--rate", "-r", help="Open loop: requests per second.")] = None,
+    connections: Annotated[int | None, typer.Option(
+        "--connections", "-c", help="Closed loop: this many connections "
+        "(open loop: the most it may use, default 64).")] = None,
+    duration: Annotated[float, typer.Option("--duration", "-d", help="Seconds of load.")] = 10.0,
+    mix: Annotated[Path | None, typer.Option(
+        "--mix", "-m", help="YAML/JSON workload mix file.", exists=True, dir_okay=False)] = None,
+    poisson: Annotated[bool, typer.Option(
+        "--poisson", help="Poisson arrivals instead of constant spacing (open loop).")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="Seconds before a request counts as a timeout.")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Load a URL (a running stateline or any HTTP/1.1 server) and print its latency."""
+    from stateline.lab.bench import run_bench
+    from stateline.lab.loadgen import LoadConfig
+    from stateline.lab.mix import MixError, load_mix
+
+    try:
+        config = LoadConfig(url, rate=rate, connections=connections, duration=duration,
+                            mix=load_mix(mix) if mix else None,
+                            spacing="poisson" if poisson else "constant", timeout=timeout)
+        config.resolved_mix()
+    except (ValueError, MixError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    run_bench(config, as_json)
+
+
+def experiment(
+    name: Annotated[str, typer.Argument(help="failover | scaling | stateful-failover | "
+                                        "routing | accidental-state | resharding | all")],
+    quick: Annotated[bool, typer.Option(
+        "--quick", help="A short run (about two minutes each).")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results folder.")] = RESULTS,
+    max_instances: Annotated[int | None, typer.Option(
+        "--max-instances", help="scaling: the largest pool to measure.")] = None,
+) -> None:
+    """Run an experiment; write OUT/NAME/data.json, report.md and plots."""
+    from stateline.lab.experiments import EXPERIMENTS, Context, run_experiment
+
+    if name != "all" and name not in EXPERIMENTS:
+        raise typer.BadParameter(f"unknown experiment {name!r}; known: "
+                                 + ", ".join(EXPERIMENTS))
+    names = list(EXPERIMENTS) if name == "all" else [name]
+    for n in names:
+        folder = run_experiment(n, Context(out, quick, max_instances))
+        typer.echo(f"{n}: {folder / 'report.md'}")
+
+
+def report(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results folder.")] = RESULTS,
+    run: Annotated[bool, typer.Option(
+        "--run/--no-run", help="Run every experiment first (default: read OUT).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="With --run: quick runs.")] = False,
+) -> None:
+    """Write OUT/report.md and OUT/report.html: the seed's table with measured figures."""
+    from stateline.lab.experiments import EXPERIMENTS, Context, run_experiment
+    from stateline.lab.report import write_report
+
+    if run:
+        for n in EXPERIMENTS:
+            try:
+                run_experiment(n, Context(out, quick))
+            except Exception as exc:  # one broken experiment must not hide the others
+                typer.echo(f"{n}: failed: {exc}", err=True)
+    md, html = write_report(out)
+    typer.echo(f"{md}\n{html}")

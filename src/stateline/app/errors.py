@@ -1,0 +1,92 @@
+"""The one error shape every app endpoint answers with.
+
+Handlers raise :class:`ApiError`; the app turns it into
+``{"error": {"code": ..., "message": ...}}`` with its status. A store that
+stops answering mid-request gives 503 ``store_unavailable``. Anything else that
+escapes a handler is a bug in stateline, not bad input, so it becomes a JSON
+500 (and a logged traceback) rather than a hung or half-written response.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from stateline.app.responses import json_response
+
+log = logging.getLogger("stateline.app")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+class ApiError(Exception):
+    """A request the app refuses, with the status and code the client sees."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    return json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (unknown path, wrong method) in our JSON shape."""
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    headers = dict(exc.headers) if exc.headers else None
+    response = error_response(exc.status_code, code, str(exc.detail))
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+async def store_error_handler(request: Request, exc: Exception) -> Response:
+    """A store that stopped answering is the server's trouble, not the client's: 503."""
+    log.warning("store error on %s %s: %r", request.method, request.url.path, exc)
+    return error_response(503, "store_unavailable", "a store did not answer; retry shortly")
+
+
+def _named(request: Request, response: Response) -> Response:
+    # The 500 handler runs outside the middleware that names the instance: name it here.
+    ctx = getattr(request.app.state, "ctx", None)
+    if ctx is not None:
+        response.headers["x-instance-id"] = ctx.instance_id
+    return response
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _named(request, error_response(
+        500, "internal_error", "an unexpected error happened; it is logged"))
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    ApiError: api_error_handler,
+    HTTPException: http_error_handler,
+    RedisError: store_error_handler,
+    sa_exc.OperationalError: store_error_handler,
+    sa_exc.InterfaceError: store_error_handler,
+    sa_exc.TimeoutError: store_error_handler,
+    Exception: unexpected_error_handler,
+}

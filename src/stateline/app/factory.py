@@ -1,0 +1,162 @@
+"""The ASGI app factory: one stateless app instance's routes, middleware and start-up.
+
+``create_app(settings)`` returns a Starlette app. Its lifespan builds the store
+clients and then, in the background, waits until Redis and SQL answer, creates
+the schema and seeds the currency rates; only then does the instance become
+*ready* (health 200). The process therefore listens at once and says "not
+ready yet" (503) instead of refusing connections, which lets a supervisor tell
+a slow start from a dead one.
+
+Starlette was chosen by measurement (``bench/app_throughput.py``): under
+granian it serves the calculator faster than a minimal Starlette app under
+uvicorn, while keeping routing and request parsing readable. JSON is orjson.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from stateline.app.context import AppContext, Stores, context
+from stateline.app.errors import EXCEPTION_HANDLERS
+from stateline.app.lifecycle import Lifecycle, State
+from stateline.app.rates import shipped_snapshot
+from stateline.app.responses import json_response
+from stateline.app.services import (
+    calc,
+    carts,
+    counter,
+    currency,
+    demo,
+    images,
+    players,
+    sessions,
+    users,
+)
+from stateline.app.workers import CpuPool
+from stateline.settings import Settings
+from stateline.stores import redis as redis_store
+from stateline.stores import sql
+from stateline.stores.blobs import BlobStore
+
+log = logging.getLogger("stateline.app")
+
+HEALTH_PATH = "/_stateline/health"
+#: Longest pause between two attempts to reach the stores at start-up.
+MAX_RETRY_DELAY_S = 2.0
+
+
+class InstanceHeader:
+    """Pure ASGI middleware: every response says which instance answered it."""
+
+    def __init__(self, app: ASGIApp, instance_id: str) -> None:
+        self.app = app
+        self.header = (b"x-instance-id", instance_id.encode("latin-1"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), self.header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+async def health(request: Request) -> Response:
+    ctx = context(request)
+    state = ctx.lifecycle.state
+    if state is State.READY:
+        return json_response({"status": "ok", "instance": ctx.instance_id})
+    return json_response(
+        {"status": state.value, "instance": ctx.instance_id, "detail": ctx.lifecycle.detail},
+        status=503,
+    )
+
+
+def _routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = [Route(HEALTH_PATH, health, methods=["GET"])]
+    for service in (calc, currency, images, users, carts, counter, sessions, players, demo):
+        routes.extend(service.routes)
+    return routes
+
+
+async def _connect_stores(ctx: AppContext, stores: Stores) -> None:
+    """Retry until Redis and SQL answer; then create the schema and seed the rates."""
+    delay = 0.05
+    while True:
+        try:
+            await stores.redis.ping()
+            await sql.ensure_schema(stores.sql)
+            snapshot = shipped_snapshot()
+            if await sql.seed_rates(stores.sql, snapshot.rates, snapshot.as_of):
+                log.info("seeded %d rates as of %s", len(snapshot.rates), snapshot.as_of)
+            break
+        except Exception as exc:  # any store failure at start-up means "retry"
+            ctx.lifecycle.starting_problem(f"stores not reachable yet: {exc!r}"[:300])
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY_S)
+    ctx.attach(stores)
+    ctx.lifecycle.ready()
+
+
+def _build_stores(settings: Settings) -> Stores:
+    if not settings.redis_url:
+        raise ValueError("an app instance needs STATELINE_REDIS_URL (or --redis-url)")
+    return Stores(
+        redis=redis_store.connect(settings.redis_url, decode_responses=True),
+        sql=sql.create_engine(settings.effective_database_url),
+        blobs=BlobStore(settings.data_dir / "blobs"),
+        cpu=CpuPool(),
+    )
+
+
+async def _close(stores: Stores) -> None:
+    stores.cpu.close()
+    with contextlib.suppress(Exception):
+        await stores.redis.aclose()
+    with contextlib.suppress(Exception):
+        await stores.sql.dispose()
+
+
+def create_app(
+    settings: Settings,
+    instance_id: str | None = None,
+    lifecycle: Lifecycle | None = None,
+) -> Starlette:
+    """The ASGI app for one instance; ``lifecycle`` is shared with the server entry."""
+    ident = instance_id or settings.instance_id or f"{settings.host}:{settings.port}"
+    ctx = AppContext(settings, ident, lifecycle or Lifecycle())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stores = _build_stores(settings)
+        starter = asyncio.create_task(_connect_stores(ctx, stores))
+        try:
+            yield
+        finally:
+            starter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starter
+            ctx.attach(None)
+            await _close(stores)
+
+    app = Starlette(
+        routes=_routes(),
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.add_middleware(InstanceHeader, instance_id=ident)
+    return app

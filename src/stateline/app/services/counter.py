@@ -1,0 +1,36 @@
+"""Request counter: the seed's "good" example of shared state, Redis ``INCR``.
+
+- ``POST /api/counter/incr`` → ``{"value": n}``, the value after this increment;
+- ``GET /api/counter`` → ``{"value": n}`` (0 before the first increment).
+
+``INCR`` is atomic in Redis, so increments through any mix of instances give
+consecutive values; compare ``/api/demo/local-counter``, which keeps its count
+in the process and so gives each instance its own.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from stateline.app.context import stores
+from stateline.app.responses import json_response
+
+COUNTER_KEY = "stateline:counter:{requests}"
+
+
+async def incr(request: Request) -> Response:
+    value = await stores(request).redis.incr(COUNTER_KEY)
+    return json_response({"value": int(value)})
+
+
+async def read(request: Request) -> Response:
+    value = await stores(request).redis.get(COUNTER_KEY)
+    return json_response({"value": int(value or 0)})
+
+
+routes = [
+    Route("/api/counter/incr", incr, methods=["POST"]),
+    Route("/api/counter", read, methods=["GET"]),
+]

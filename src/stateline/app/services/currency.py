@@ -1,0 +1,67 @@
+"""Currency converter: stateless, because the rates are data in the stateful tier.
+
+``GET /api/currency/convert?amount=&from=&to=`` →
+``{"amount", "from", "to", "rate", "result", "as_of"}``.
+
+The output depends on the input and on the rates table, and the table lives in
+SQL (the source of truth), never in the process: ``stateline rates load``
+changes what every instance answers at once, with no restart and no cache to
+invalidate. ``as_of`` is the date of the ECB reference rates used; the shipped
+snapshot's date until someone loads newer ones. Rates are quoted per euro, so
+a cross rate is ``to_rate / from_rate``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from stateline.app.context import stores
+from stateline.app.errors import ApiError
+from stateline.app.responses import json_response
+from stateline.app.validate import query_number
+from stateline.stores import sql
+
+#: Largest amount converted; keeps results finite and meaningful.
+MAX_AMOUNT = 1e15
+
+
+def _code(raw: str | None, name: str) -> str:
+    if raw is None or raw == "":
+        raise ApiError(400, "missing_parameter", f"query parameter {name!r} is required")
+    code = raw.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ApiError(400, "invalid_currency", f"{name} must be a 3-letter currency code")
+    return code
+
+
+def _amount(raw: str | None) -> float:
+    amount = float(query_number(raw, "amount"))
+    if abs(amount) > MAX_AMOUNT:
+        raise ApiError(400, "invalid_number", f"amount must be at most {MAX_AMOUNT:g} in size")
+    return amount
+
+
+async def convert(request: Request) -> Response:
+    params = request.query_params
+    amount = _amount(params.get("amount"))
+    src, dst = _code(params.get("from"), "from"), _code(params.get("to"), "to")
+    found = await sql.get_rates(stores(request).sql, [src, dst])
+    missing = [c for c in (src, dst) if c not in found]
+    if missing:
+        raise ApiError(422, "unknown_currency", "no reference rate for " + ", ".join(missing))
+    rate = found[dst].rate / found[src].rate
+    result = amount * rate
+    if not math.isfinite(result):
+        raise ApiError(400, "result_out_of_range", "the converted amount is out of range")
+    as_of = max(found[src].as_of, found[dst].as_of)
+    return json_response({
+        "amount": amount, "from": src, "to": dst, "rate": rate,
+        "result": round(result, 6), "as_of": as_of.isoformat(),
+    })
+
+
+routes = [Route("/api/currency/convert", convert, methods=["GET"])]

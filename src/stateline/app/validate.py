@@ -1,0 +1,95 @@
+"""Pure checks of client input, shared by the services.
+
+Each function takes raw input (a query string value, a decoded JSON value, a
+path segment) and returns a clean Python value or raises
+:class:`~stateline.app.errors.ApiError` with a 4xx status. Keeping them free of
+I/O lets the unit tests drive every bad input directly.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from stateline.app.errors import ApiError
+
+#: Identifiers that become part of a Redis key (user ids, skus, player ids).
+_IDENT = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
+_INT = re.compile(r"-?[0-9]{1,12}")
+#: Longest query parameter we parse as a number: longer ones are refused, not parsed.
+MAX_NUMBER_CHARS = 64
+
+
+def identifier(value: str, name: str) -> str:
+    """A path identifier: 1..64 chars of letters, digits and ``_.:@-``."""
+    if not _IDENT.fullmatch(value):
+        raise ApiError(
+            422, "invalid_field",
+            f"{name} must be 1..64 characters of letters, digits and _.:@-",
+        )
+    return value
+
+
+def query_number(raw: str | None, name: str) -> int | float:
+    """A finite number from a query string: an ``int`` when written as one, else a ``float``."""
+    if raw is None or raw == "":
+        raise ApiError(400, "missing_parameter", f"query parameter {name!r} is required")
+    text = raw.strip()
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ApiError(400, "invalid_number", f"{name} is over {MAX_NUMBER_CHARS} characters")
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise ApiError(400, "invalid_number", f"{name} is not a number") from None
+    if not math.isfinite(value):
+        raise ApiError(400, "invalid_number", f"{name} must be a finite number")
+    return value
+
+
+def query_int(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter in ``low..high`` (``default`` when absent)."""
+    if raw is None or raw == "":
+        return default
+    if not _INT.fullmatch(raw):
+        raise ApiError(400, "invalid_parameter", f"{name} must be an integer")
+    value = int(raw)
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}")
+    return value
+
+
+def json_number(data: dict[str, Any], name: str) -> float:
+    """A finite number from a JSON body (booleans are not numbers here)."""
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ApiError(422, "invalid_field", f"{name} must be a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ApiError(422, "invalid_field", f"{name} is too large") from None
+    if not math.isfinite(number):
+        raise ApiError(422, "invalid_field", f"{name} must be a finite number")
+    return number
+
+
+def json_int(data: dict[str, Any], name: str, low: int, high: int) -> int:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ApiError(422, "invalid_field", f"{name} must be an integer in {low}..{high}")
+    return value
+
+
+def json_text(data: dict[str, Any], name: str, max_len: int) -> str:
+    """A non-empty string field, trimmed, at most ``max_len`` characters."""
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(422, "invalid_field", f"{name} must be a non-empty string")
+    value = value.strip()
+    if len(value) > max_len:
+        raise ApiError(422, "invalid_field", f"{name} must be at most {max_len} characters")
+    return value

@@ -1,0 +1,370 @@
+"""One client (downstream) connection: parser callbacks, limits, and the pipelining queue.
+
+Requests on one connection are answered strictly in order. The request being
+answered is ``current``; requests parsed while it is in flight wait in
+``queue`` (and reading pauses, so a pipelining client cannot make the
+gateway buffer without bound). Each queued item is either a proxied
+:class:`~stateline.gateway.proxy.Exchange` or a :class:`LocalAnswer` (admin
+endpoints, refusals), both with the same small interface:
+``start / on_body / on_done / client_gone``.
+
+Writes are collected in ``wbuf`` and flushed once per socket read, so a
+response head and a small body leave in one ``send``.
+
+Reading is paused for several independent reasons at once (a bit each): a
+pipelined request waiting, an upload the upstream cannot take yet, a body
+buffered while no upstream connection is bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
+
+from stateline.gateway import errors
+from stateline.gateway.framing import (
+    BODY_NONE,
+    FramingError,
+    check_header_size,
+    check_target_size,
+    origin_form,
+    path_of,
+    request_body_framing,
+)
+from stateline.gateway.headers import request_head
+from stateline.gateway.proxy import Exchange
+
+if TYPE_CHECKING:
+    from stateline.gateway.server import Gateway
+
+PIPELINE = 1
+UPLOAD = 2
+BUFFER = 4
+DOWNLOAD = 8  # not a read pause: the client's socket is full, the upstream pauses instead
+
+_IDEMPOTENCY = b"idempotency-key"
+_ADMIN = b"/_stateline/"
+
+
+class LocalAnswer:
+    """A response the gateway makes itself, sent once the request body has been read."""
+
+    __slots__ = ("build", "client", "close_client", "finished", "keep_alive", "request_done")
+
+    def __init__(self, client: ClientProtocol, build: Any, *, keep_alive: bool,
+                 request_done: bool, close: bool = False) -> None:
+        self.client = client
+        self.build = build  # bytes, or a callable(keep_alive) -> bytes
+        self.keep_alive = keep_alive and not close
+        self.close_client = close
+        self.request_done = request_done
+        self.finished = False
+
+    def start(self) -> None:
+        if self.request_done:
+            self._answer()
+
+    def on_body(self, data: bytes) -> None:
+        pass
+
+    def on_done(self) -> None:
+        self.request_done = True
+        if self.client.current is self:
+            self._answer()
+
+    def client_gone(self) -> None:
+        self.finished = True
+
+    def _answer(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        keep = self.keep_alive and not self.client.gw.stopping
+        self.close_client = not keep
+        data = self.build if isinstance(self.build, bytes) else self.build(keep)
+        self.client.write(data)
+        self.client.exchange_finished(self)
+
+
+class ClientProtocol(asyncio.Protocol):
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.transport: asyncio.Transport | None = None
+        self.parser = HttpRequestParser(self)
+        self.client_ip = b"unknown"
+        self.current: Any = None
+        self.queue: deque[Any] = deque()
+        self.parsing: Any = None  # the item whose request body is being parsed
+        self.wbuf: list[bytes] = []
+        self.paused = 0
+        self.rejected = False
+        self.http10 = False
+        self.in_head = False
+        self.head_started = 0.0
+        self.head_size = 0
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.has_connection = False
+        self.last_active = time.monotonic()
+        self.upload_paused_conn: Any = None
+
+    # -- asyncio callbacks ---------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.client_ip = str(peer[0]).encode()
+        self.gw.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.gw.connections.discard(self)
+        self.transport = None
+        current, self.current = self.current, None
+        if current is not None:
+            current.client_gone()
+        for item in self.queue:
+            item.client_gone()
+        self.queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        if self.rejected:
+            return
+        self.last_active = time.monotonic()
+        if self.in_head:
+            self.head_size += len(data)
+        try:
+            if self.in_head and self.head_size > self.gw.config.max_header_bytes + len(data):
+                raise FramingError(431, "headers_too_large", "request headers too large")
+            self.parser.feed_data(data)
+        except HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if not isinstance(cause, FramingError):
+                raise
+            self._reject(cause)
+        except FramingError as exc:
+            self._reject(exc)
+        except HttpParserUpgrade as exc:
+            # Upgrade is not supported (the header is stripped); go on as plain HTTP/1.1.
+            offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+            self.parser = HttpRequestParser(self)
+            if offset < len(data):
+                self.data_received(data[offset:])
+                return
+        except HttpParserError as exc:
+            self._reject(FramingError(400, "bad_request", f"malformed request: {exc}"))
+        self.flush()
+
+    def pause_writing(self) -> None:
+        self.paused |= DOWNLOAD
+        conn = getattr(self.current, "conn", None)
+        if conn is not None and conn.transport is not None:
+            conn.transport.pause_reading()
+            self.upload_paused_conn = conn
+
+    def resume_writing(self) -> None:
+        self.paused &= ~DOWNLOAD
+        conn, self.upload_paused_conn = self.upload_paused_conn, None
+        if conn is not None and conn.transport is not None and not conn.closed:
+            conn.transport.resume_reading()
+
+    # -- parser callbacks ------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.in_head = True
+        self.head_started = time.monotonic()
+        self.head_size = 0
+        self.url = b""
+        self.headers = []
+        self.has_connection = False
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        check_target_size(len(self.url), self.gw.config.max_target_bytes)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_size += len(name) + len(value) + 4
+        check_header_size(self.head_size + len(self.url), self.gw.config.max_header_bytes)
+        name = name.lower()
+        if name == b"connection":
+            self.has_connection = True
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        parser = self.parser
+        version = parser.get_http_version()
+        self.http10 = version != "1.1"
+        keep_alive = parser.should_keep_alive()
+        method = parser.get_method()
+        target, authority = origin_form(method, self.url)
+        path = path_of(target)
+        item: Any
+        if path.startswith(_ADMIN):
+            framing = request_body_framing(self.headers, version, 1 << 20)
+            headers, gw = self.headers, self.gw
+            item = LocalAnswer(
+                self, lambda keep: gw.admin.answer(method, target, headers, keep),
+                keep_alive=keep_alive, request_done=framing.kind == BODY_NONE)
+            self._enqueue(item)
+            return
+        route = self.gw.router.match(path)
+        if route is None:
+            framing = request_body_framing(self.headers, version, 1 << 20)
+            item = LocalAnswer(self, errors.error_response(
+                404, "no_route", "no route for this path", keep_alive=keep_alive,
+                head_only=method == b"HEAD"), keep_alive=keep_alive,
+                request_done=framing.kind == BODY_NONE)
+            self._enqueue(item)
+            return
+        pool = route.pool
+        headers = self.headers
+        framing = request_body_framing(headers, version, pool.config.max_body_bytes)
+        host = authority
+        expect = False
+        idem = False
+        for name, value in headers:
+            if name == b"host":
+                if host is None:
+                    host = value
+            elif name == b"expect":
+                if value.strip().lower() != b"100-continue":
+                    raise FramingError(417, "expectation_failed", "only 100-continue is supported")
+                expect = not self.http10
+            elif name == _IDEMPOTENCY:
+                idem = True
+        head, rid = request_head(
+            method, target, headers, host=host or b"localhost", client_ip=self.client_ip,
+            proto=self.gw.proto, framing=framing, has_connection=self.has_connection)
+        key = pool.key_source.extract(target, headers) if pool.needs_key else None
+        self._enqueue(Exchange(
+            self, route, method, head, rid, framing, keep_alive=keep_alive, key=key,
+            expect_continue=expect, idempotent_key=idem))
+
+    def on_body(self, body: bytes) -> None:
+        if self.parsing is not None:
+            self.parsing.on_body(body)
+
+    def on_message_complete(self) -> None:
+        item, self.parsing = self.parsing, None
+        if item is not None:
+            item.on_done()
+
+    # -- items --------------------------------------------------------------------------
+
+    def _enqueue(self, item: Any) -> None:
+        self.parsing = item
+        if self.current is None:
+            self.current = item
+            item.start()
+        else:
+            self.queue.append(item)
+            self.pause(PIPELINE)
+
+    def exchange_finished(self, item: Any) -> None:
+        if item is not self.current:
+            return
+        self.current = None
+        self.last_active = time.monotonic()
+        if item.close_client or self.transport is None or (self.gw.stopping and not self.queue):
+            self.parsing = None
+            self.close()
+            return
+        if self.queue:
+            nxt = self.queue.popleft()
+            if not self.queue:
+                self.resume(PIPELINE)
+            self.current = nxt
+            nxt.start()
+
+    def _reject(self, err: FramingError) -> None:
+        """Refuse a request: answer in order, then close; nothing more is parsed or forwarded."""
+        self.rejected = True
+        self.in_head = False
+        if self.parsing is not None and self.parsing is not self.current:
+            with contextlib.suppress(ValueError):
+                self.queue.remove(self.parsing)
+            self.parsing.client_gone()
+        elif self.parsing is not None and not self.parsing.request_done:
+            # The current request's body is corrupt: its answer can never be trusted.
+            item = self.parsing
+            item.client_gone()
+            self.current = None
+            if getattr(item, "response_started", False):
+                self.parsing = None
+                self.close()
+                return
+        self.parsing = None
+        answer = LocalAnswer(
+            self, errors.error_response(err.status, err.code, err.message, keep_alive=False),
+            keep_alive=False, request_done=True, close=True)
+        if self.current is None:
+            self.current = answer
+            answer.start()
+        else:
+            self.queue.append(answer)
+        self.pause(PIPELINE)
+
+    # -- output and flow control ---------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        self.wbuf.append(data)
+
+    def flush(self) -> None:
+        wbuf = self.wbuf
+        if wbuf and self.transport is not None:
+            self.transport.write(wbuf[0] if len(wbuf) == 1 else b"".join(wbuf))
+        wbuf.clear()
+
+    def close(self) -> None:
+        self.flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort_after_flush(self) -> None:
+        """A truncated response: flush what we have and close (the client sees the cut)."""
+        self.close()
+
+    def pause(self, reason: int) -> None:
+        if not self.paused & ~DOWNLOAD and self.transport is not None:
+            self.transport.pause_reading()
+        self.paused |= reason
+
+    def resume(self, reason: int) -> None:
+        if not self.paused & reason:
+            return
+        self.paused &= ~reason
+        if not self.paused & ~DOWNLOAD and self.transport is not None and not self.rejected:
+            self.transport.resume_reading()
+
+    def limit_header(self, name: str) -> str | None:
+        want = name.lower().encode()
+        for n, v in self.headers:
+            if n == want:
+                return v.decode("latin-1")
+        return None
+
+    def check_timeouts(self, now: float) -> None:
+        """Called by the gateway's sweep: idle, slow heads, stalled bodies, silent upstreams."""
+        cfg = self.gw.config
+        current = self.current
+        if self.in_head and now - self.head_started > cfg.header_read_timeout:
+            self._reject(FramingError(408, "request_timeout", "request head took too long"))
+            self.flush()
+            return
+        if current is None:
+            if not self.in_head and now - self.last_active > cfg.idle_timeout:
+                self.close()
+            return
+        if not current.request_done and now - self.last_active > cfg.header_read_timeout \
+                and not self.paused & ~DOWNLOAD:
+            self.close()
+            return
+        if isinstance(current, Exchange):
+            current.check_timeout(now)
+            self.flush()

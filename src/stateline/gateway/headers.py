@@ -1,0 +1,167 @@
+"""Header rewriting in both directions: pure functions over lower-cased byte pairs.
+
+A proxy is two connections glued together, and hop-by-hop headers describe one
+connection, not the message; forwarding them lets a client steer the
+gateway's upstream connection (``Connection: close``, ``Upgrade``) or leak
+credentials meant for the proxy (``Proxy-Authorization``). So both directions
+drop them, plus any header the Connection header names.
+
+The gateway then adds what the upstream needs to know about the client
+(X-Forwarded-For, X-Forwarded-Proto, X-Request-ID) and what the client needs
+to know about the path its request took (X-Served-By). Heads are built as one
+``bytes`` join: this runs once per request on the hot path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+
+from stateline.gateway.framing import BODY_CHUNKED, BODY_LENGTH, BodyFraming
+
+# Names dropped in both directions (lower case). Transfer-Encoding and
+# Content-Length are framing: the gateway re-frames each hop itself.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authorization",
+        b"proxy-authenticate",
+    }
+)
+_REQUEST_OWN = frozenset({b"content-length", b"x-forwarded-for", b"x-forwarded-proto",
+                          b"x-request-id", b"expect", b"host"})
+_RESPONSE_OWN = frozenset({b"content-length", b"x-served-by"})
+MAX_REQUEST_ID = 200
+
+_ID_PREFIX = os.urandom(6).hex().encode()
+_ids = itertools.count(1)
+
+
+def new_request_id() -> bytes:
+    """A request id unique across processes: random per-process prefix + counter (cheap)."""
+    return b"%s-%x" % (_ID_PREFIX, next(_ids))
+
+
+def connection_tokens(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """Header names listed in Connection headers (lower case), which are hop-by-hop too."""
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name == b"connection":
+            for tok in value.split(b","):
+                tok = tok.strip(b" \t").lower()
+                if tok:
+                    tokens.add(tok)
+    return frozenset(tokens)
+
+
+def _valid_request_id(value: bytes) -> bool:
+    return 0 < len(value) <= MAX_REQUEST_ID and all(33 <= c < 127 for c in value)
+
+
+def request_head(
+    method: bytes,
+    target: bytes,
+    headers: Sequence[tuple[bytes, bytes]],
+    *,
+    host: bytes,
+    client_ip: bytes,
+    proto: bytes,
+    framing: BodyFraming,
+    has_connection: bool,
+) -> tuple[bytes, bytes]:
+    """The HTTP/1.1 request head for the upstream, and the request id it carries.
+
+    ``host`` is the Host to send (the client's, or the absolute-form
+    authority, or the upstream address when a 1.0 client sent none).
+    ``has_connection`` says whether a Connection header was seen, so the
+    common case skips building the token set.
+    """
+    drop = connection_tokens(headers) if has_connection else frozenset()
+    xff: bytes | None = None
+    rid: bytes | None = None
+    parts = [method, b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
+    for name, value in headers:
+        if name in HOP_BY_HOP or name in _REQUEST_OWN or name in drop:
+            if name == b"te" and value.strip(b" \t").lower() == b"trailers" and name not in drop:
+                parts += (b"te: trailers\r\n",)
+            elif name == b"x-forwarded-for":
+                xff = value if xff is None else xff + b", " + value
+            elif name == b"x-request-id" and rid is None and _valid_request_id(value):
+                rid = value
+            continue
+        parts += (name, b": ", value, b"\r\n")
+    if rid is None:
+        rid = new_request_id()
+    parts += (
+        b"x-forwarded-for: ",
+        client_ip if xff is None else xff + b", " + client_ip,
+        b"\r\nx-forwarded-proto: ",
+        proto,
+        b"\r\nx-request-id: ",
+        rid,
+        b"\r\n",
+    )
+    if framing.kind == BODY_LENGTH:
+        parts += (b"content-length: ", b"%d" % framing.length, b"\r\n")
+    elif framing.kind == BODY_CHUNKED:
+        parts += (b"transfer-encoding: chunked\r\n",)
+    parts += (b"\r\n",)
+    return b"".join(parts), rid
+
+
+def response_head(
+    status: int,
+    reason: bytes,
+    headers: Sequence[tuple[bytes, bytes]],
+    *,
+    served_by: bytes,
+    request_id: bytes,
+    content_length: bytes | None,
+    chunked: bool,
+    keep_alive: bool,
+    http10_client: bool,
+    has_connection: bool,
+) -> bytes:
+    """The response head for the client.
+
+    ``content_length`` is the upstream's value to pass on (None when the body
+    is chunked or close-delimited); ``chunked`` says the gateway re-chunks the
+    body; ``keep_alive`` says whether the client connection stays open.
+    """
+    drop = connection_tokens(headers) if has_connection else frozenset()
+    parts = [b"HTTP/1.1 %d " % status, reason, b"\r\n"]
+    has_rid = False
+    for name, value in headers:
+        if name in HOP_BY_HOP or name in _RESPONSE_OWN or name in drop:
+            continue
+        if name == b"x-request-id":
+            has_rid = True
+        parts += (name, b": ", value, b"\r\n")
+    if not has_rid:
+        parts += (b"x-request-id: ", request_id, b"\r\n")
+    parts += (b"x-served-by: ", served_by, b"\r\n")
+    if content_length is not None:
+        parts += (b"content-length: ", content_length, b"\r\n")
+    elif chunked:
+        parts += (b"transfer-encoding: chunked\r\n",)
+    if not keep_alive:
+        parts += (b"connection: close\r\n",)
+    elif http10_client:
+        parts += (b"connection: keep-alive\r\n",)
+    parts += (b"\r\n",)
+    return b"".join(parts)
+
+
+def header_value(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of a lower-case header name, or None."""
+    for n, v in headers:
+        if n == name:
+            return v
+    return None

@@ -1,0 +1,115 @@
+"""Counters kept as plain ints on the hot path, rendered as Prometheus text at scrape time.
+
+A prometheus_client call per request (label lookup, lock, float add) costs
+more than the rest of the proxy's Python work for a small request, so the
+data plane only bumps integers and fills histogram bucket arrays here; the
+text exposition format is built when someone scrapes ``/_stateline/metrics``.
+Each worker process reports its own counters (label ``worker``) — the
+scraper sums them, the usual practice for pre-forked servers.
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_left
+from collections.abc import Iterable
+
+# Seconds; upper bounds of the latency histogram (a +Inf bucket follows).
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                   2.5, 5.0, 10.0)
+
+
+class PoolMetrics:
+    """Per-pool request counters and latency histogram."""
+
+    __slots__ = ("by_class", "errors_local", "latency_buckets", "latency_count", "latency_sum",
+                 "rate_limited", "retries")
+
+    def __init__(self) -> None:
+        self.by_class = [0, 0, 0, 0, 0, 0]  # index status // 100 (1xx..5xx)
+        self.latency_buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.latency_sum = 0.0
+        self.latency_count = 0
+        self.retries = 0
+        self.rate_limited = 0
+        self.errors_local: dict[str, int] = {}  # gateway-made error answers by code
+
+    def observe(self, status: int, seconds: float) -> None:
+        self.by_class[status // 100 if status < 600 else 5] += 1
+        self.latency_buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum += seconds
+        self.latency_count += 1
+
+
+class UpstreamMetrics:
+    """Per-instance counters (kept on the Upstream object)."""
+
+    __slots__ = ("errors", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors: dict[str, int] = {}  # failure kind → count
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+def _labels(**labels: str) -> str:
+    inner = ",".join(
+        f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+        for k, v in labels.items()
+    )
+    return "{" + inner + "}"
+
+
+def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamMetrics, int]]]],
+           connections: int) -> str:
+    """Prometheus text format for all pools: (name, metrics, [(instance, metrics, ejections)])."""
+    worker = str(os.getpid())
+    out: list[str] = [
+        "# HELP stateline_gateway_requests_total Requests answered, by pool and status class.",
+        "# TYPE stateline_gateway_requests_total counter",
+    ]
+    lat: list[str] = [
+        "# HELP stateline_gateway_request_duration_seconds Time from request head to response end.",
+        "# TYPE stateline_gateway_request_duration_seconds histogram",
+    ]
+    retries = ["# HELP stateline_gateway_retries_total Retried upstream attempts.",
+               "# TYPE stateline_gateway_retries_total counter"]
+    limited = ["# HELP stateline_gateway_rate_limited_total Requests refused with 429.",
+               "# TYPE stateline_gateway_rate_limited_total counter"]
+    up_req = ["# HELP stateline_gateway_upstream_requests_total Responses per instance.",
+              "# TYPE stateline_gateway_upstream_requests_total counter"]
+    up_err = ["# HELP stateline_gateway_upstream_errors_total Upstream failures per instance.",
+              "# TYPE stateline_gateway_upstream_errors_total counter"]
+    eject = ["# HELP stateline_gateway_ejections_total Ejections per instance.",
+             "# TYPE stateline_gateway_ejections_total counter"]
+    for name, pm, upstreams in pools:
+        for cls, n in enumerate(pm.by_class):
+            if cls:
+                out.append(f"stateline_gateway_requests_total"
+                           f"{_labels(pool=name, code=f'{cls}xx', worker=worker)} {n}")
+        cumulative = 0
+        for bound, n in zip((*LATENCY_BUCKETS, "+Inf"), pm.latency_buckets, strict=True):
+            cumulative += n
+            lat.append(f"stateline_gateway_request_duration_seconds_bucket"
+                       f"{_labels(pool=name, le=str(bound), worker=worker)} {cumulative}")
+        lat.append(f"stateline_gateway_request_duration_seconds_sum"
+                   f"{_labels(pool=name, worker=worker)} {pm.latency_sum:.6f}")
+        lat.append(f"stateline_gateway_request_duration_seconds_count"
+                   f"{_labels(pool=name, worker=worker)} {pm.latency_count}")
+        retries.append(f"stateline_gateway_retries_total{_labels(pool=name, worker=worker)} "
+                       f"{pm.retries}")
+        limited.append(f"stateline_gateway_rate_limited_total{_labels(pool=name, worker=worker)} "
+                       f"{pm.rate_limited}")
+        for inst, um, ejections in upstreams:
+            labels = _labels(pool=name, instance=inst, worker=worker)
+            up_req.append(f"stateline_gateway_upstream_requests_total{labels} {um.requests}")
+            eject.append(f"stateline_gateway_ejections_total{labels} {ejections}")
+            for kind, n in sorted(um.errors.items()):
+                up_err.append(f"stateline_gateway_upstream_errors_total"
+                              f"{_labels(pool=name, instance=inst, kind=kind, worker=worker)} {n}")
+    conns = ["# HELP stateline_gateway_client_connections Open client connections.",
+             "# TYPE stateline_gateway_client_connections gauge",
+             f"stateline_gateway_client_connections{_labels(worker=worker)} {connections}"]
+    return "\n".join([*out, *lat, *retries, *limited, *up_req, *up_err, *eject, *conns]) + "\n"

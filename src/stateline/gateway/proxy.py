@@ -1,0 +1,426 @@
+"""One proxied request: pick an instance, send, stream the answer back, retry when safe.
+
+An Exchange is driven entirely by callbacks (client parser events, upstream
+parser events, connect results, the timeout sweep); there is no task per
+request. Its life:
+
+    start → attempt (pick, idle conn or connect) → bind (send head + body so far)
+          → response head → body … → done → release conn, finish
+    any failure before the response head → may_retry? → attempt again elsewhere
+                                           → else a JSON 502/503/504
+
+The request body is kept in memory only while it is small (``REPLAY_LIMIT``):
+that copy is what makes a retry possible; a larger body streams through and
+its request is simply not retried once anything was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from stateline.gateway import errors
+from stateline.gateway.framing import BODY_CHUNKED, BODY_NONE, BodyFraming, response_has_body
+from stateline.gateway.headers import response_head
+from stateline.gateway.health import Outcome
+from stateline.gateway.retry import Failure, may_retry
+
+if TYPE_CHECKING:
+    from stateline.gateway.client_protocol import ClientProtocol
+    from stateline.gateway.pool import Pool
+    from stateline.gateway.routes import Route
+    from stateline.gateway.upstream import Upstream
+    from stateline.gateway.upstream_protocol import UpstreamConnection
+
+log = logging.getLogger("stateline.gateway")
+
+REPLAY_LIMIT = 64 * 1024
+_BUFFER = 4  # ClientProtocol pause reason: body buffered while no connection is bound
+
+_FAILURE_ANSWER = {
+    Failure.CONNECT_FAILED: (502, "upstream_unreachable", "could not connect to an instance"),
+    Failure.STALE_CONNECTION: (502, "upstream_reset", "the instance closed the connection"),
+    Failure.RESET_AFTER_SEND: (502, "upstream_reset", "the instance closed the connection"),
+    Failure.UPSTREAM_TIMEOUT: (504, "upstream_timeout", "the instance did not answer in time"),
+    Failure.BAD_RESPONSE: (502, "bad_upstream_response", "the instance sent an invalid response"),
+    Failure.HTTP_5XX: (502, "upstream_error", "the instance failed"),
+}
+
+
+_FREE_RETRIES = (Failure.CONNECT_FAILED, Failure.STALE_CONNECTION)
+
+
+class Exchange:
+    __slots__ = (
+        "activity", "attempts", "body", "body_bytes", "chunked_in", "client", "close_client",
+        "conn", "eof_body", "expect_continue", "finished", "framing", "head", "head_only",
+        "idempotent_key", "keep_alive", "key", "method", "out_body", "out_chunked", "pool",
+        "replayable", "request_done", "request_id", "response_started", "retrying", "route",
+        "started", "status", "tried", "upstream",
+    )
+
+    def __init__(self, client: ClientProtocol, route: Route, method: bytes, head: bytes,
+                 request_id: bytes, framing: BodyFraming, *, keep_alive: bool,
+                 key: bytes | None, expect_continue: bool, idempotent_key: bool) -> None:
+        self.client = client
+        self.route = route
+        self.pool: Pool = route.pool
+        self.method = method
+        self.head = head
+        self.request_id = request_id
+        self.framing = framing
+        self.chunked_in = framing.kind == BODY_CHUNKED
+        self.keep_alive = keep_alive
+        self.key = key
+        self.expect_continue = expect_continue
+        self.idempotent_key = idempotent_key
+        self.head_only = method == b"HEAD"
+        self.request_done = framing.kind == BODY_NONE
+        self.body: list[bytes] = []
+        self.body_bytes = 0
+        self.replayable = True
+        self.upstream: Upstream | None = None
+        self.conn: UpstreamConnection | None = None
+        self.tried: list[str] = []
+        self.attempts = 0
+        self.retrying = False
+        self.response_started = False
+        self.out_body = True
+        self.out_chunked = False
+        self.eof_body = False
+        self.close_client = False
+        self.finished = False
+        self.status = 0
+        self.started = self.activity = time.monotonic()
+
+    # -- from the client connection ---------------------------------------------
+
+    def start(self) -> None:
+        """This exchange is now the one whose response the client gets next."""
+        self.pool.budget.request_started()
+        limiter = self.route.limiter
+        if limiter is not None:
+            asyncio.get_running_loop().create_task(self._limited_start(limiter))
+            return
+        self._begin()
+
+    def _begin(self) -> None:
+        if self.expect_continue and not self.request_done and not self.body:
+            self.client.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._attempt()
+
+    async def _limited_start(self, limiter: Any) -> None:
+        who = self.client.client_ip.decode()
+        if self.route.limit_key.startswith("header:"):
+            who = self.client.limit_header(self.route.limit_key[7:]) or who
+        try:
+            decision = await limiter.allow(f"{self.route.prefix.decode()}|{who}")
+        except Exception as exc:  # fail open: the limiter's store must not take the edge down
+            log.warning("rate limiter unavailable, allowing: %s", exc)
+            decision = None
+        if self.finished:
+            return
+        if decision is not None and not decision.allowed:
+            self.pool.metrics.rate_limited += 1
+            retry_after = b"%d" % max(1, round(decision.retry_after_s + 0.499))
+            self._local_error(429, "rate_limited", "too many requests; slow down",
+                              extra=((b"retry-after", retry_after),))
+        else:
+            self._begin()
+        self.client.flush()
+
+    def on_body(self, data: bytes) -> None:
+        if self.finished:
+            return
+        self.body_bytes += len(data)
+        if self.body_bytes > self.pool.config.max_body_bytes:
+            self.replayable = False
+            self._local_error(413, "body_too_large", "request body over the limit")
+            self.close_client = True
+            return
+        if self.chunked_in:
+            data = b"%x\r\n%s\r\n" % (len(data), data)
+        self._send_body(data)
+
+    def on_done(self) -> None:
+        if self.finished:
+            self.request_done = True
+            return
+        if self.chunked_in:
+            self._send_body(b"0\r\n\r\n")
+        self.request_done = True
+
+    def _send_body(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is None:  # not bound yet: keep it, and stop reading if it piles up
+            self.body.append(data)
+            if sum(map(len, self.body)) > REPLAY_LIMIT:
+                self.client.pause(_BUFFER)
+            return
+        conn.write(data)
+        if self.replayable:
+            if self.body_bytes <= REPLAY_LIMIT:
+                self.body.append(data)
+            else:
+                self.replayable = False
+                self.body.clear()
+
+    def client_gone(self) -> None:
+        """The client closed: abandon the upstream side (its connection cannot be reused)."""
+        if self.finished:
+            return
+        if self.upstream is not None:
+            self.upstream.outstanding -= 1
+        self._drop_conn()
+        self.upstream = None
+        self.status = 499
+        self._finish()
+
+    # -- attempts -------------------------------------------------------------------
+
+    def _attempt(self) -> None:
+        up = self.pool.pick(self.key, self.tried)
+        if up is None:
+            self._local_error(503, "no_upstream", f"no instance available in pool {self.pool.name}")
+            return
+        self.tried.append(up.id)
+        self.attempts += 1
+        self.upstream = up
+        up.outstanding += 1
+        self.activity = time.monotonic()
+        conn = up.take_idle()
+        if conn is not None:
+            self._bind(conn, reused=True)
+        else:
+            up.connect(self)
+
+    def _bind(self, conn: UpstreamConnection, *, reused: bool) -> None:
+        conn.ex = self
+        conn.reused = reused
+        conn.got_bytes = False
+        self.conn = conn
+        if self.body:
+            conn.write(b"".join((self.head, *self.body)))
+            if not self.replayable or self.body_bytes > REPLAY_LIMIT:
+                self.replayable = False
+                self.body.clear()
+            self.client.resume(_BUFFER)
+        else:
+            conn.write(self.head)
+
+    def connected(self, up: Upstream, conn: UpstreamConnection) -> None:
+        if self.finished or self.upstream is not up or self.conn is not None:
+            up.release(conn)
+            return
+        self._bind(conn, reused=False)
+
+    def connect_failed(self, up: Upstream, exc: BaseException) -> None:
+        if self.finished or self.upstream is not up or self.conn is not None:
+            return
+        self._failed(Failure.CONNECT_FAILED, Outcome.CONNECT_FAILURE, "connect_failed")
+
+    def touch(self) -> None:
+        self.activity = time.monotonic()
+
+    def check_timeout(self, now: float) -> None:
+        if self.finished or self.upstream is None:
+            return
+        if now - self.activity > self.pool.config.response_timeout:
+            if self.response_started:
+                self._abort("timeout")
+            else:
+                self._failed(Failure.UPSTREAM_TIMEOUT, Outcome.GATEWAY_FAILURE, "timeout")
+
+    # -- from the upstream connection -------------------------------------------
+
+    def response_head(self, conn: UpstreamConnection, status: int, reason: bytes,
+                      headers: list[tuple[bytes, bytes]]) -> None:
+        if conn is not self.conn:
+            return
+        if status in (502, 503, 504) and self._may_retry(Failure.HTTP_5XX):
+            self._failed(Failure.HTTP_5XX, Outcome.GATEWAY_FAILURE, f"http_{status}",
+                         retry_checked=True)
+            return
+        cl: bytes | None = None
+        te = False
+        has_conn = False
+        for name, value in headers:
+            if name == b"content-length":
+                cl = value
+            elif name == b"transfer-encoding":
+                te = True
+            elif name == b"connection":
+                has_conn = True
+        has_body = response_has_body(self.method, status)
+        self.out_body = has_body
+        out_cl = cl if (not te and (has_body or self.head_only or status == 304)) else None
+        client = self.client
+        if has_body and out_cl is None:
+            if client.http10:
+                self.close_client = True  # close-delimited body for a 1.0 client
+            else:
+                self.out_chunked = True
+            self.eof_body = not te
+        keep = self.keep_alive and not self.close_client and not client.gw.stopping
+        if not self.request_done:
+            keep = False
+            self.close_client = True
+        client.write(response_head(
+            status, reason, headers, served_by=conn.upstream.id_bytes,
+            request_id=self.request_id, content_length=out_cl, chunked=self.out_chunked,
+            keep_alive=keep, http10_client=client.http10, has_connection=has_conn,
+        ))
+        self.close_client = self.close_client or not keep
+        self.response_started = True
+        self.status = status
+        if self.head_only:
+            # llhttp cannot be told the request was HEAD: it would wait for a body.
+            # The connection gets a fresh parser once this read is fully parsed.
+            self._account(conn)
+            conn.ex = None
+            conn.after_feed = conn.upstream if self.request_done and conn.keep_alive() else None
+            if conn.after_feed is None:
+                conn.close()
+            self._finish()
+
+    def response_body(self, conn: UpstreamConnection, data: bytes) -> None:
+        if conn is not self.conn or not self.out_body:
+            return
+        if self.out_chunked:
+            self.client.write(b"%x\r\n" % len(data))
+            self.client.write(data)
+            self.client.write(b"\r\n")
+        else:
+            self.client.write(data)
+
+    def response_done(self, conn: UpstreamConnection) -> None:
+        if conn is not self.conn:
+            return
+        if self.out_chunked:
+            self.client.write(b"0\r\n\r\n")
+        up = self._account(conn)
+        if self.request_done and conn.keep_alive() and not self.eof_body:
+            up.release(conn)
+        else:
+            conn.close()
+        self._finish()
+
+    def _account(self, conn: UpstreamConnection) -> Upstream:
+        up = conn.upstream
+        up.outstanding -= 1
+        up.metrics.requests += 1
+        self.pool.record(up.id, Outcome.SERVER_ERROR if self.status >= 500 else Outcome.SUCCESS,
+                         time.monotonic())
+        self.conn = None
+        self.upstream = None
+        return up
+
+    def upstream_lost(self, conn: UpstreamConnection) -> None:
+        if conn is not self.conn:
+            return
+        if self.response_started:
+            if self.eof_body:  # a close-delimited body ends here
+                self.response_done(conn)
+            else:
+                self._abort("reset")
+            return
+        if not conn.got_bytes:
+            failure = Failure.STALE_CONNECTION if conn.reused else Failure.RESET_AFTER_SEND
+            self._failed(failure, Outcome.GATEWAY_FAILURE, "reset")
+        else:
+            self._failed(Failure.BAD_RESPONSE, Outcome.GATEWAY_FAILURE, "bad_response")
+
+    def upstream_bad(self, conn: UpstreamConnection) -> None:
+        if conn is not self.conn:
+            return
+        if self.response_started:
+            self._abort("bad_response")
+        else:
+            self._failed(Failure.BAD_RESPONSE, Outcome.GATEWAY_FAILURE, "bad_response")
+
+    # -- endings -------------------------------------------------------------------
+
+    def _may_retry(self, failure: Failure) -> bool:
+        if self.attempts > self.pool.config.retries or self.client.transport is None:
+            return False
+        if not may_retry(self.method, self.idempotent_key, failure, self.replayable):
+            return False
+        if not any(u.id not in self.tried for u in self.pool.candidates()):
+            return False
+        if failure in _FREE_RETRIES:
+            # Nothing reached the instance: the retry adds no load to an app, so it is
+            # bounded by ``retries`` alone, not by the budget (which guards the apps).
+            return True
+        return self.pool.budget.try_acquire()
+
+    def _failed(self, failure: Failure, outcome: Outcome, kind: str, *,
+                retry_checked: bool = False) -> None:
+        up = self.upstream
+        if up is not None:
+            up.outstanding -= 1
+            up.metrics.error(kind)
+            self.pool.record(up.id, outcome, time.monotonic())
+        self._drop_conn()
+        self.upstream = None
+        if self.retrying:
+            self.pool.budget.release()
+            self.retrying = False
+        if retry_checked or self._may_retry(failure):
+            self.retrying = failure not in _FREE_RETRIES
+            self.pool.metrics.retries += 1
+            self._attempt()
+            return
+        status, code, message = _FAILURE_ANSWER[failure]
+        self._local_error(status, code, message)
+
+    def _drop_conn(self) -> None:
+        conn = self.conn
+        self.conn = None
+        if conn is not None:
+            conn.close()
+        self.client.resume(_BUFFER)
+
+    def _abort(self, kind: str) -> None:
+        """The response was cut after its head went out: all we can do is close the client."""
+        up = self.upstream
+        if up is not None:
+            up.outstanding -= 1
+            up.metrics.error(kind)
+            self.pool.record(up.id, Outcome.GATEWAY_FAILURE, time.monotonic())
+        self._drop_conn()
+        self.upstream = None
+        self.close_client = True
+        self.client.abort_after_flush()
+        self._finish()
+
+    def _local_error(self, status: int, code: str, message: str,
+                     extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        if self.response_started or self.finished:
+            return
+        if self.upstream is not None:
+            self.upstream.outstanding -= 1
+            self.upstream = None
+        self._drop_conn()
+        keep = self.keep_alive and self.request_done and not self.client.gw.stopping
+        self.close_client = not keep
+        self.client.write(errors.error_response(
+            status, code, message, keep_alive=keep, head_only=self.head_only,
+            extra=((b"x-request-id", self.request_id), *extra)))
+        self.status = status
+        self.response_started = True
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.body.clear()
+        pool = self.pool
+        pool.budget.request_finished()
+        if self.retrying:
+            pool.budget.release()
+            self.retrying = False
+        pool.metrics.observe(self.status, time.monotonic() - self.started)
+        self.client.exchange_finished(self)

@@ -1,0 +1,167 @@
+"""The listener and the gateway's lifecycle in one process.
+
+``Gateway`` holds the tables the data plane reads (routes, pools), the open
+client connections, and the background work that keeps the tables current:
+a sweep every 100 ms (timeouts, un-ejections), active health checks, and
+registry watchers. ``serve`` runs one process: bind, serve, and on SIGTERM or
+SIGINT stop accepting, let in-flight requests finish (up to
+``shutdown_grace``), then exit. Several processes share one port with
+SO_REUSEPORT (see ``workers``): the gateway keeps nothing that a sibling
+would need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from stateline.gateway.admin import Admin
+from stateline.gateway.client_protocol import ClientProtocol
+from stateline.gateway.config import GatewayConfig
+from stateline.gateway.membership import add_static, health_checks, watch_registry
+from stateline.gateway.metrics import PoolMetrics, UpstreamMetrics
+from stateline.gateway.pool import Pool
+from stateline.gateway.routes import Route, Router
+
+log = logging.getLogger("stateline.gateway")
+
+SWEEP_INTERVAL = 0.1
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.proto = config.proto.encode()
+        self.pools: dict[str, Pool] = {name: Pool(pc) for name, pc in config.pools.items()}
+        self.redis: Any = None
+        routes = []
+        for rc in config.routes:
+            limiter = None
+            if rc.rate_limit is not None:
+                from stateline.gateway.ratelimit import RateLimiter
+
+                limiter = RateLimiter(self._redis(), rc.rate_limit.rate_per_s, rc.rate_limit.burst)
+            routes.append(Route(rc.prefix.encode(), self.pools[rc.pool], limiter,
+                                rc.rate_limit.key if rc.rate_limit else "ip"))
+        self.router = Router(routes)
+        self.connections: set[ClientProtocol] = set()
+        self.admin = Admin(self, config.admin_token)
+        self.stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        for pool in self.pools.values():
+            add_static(pool)
+
+    def _redis(self) -> Any:
+        if self.redis is None:
+            from stateline.stores.redis import connect
+
+            if not self.config.redis_url:
+                raise ValueError("a Redis URL is needed for the registry and rate limits")
+            self.redis = connect(self.config.redis_url)
+        return self.redis
+
+    def protocol(self) -> ClientProtocol:
+        return ClientProtocol(self)
+
+    def metric_sources(self) -> Iterator[tuple[str, PoolMetrics, list[tuple[str, UpstreamMetrics,
+                                                                            int]]]]:
+        for name, p in self.pools.items():
+            ej = p.health.ejections_total
+            yield name, p.metrics, [(u.id, u.metrics, ej.get(u.id, 0))
+                                    for u in p.members.values()]
+
+    # -- background work ---------------------------------------------------------
+
+    def start_background(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._sweep()))
+        for pool in self.pools.values():
+            if pool.config.registry:
+                self._tasks.append(loop.create_task(watch_registry(
+                    pool, self._redis(), pool.config.registry, self.config.registry_interval)))
+            if pool.config.health_checks:
+                self._tasks.append(loop.create_task(health_checks(pool)))
+
+    async def _sweep(self) -> None:
+        n = 0
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            now = time.monotonic()
+            for pool in self.pools.values():
+                pool.tick(now)
+            n += 1
+            if n % 3 == 0:
+                for conn in list(self.connections):
+                    conn.check_timeouts(now)
+
+    async def stop(self, server: asyncio.AbstractServer | None) -> None:
+        """Stop accepting, close idle connections, wait for in-flight requests, then close."""
+        self.stopping = True
+        if server is not None:
+            server.close()
+        deadline = time.monotonic() + self.config.shutdown_grace
+        while time.monotonic() < deadline:
+            for conn in list(self.connections):
+                if conn.current is None and not conn.queue and not conn.in_head:
+                    conn.close()
+            if not self.connections:
+                break
+            await asyncio.sleep(0.05)
+        for conn in list(self.connections):
+            conn.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for pool in self.pools.values():
+            for up in pool.members.values():
+                up.close_idle()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """A listening socket; with ``reuse_port`` several processes can bind the same port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(config: GatewayConfig, *, reuse_port: bool = False,
+                ready: asyncio.Event | None = None) -> None:
+    """Run one gateway process until SIGTERM/SIGINT."""
+    loop = asyncio.get_running_loop()
+    gw = Gateway(config)
+    sock = bind(*config.listen, reuse_port=reuse_port)
+    server = await loop.create_server(gw.protocol, sock=sock, backlog=4096)
+    gw.start_background()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    host, port = config.listen
+    log.info("gateway listening on %s:%d (pools: %s)", host, port, ", ".join(gw.pools))
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    log.info("gateway stopping: finishing in-flight requests")
+    await gw.stop(server)
+
+
+def run(config: GatewayConfig, *, reuse_port: bool = False) -> None:
+    """Blocking entry for one process, on uvloop when it is installed."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        asyncio.run(serve(config, reuse_port=reuse_port))
+        return
+    uvloop.run(serve(config, reuse_port=reuse_port))

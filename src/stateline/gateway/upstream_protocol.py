@@ -1,0 +1,129 @@
+"""One HTTP/1.1 connection from the gateway to an instance, as an asyncio Protocol.
+
+The connection parses responses with llhttp and hands every event straight to
+the exchange it currently serves; it holds no request state of its own, so
+returning it to the idle list is one assignment. Flow control works both
+ways: when the upstream socket's send buffer fills (a big upload) the client
+connection stops reading, and the client side pauses this connection's
+reading when the client is slow to take a big download.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from httptools import HttpParserError, HttpResponseParser
+
+if TYPE_CHECKING:
+    from stateline.gateway.proxy import Exchange
+    from stateline.gateway.upstream import Upstream
+
+
+class UpstreamConnection(asyncio.Protocol):
+    __slots__ = ("after_feed", "closed", "ex", "got_bytes", "headers", "parser", "reason", "reused",
+                 "skip_message", "transport", "upstream")
+
+    def __init__(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+        self.transport: asyncio.Transport | None = None
+        self.parser = HttpResponseParser(self)
+        self.ex: Exchange | None = None
+        self.closed = False
+        self.reused = False
+        self.got_bytes = False
+        self.skip_message = False
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.reason = b""
+        self.after_feed: Upstream | None = None  # release here once the current read is parsed
+
+    # -- asyncio callbacks ---------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        ex = self.ex
+        if ex is None:  # nothing asked: an idle connection must stay silent
+            self.close()
+            return
+        self.got_bytes = True
+        client = ex.client
+        ex.touch()
+        try:
+            self.parser.feed_data(data)
+        except HttpParserError:
+            if self.ex is not None:
+                self.ex.upstream_bad(self)
+        if self.after_feed is not None:
+            up, self.after_feed = self.after_feed, None
+            self.parser = HttpResponseParser(self)
+            up.release(self)
+        client.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        ex = self.ex
+        if ex is not None:
+            client = ex.client
+            ex.upstream_lost(self)
+            client.flush()
+        else:
+            self.upstream.forget(self)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too
+
+    def pause_writing(self) -> None:
+        if self.ex is not None:
+            self.ex.client.pause(2)  # UPLOAD
+
+    def resume_writing(self) -> None:
+        if self.ex is not None:
+            self.ex.client.resume(2)
+
+    # -- parser callbacks ----------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.headers = []
+        self.skip_message = False
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason = reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            self.skip_message = True  # 100 Continue, 103 Early Hints: the gateway answers those
+            return
+        if self.ex is not None:
+            self.ex.response_head(self, status, self.reason, self.headers)
+
+    def on_body(self, body: bytes) -> None:
+        if self.ex is not None:
+            self.ex.response_body(self, body)
+
+    def on_message_complete(self) -> None:
+        if self.skip_message:
+            self.skip_message = False
+            return
+        if self.ex is not None:
+            self.ex.response_done(self)
+
+    # -- used by the exchange and the pool --------------------------------------
+
+    def keep_alive(self) -> bool:
+        return not self.closed and self.parser.should_keep_alive()
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        self.ex = None
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()

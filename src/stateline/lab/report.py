@@ -1,0 +1,214 @@
+"""``stateline report``: the seed's comparison table, every cell a measured figure.
+
+Pure builders (:func:`comparison_rows`, :func:`render_markdown`,
+:func:`render_html`) take the experiments' data.json contents, so they are
+tested on synthetic results; :func:`write_report` only reads and writes files.
+A cell whose experiment has not been run says so instead of inventing a figure.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from stateline.lab.experiments import EXPERIMENTS
+from stateline.lab.experiments.base import machine, read_result
+
+Results = Mapping[str, Mapping[str, Any] | None]
+Cell = tuple[str, str, str | None]  # (seed's words, measured figure, experiment it came from)
+
+
+def _pct(x: Any) -> str:
+    return f"{float(x) * 100:.1f} %" if isinstance(x, int | float) else "?"
+
+
+def _num(x: Any) -> str:
+    if isinstance(x, bool) or x is None:
+        return str(x)
+    if isinstance(x, int):
+        return f"{x:,}"
+    if isinstance(x, float):
+        return f"{x:,.3g}" if abs(x) < 100 else f"{x:,.0f}"
+    return str(x)
+
+
+def _cell(results: Results, name: str, words: str,
+          figure: Callable[[Mapping[str, Any]], str]) -> Cell:
+    data = results.get(name)
+    if not data:
+        return words, f"not measured yet (`stateline experiment {name}`)", None
+    try:
+        return words, figure(data["headline"]), name
+    except (KeyError, TypeError, ValueError) as exc:
+        return words, f"no figure in {name}/data.json ({exc})", name
+
+
+def _scaling(h: Mapping[str, Any]) -> str:
+    return (f"image resize {_num(h['cpu_rps_1'])} → {_num(h['cpu_rps_max'])} req/s with 1 → "
+            f"{h['max_instances']} instances (efficiency {_num(h['cpu_efficiency_max'])}); "
+            f"cart {_num(h['store_rps_1'])} → {_num(h['store_rps_max'])} req/s; flattens at "
+            f"{h['knee']} instance(s) on this {h['cores']}-core machine")
+
+
+def _resharding(h: Mapping[str, Any]) -> str:
+    return (f"{_num(h['slots_moved'])} slots ({_num(h['keys_moved'])} keys) moved under load: "
+            f"clients saw {_num(h['moved_redirects'])} MOVED + {_num(h['ask_redirects'])} ASK "
+            f"redirections, {_num(h['errors'])} errors")
+
+
+def _rr(h: Mapping[str, Any]) -> str:
+    return (f"round robin: load CV {h['round_robin_cv']:.3f} over {_num(h['keys'])} keys; any "
+            f"instance serves any key")
+
+
+def _consistent(h: Mapping[str, Any]) -> str:
+    return (f"3 → 4 members moves mod-N {_pct(h['mod_n_moved'])}, hash_slot "
+            f"{_pct(h['hash_slot_moved'])}, rendezvous {_pct(h['rendezvous_moved'])} of keys "
+            f"(minimum 25 %)")
+
+
+def _failover(h: Mapping[str, Any]) -> str:
+    cap = h.get("time_to_full_capacity_s")
+    return (f"SIGKILL of 1 of 3 instances: {_num(h['failed'])} failed of "
+            f"{_num(h['requests'])} requests; p99 {_num(h['baseline_p99_ms'])} → "
+            f"{_num(h['peak_p99_ms'])} ms; full capacity again after "
+            f"{_num(cap) + ' s' if cap is not None else 'n/a'}; drain: "
+            f"{_num(h['failed_during_drain'])} errors")
+
+
+def _stateful_failover(h: Mapping[str, Any]) -> str:
+    return (f"SIGKILL of a Redis master: its slots unavailable {_num(h['window_s_plain'])} s, "
+            f"{_num(h['failed_plain'])} writes failed, acknowledged writes lost: "
+            f"{_num(h['lost_plain'])} plain vs {_num(h['lost_wait'])} with WAIT 1; old master "
+            f"rejoined as replica: {'yes' if h.get('rejoined_as_replica') else 'no'}")
+
+
+def _external(h: Mapping[str, Any]) -> str:
+    return (f"Redis INCR via 3 instances: {_num(h['increments'])} increments → value "
+            f"{_num(h['redis_final'])} (divergence {_num(h['redis_divergence'])}); after "
+            f"restart of `up`: {_num(h['redis_after_restart'])}")
+
+
+def _internal(h: Mapping[str, Any]) -> str:
+    return (f"in-process counter via 3 instances: {_num(h['increments'])} increments → "
+            f"highest value {_num(h['local_max'])} (divergence {_num(h['local_divergence'])}); "
+            f"after restart: {_num(h['local_after_restart'])} (lost)")
+
+
+def _examples_stateless(h: Mapping[str, Any]) -> str:
+    return (f"stateline gateway + app instances (calc, currency, images): "
+            f"{_num(h['cpu_rps_max'])} resizes/s with {h['max_instances']} instances")
+
+
+def _examples_stateful(h: Mapping[str, Any]) -> str:
+    return (f"Redis Cluster (3 masters + 3 replicas) and SQL: cart (Redis) "
+            f"{_num(h['store_rps_max'])} req/s with {h['max_instances']} instances")
+
+
+def comparison_rows(results: Results) -> list[tuple[str, Cell, Cell]]:
+    """The seed's table: (dimension, stateless cell, stateful cell)."""
+    return [
+        ("Scalability",
+         _cell(results, "scaling", "Easy (just add nodes)", _scaling),
+         _cell(results, "resharding", "Hard (shard/replicate)", _resharding)),
+        ("Load Balancing",
+         _cell(results, "routing", "Round-robin works", _rr),
+         _cell(results, "routing", "Need consistent routing", _consistent)),
+        ("Fault Tolerance",
+         _cell(results, "failover", "Trivial", _failover),
+         _cell(results, "stateful-failover", "Complex", _stateful_failover)),
+        ("Data Dependencies",
+         _cell(results, "accidental-state", "External only", _external),
+         _cell(results, "accidental-state", "Internal state", _internal)),
+        ("Examples",
+         _cell(results, "scaling", "API Gateway, CDN", _examples_stateless),
+         _cell(results, "scaling", "Database, Cache", _examples_stateful)),
+    ]
+
+
+def _machine_line(m: Mapping[str, Any]) -> str:
+    return (f"Machine: {m['cpu']}, {m['cores']} core(s), {m['os']}; Python {m['python']}, "
+            f"redis-server {m['redis_server']}, stateline {m['stateline']}.")
+
+
+def _md_cell(cell: Cell) -> str:
+    words, figure, source = cell
+    link = f" ([data]({source}/data.json))" if source else ""
+    return f"{words}: **{figure}**{link}".replace("|", "\\|")
+
+
+def render_markdown(results: Results, m: Mapping[str, Any]) -> str:
+    lines = ["# stateline: the seed's comparison, measured", "", _machine_line(m), ""]
+    quick = sorted(n for n, d in results.items() if d and d.get("quick"))
+    if quick:
+        lines += [f"Quick runs (`--quick`, shorter and noisier): {', '.join(quick)}.", ""]
+    lines += ["| Dimension | Stateless | Stateful |", "|---|---|---|"]
+    for dim, a, b in comparison_rows(results):
+        lines.append(f"| {dim} | {_md_cell(a)} | {_md_cell(b)} |")
+    lines += ["", "## Experiments", ""]
+    for name, (_, what) in EXPERIMENTS.items():
+        data = results.get(name)
+        if not data:
+            lines.append(f"- **{name}** ({what}): not run.")
+            continue
+        lines.append(f"- **[{data.get('title', name)}]({name}/report.md)** — {what}; "
+                     f"finished {data.get('finished_at')}, {data.get('wall_s')} s.")
+        lines += [f"  ![{name} {p}]({name}/{p})" for p in data.get("plots", [])]
+    return "\n".join(lines) + "\n"
+
+
+def render_html(results: Results, m: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
+    """One self-contained page: the table and every plot inline (base64 PNG)."""
+    def cell(c: Cell) -> str:
+        words, figure, source = c
+        link = f' <a href="{source}/data.json">data</a>' if source else ""
+        return f"<td>{html.escape(words)}:<br><b>{html.escape(figure)}</b>{link}</td>"
+
+    rows = "".join(f"<tr><th>{html.escape(d)}</th>{cell(a)}{cell(b)}</tr>"
+                   for d, a, b in comparison_rows(results))
+    sections = []
+    for name, (_, what) in EXPERIMENTS.items():
+        data = results.get(name)
+        if not data:
+            sections.append(f"<h3>{name}</h3><p>{html.escape(what)}: not run.</p>")
+            continue
+        figs = "".join(
+            f'<img alt="{name} {p}" src="data:image/png;base64,'
+            f'{base64.b64encode(images[f"{name}/{p}"]).decode()}">'
+            for p in data.get("plots", []) if f"{name}/{p}" in images)
+        head = html.escape(json.dumps(data.get("headline", {})))
+        sections.append(
+            f'<h3><a href="{name}/report.md">{html.escape(data.get("title", name))}</a></h3>'
+            f"<p>{html.escape(what)}.</p><pre>{head}</pre>{figs}")
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>stateline report</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.5em;"
+        "vertical-align:top}img{max-width:100%}pre{white-space:pre-wrap}</style></head><body>"
+        "<h1>stateline: the seed's comparison, measured</h1>"
+        f"<p>{html.escape(_machine_line(m))}</p>"
+        f"<table><tr><th>Dimension</th><th>Stateless</th><th>Stateful</th></tr>{rows}</table>"
+        f"<h2>Experiments</h2>{''.join(sections)}</body></html>\n"
+    )
+
+
+def write_report(out: Path) -> tuple[Path, Path]:
+    """Read every OUT/NAME/data.json there is; write OUT/report.md and OUT/report.html."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = {name: read_result(out, name) for name in EXPERIMENTS}
+    images: dict[str, bytes] = {}
+    for name, data in results.items():
+        for p in (data or {}).get("plots", []):
+            path = out / name / p
+            if path.exists():
+                images[f"{name}/{p}"] = path.read_bytes()
+    measured = next((d["machine"] for d in results.values() if d and "machine" in d), None)
+    m = measured or machine()
+    md_path, html_path = out / "report.md", out / "report.html"
+    md_path.write_text(render_markdown(results, m))
+    html_path.write_text(render_html(results, m, images))
+    return md_path, html_path

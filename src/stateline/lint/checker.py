@@ -1,0 +1,309 @@
+"""`stateline lint`'s engine: parse, index, find entries, summarise, report.
+
+The pipeline is one parse per file, one indexing walk per module, lazy facts
+for the functions request handling reaches, summaries solved to a fixed point,
+then one finding per write site with the most specific rule.
+"""
+
+from __future__ import annotations
+
+import ast
+import gc
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stateline.lint import caches, classify, config_rules, disk
+from stateline.lint.entries import Entry, EntryFinder
+from stateline.lint.index import FuncInfo, ModuleInfo, build_module
+from stateline.lint.model import Cell, Finding, Param, Write
+from stateline.lint.resolve import Project, Sym
+from stateline.lint.rules import PRECEDENCE, RULES
+from stateline.lint.scope import Scope
+from stateline.lint.source import SourceFile, discover, load
+from stateline.lint.summaries import Summaries, cache_decorator
+
+_RANK = {r: i for i, r in enumerate(PRECEDENCE)}
+
+
+@dataclass
+class Result:
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    lines: int = 0
+    suppressed: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class _Reach:
+    chain: dict[int, list[str]] = field(default_factory=dict)
+    funcs: dict[int, FuncInfo] = field(default_factory=dict)
+    entry_of: dict[int, Entry] = field(default_factory=dict)
+
+
+class Checker:
+    def __init__(self, sources: list[SourceFile]) -> None:
+        self.sources = sources
+        self.modules: list[ModuleInfo] = [build_module(s) for s in sources if s.tree is not None]
+        self.project = Project(self.modules)
+        self.scope = Scope(self.project)
+        self.summaries = Summaries(self.scope)
+        self.finder = EntryFinder(self.project, self.scope)
+        self.candidates: list[Finding] = []
+
+    # reachability ----------------------------------------------------------
+    def _reach(self, entries: Iterable[Entry]) -> _Reach:
+        reach = _Reach()
+        extra: dict[int, list[FuncInfo]] = {}
+        for owner, target, _ in self.finder.extra_edges:
+            extra.setdefault(id(owner), []).append(target)
+        queue: deque[FuncInfo] = deque()
+        for e in entries:
+            if id(e.func) not in reach.chain:
+                reach.chain[id(e.func)] = [e.label, e.func.label]
+                reach.funcs[id(e.func)] = e.func
+                reach.entry_of[id(e.func)] = e
+                queue.append(e.func)
+                for wrapper in self._wrappers(e.func):
+                    if id(wrapper) not in reach.chain:
+                        reach.chain[id(wrapper)] = [e.label, wrapper.label]
+                        reach.funcs[id(wrapper)] = wrapper
+                        queue.append(wrapper)
+        while queue:
+            fn = queue.popleft()
+            chain = reach.chain[id(fn)]
+            nexts = [edge.callee for edge in self.summaries.edges_of(fn)]
+            nexts.extend(extra.get(id(fn), ()))
+            for callee in nexts:
+                if id(callee) not in reach.chain:
+                    reach.chain[id(callee)] = [*chain, callee.label]
+                    reach.funcs[id(callee)] = callee
+                    queue.append(callee)
+        return reach
+
+    def _wrappers(self, fn: FuncInfo) -> list[FuncInfo]:
+        """Inner functions of analysed decorators on `fn`: they run per request."""
+        out: list[FuncInfo] = []
+        for d in fn.node.decorator_list:
+            target = d.func if isinstance(d, ast.Call) else d
+            s = self.scope.sym(fn.parent, target, d.lineno) if fn.parent else \
+                self.project.module_expr(fn.module, target)
+            if s is not None and s.kind == "func" and s.func is not None:
+                stack = list(s.func.nested.values())
+                while stack:
+                    inner = stack.pop()
+                    out.append(inner)
+                    stack.extend(inner.nested.values())
+        return out
+
+    # findings --------------------------------------------------------------
+    def run(self) -> list[Finding]:
+        entries = self.finder.find()
+        request = self._reach(e for e in entries if not e.background)
+        background = self._reach(e for e in entries if e.background)
+        funcs = {**request.funcs, **background.funcs}
+        self.summaries.solve(list(funcs.values()))
+        reads = self._cells_read(request)
+        spawned_by_request = {id(e.func) for e in entries
+                              if e.background and e.spawner is not None
+                              and id(e.spawner) in request.chain}
+        self._writes(request, request, background=False, reads=reads, spawned=set())
+        self._writes(background, request, background=True, reads=reads,
+                     spawned=spawned_by_request)
+        self._cache_rules(request)
+        self._config_rules()
+        for op in disk.handoffs(self.scope, list(request.funcs.values())):
+            chain = [*request.chain[id(op.fn)], _text(op.fn, op.node.lineno)]
+            self._add("SL111", op.fn.module, op.node.lineno, op.node.col_offset + 1,
+                      f"file written under `{op.root}` here is read by another handler from "
+                      "this host's disk", op.root, chain)
+        return self._select()
+
+    def _writes(self, reach: _Reach, request: _Reach, background: bool,
+                reads: set[Cell], spawned: set[int]) -> None:
+        for key, fn in reach.funcs.items():
+            entry = reach.entry_of.get(key)
+            for w in self.summaries.of(fn):
+                cell = w.target
+                if isinstance(cell, Param):
+                    if entry is None or entry.self_cell is None or not fn.params or \
+                            cell.name != fn.params[0]:
+                        continue
+                    cell = entry.self_cell
+                    if not self._applies(cell, w):
+                        continue
+                if cell.kind == "closure" and self._per_request_closure(cell, request):
+                    continue
+                bg = background
+                if bg and key not in spawned and not self._entry_spawned(reach, key, spawned):
+                    bg = cell in reads
+                    if not bg:
+                        continue
+                rule = classify.rule_for(w, cell, bg)
+                if rule is None:
+                    continue
+                if rule == "SL118" and w.op == "localcache" and not config_rules.locmem_cache(
+                        self.project):
+                    continue
+                chain = [*reach.chain[key], *w.via, w.text]
+                msg = f"{RULES[rule].summary}: `{cell.label}` " \
+                      f"{classify.describe(w.op, w.detail)}"
+                self._add_raw(Finding(rule, RULES[rule].severity, w.path, w.line, w.col, msg,
+                                      cell.label, chain, _fix(rule, cell)), w)
+
+    def _entry_spawned(self, reach: _Reach, key: int, spawned: set[int]) -> bool:
+        chain = reach.chain.get(key, [])
+        return any(fid in spawned and reach.funcs[fid].label in chain for fid in spawned
+                   if fid in reach.funcs)
+
+    @staticmethod
+    def _applies(cell: Cell, w: Write) -> bool:
+        from stateline.lint.summaries import applies
+        return applies(cell, w.op, w.detail, w.element)
+
+    def _per_request_closure(self, cell: Cell, request: _Reach) -> bool:
+        owner = cell.name.rsplit(".", 1)[0]
+        return any(f.qual == owner and f.module.name == cell.module
+                   for f in request.funcs.values())
+
+    def _cells_read(self, request: _Reach) -> set[Cell]:
+        out: set[Cell] = set()
+        for fn in request.funcs.values():
+            from stateline.lint.facts import facts_of
+            f = facts_of(fn)
+            for name in f.names_read:
+                r = self.scope._name_ref(fn, name, 10**9, 0)
+                if r is not None and isinstance(r[0], Cell):
+                    out.add(r[0])
+            for attr in f.attrs_read:
+                r = self.scope.ref(fn, attr, attr.lineno)
+                if r is not None and isinstance(r[0], Cell):
+                    out.add(r[0])
+        return out
+
+    def _cache_rules(self, request: _Reach) -> None:
+        for key, fn in request.funcs.items():
+            d = cache_decorator(self.scope, Sym("func", fn.module, fn.name, func=fn))
+            if d is not None and caches.impure(self.scope, fn):
+                chain = [*request.chain[key], _text(fn, d.lineno)]
+                self._add("SL107", fn.module, d.lineno, d.col_offset, f"{RULES['SL107'].summary}"
+                          f": `{fn.qual}` keeps a per-process copy", f"{fn.qual} cache", chain)
+
+    def _config_rules(self) -> None:
+        for mod, call, name in config_rules.limiter_findings(self.project):
+            self._add("SL109", mod, call.lineno, call.col_offset + 1,
+                      f"`{name}` without a shared storage_uri counts hits in this process",
+                      f"{name} storage", [f"{mod.name} (configuration)",
+                                          mod.src.line_text(call.lineno)])
+        for mod, node, why in config_rules.session_findings(self.project):
+            line = getattr(node, "lineno", 1)
+            self._add("SL110", mod, line, getattr(node, "col_offset", 0) + 1, why,
+                      "session store", [f"{mod.name} (configuration)", mod.src.line_text(line)])
+
+    def _add(self, rule: str, mod: ModuleInfo, line: int, col: int, message: str, cell: str,
+             chain: list[str]) -> None:
+        self._add_raw(Finding(rule, RULES[rule].severity, mod.path, line, col, message, cell,
+                              chain, _fix(rule, None)), None)
+
+    def _add_raw(self, finding: Finding, write: Write | None) -> None:
+        if write is not None and write.op == "lock":
+            finding.cell = finding.cell
+            end = int(write.detail[0]) if write.detail and write.detail[0].isdigit() else 0
+            finding.__dict__["_end"] = end
+        self.candidates.append(finding)
+
+    def _select(self) -> list[Finding]:
+        best: dict[tuple[str, int], Finding] = {}
+        for f in self.candidates:
+            key = (f.path, f.line)
+            old = best.get(key)
+            if old is None or _rank(f) < _rank(old) or (
+                    _rank(f) == _rank(old) and len(f.chain) < len(old.chain)):
+                best[key] = f
+        out = []
+        for f in best.values():
+            end = f.__dict__.get("_end")
+            if f.rule == "SL118" and end:
+                if any(o.path == f.path and f.line < o.line <= end and o.rule != "SL118"
+                       for o in best.values()):
+                    continue
+            f.__dict__.pop("_end", None)
+            out.append(f)
+        return out
+
+
+def _rank(f: Finding) -> int:
+    return _RANK.get(f.rule, -1)
+
+
+def _text(fn: FuncInfo, line: int) -> str:
+    return fn.module.src.line_text(line)
+
+
+def _fix(rule: str, cell: Cell | None) -> str:
+    fix = RULES[rule].fix
+    if cell is not None and cell.kind != "app":
+        return f"`{cell.label}`: {fix}"
+    return fix
+
+
+def analyse(paths: Iterable[str | Path], cwd: Path | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Result:
+    """Analyse files/folders; findings are unsuppressed and unfiltered (see lint.run)."""
+    cwd = cwd or Path.cwd()
+    files = discover(paths)
+    # Every tree stays alive until the analysis ends; the cyclic collector would
+    # rescan them all on each generation-2 pass (quadratic in the tree count).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _analyse(files, cwd, progress)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _analyse(files: list[Path], cwd: Path, progress: Callable[[int, int], None] | None
+             ) -> Result:
+    sources: list[SourceFile] = []
+    result = Result(files=len(files))
+    for i, path in enumerate(files):
+        src = load(path, cwd)
+        sources.append(src)
+        result.lines += len(src.lines)
+        if progress is not None:
+            progress(i + 1, len(files))
+    checker = Checker(sources)
+    findings = checker.run()
+    for src in sources:
+        if src.error is not None:
+            err = src.error
+            findings.append(Finding("SL001", "error", src.display, err.lineno or 1,
+                                    err.offset or 1, f"syntax error: {err.msg}", "",
+                                    [], RULES["SL001"].fix))
+    result.findings = _suppress(findings, {s.display: s for s in sources}, result)
+    result.findings.sort(key=lambda f: (f.path, f.line, f.col, f.rule))
+    return result
+
+
+def _suppress(findings: list[Finding], sources: dict[str, SourceFile], result: Result
+              ) -> list[Finding]:
+    from stateline.lint.rules import NAMES
+    out: list[Finding] = []
+    for f in findings:
+        src = sources.get(f.path)
+        sup = src.suppressions.get(f.line) if src else None
+        if sup is not None and sup.reason:
+            ids = {NAMES.get(r.lower(), r.upper()) for r in sup.rules}
+            if f.rule in ids:
+                result.suppressed.append(f)
+                continue
+        out.append(f)
+    for src in sources.values():
+        for line, sup in src.suppressions.items():
+            if not sup.reason:
+                out.append(Finding("SL002", "error", src.display, line, 1,
+                                   "suppression without a reason", "", [],
+                                   RULES["SL002"].fix))
+    return out

@@ -1,0 +1,111 @@
+"""Rules read from configuration rather than from request code paths.
+
+A rate limiter without a storage URI, Flask-Session on the filesystem, Django
+cache sessions on the default local-memory cache: these are wrong the moment
+they are configured, whether or not the analyser can see the request that
+uses them, so they are reported at the configuration line.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from stateline.lint.index import ModuleInfo
+from stateline.lint.resolve import Project
+
+LIMITERS = frozenset({"slowapi.Limiter", "slowapi.extension.Limiter", "flask_limiter.Limiter",
+                      "flask_limiter.extension.Limiter"})
+_STORAGE_KEYS = ("RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URL")
+_LOCAL_SESSION_ENGINES = frozenset({"django.contrib.sessions.backends.cache",
+                                    "django.contrib.sessions.backends.file"})
+
+
+def _const(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def limiter_findings(project: Project) -> Iterator[tuple[ModuleInfo, ast.Call, str]]:
+    """slowapi / flask-limiter constructed without shared storage (SL109)."""
+    configured = any(
+        key in m.src.text and "memory://" not in m.src.text
+        for m in project.modules for key in _STORAGE_KEYS)
+    for mod in project.modules:
+        if "imiter" not in mod.src.text:
+            continue
+        for call, _owner in mod.calls:
+            s = project.module_expr(mod, call.func)
+            if s is None or s.kind != "ext" or s.name not in LIMITERS:
+                continue
+            storage = next((k.value for k in call.keywords if k.arg == "storage_uri"), None)
+            uri = _const(storage)
+            if storage is not None and (uri is None or not uri.startswith("memory://")):
+                continue
+            if storage is None and configured:
+                continue
+            yield mod, call, s.name
+
+
+def _assignments(tree: ast.Module, key: str) -> Iterator[tuple[ast.AST, ast.expr]]:
+    """Every `KEY = v`, `x.KEY = v`, `cfg["KEY"] = v`, `f(KEY=v)`, `{"KEY": v}`."""
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign | ast.AnnAssign):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            for t in targets:
+                name = (t.id if isinstance(t, ast.Name) else t.attr if isinstance(
+                    t, ast.Attribute) else _const(t.slice) if isinstance(t, ast.Subscript)
+                        else None)
+                if name == key and n.value is not None:
+                    yield n, n.value
+        elif isinstance(n, ast.keyword) and n.arg == key:
+            yield n, n.value
+        elif isinstance(n, ast.Dict):
+            for k, v in zip(n.keys, n.values, strict=False):
+                if k is not None and _const(k) == key:
+                    yield k, v
+
+
+def locmem_cache(project: Project) -> bool:
+    """Whether Django's default cache is the per-process local-memory one."""
+    found_settings = False
+    for mod in project.modules:
+        caches = mod.globals.get("CACHES")
+        if caches is not None:
+            return _default_backend_is_locmem(caches)
+        if "INSTALLED_APPS" in mod.globals:
+            found_settings = True
+    return found_settings or True
+
+
+def _default_backend_is_locmem(caches: ast.expr) -> bool:
+    if not isinstance(caches, ast.Dict):
+        return False
+    for k, v in zip(caches.keys, caches.values, strict=False):
+        if k is not None and _const(k) == "default" and isinstance(v, ast.Dict):
+            for bk, bv in zip(v.keys, v.values, strict=False):
+                if bk is not None and _const(bk) == "BACKEND":
+                    return "locmem" in (_const(bv) or "")
+    return False
+
+
+def session_findings(project: Project) -> Iterator[tuple[ModuleInfo, ast.AST, str]]:
+    """Flask-Session on the filesystem; Django sessions in the local cache or files (SL110)."""
+    for mod in project.modules:
+        text = mod.src.text
+        tree = mod.src.tree
+        if tree is None:
+            continue
+        if "SESSION_TYPE" in text:
+            for node, value in _assignments(tree, "SESSION_TYPE"):
+                if _const(value) in ("filesystem", "cachelib"):
+                    yield mod, node, "Flask-Session keeps sessions in files on this host"
+        if "SESSION_ENGINE" in text:
+            caches = mod.globals.get("CACHES")
+            local_cache = caches is None or _default_backend_is_locmem(caches)
+            for node, value in _assignments(tree, "SESSION_ENGINE"):
+                engine = _const(value)
+                if engine == "django.contrib.sessions.backends.file" or (
+                        engine == "django.contrib.sessions.backends.cache" and local_cache):
+                    yield mod, node, f"SESSION_ENGINE {engine!r} keeps sessions in this process"

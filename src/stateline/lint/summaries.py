@@ -1,0 +1,325 @@
+"""Per-function write summaries, iterated to a fixed point over the call graph.
+
+A summary lists the writes a function performs, each aimed at a state cell or
+at one of its own parameters. Parameter writes are what make a helper in
+another module dangerous: when a caller passes a module-level dict to
+`def put(d, k, v): d[k] = v`, the caller's summary gains a write to that dict at
+the helper's line. The worklist re-runs callers until nothing changes.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from stateline.lint.facts import facts_of
+from stateline.lint.index import FuncInfo
+from stateline.lint.model import Cell, Param, Ref, Write
+from stateline.lint.resolve import Sym
+from stateline.lint.scope import Scope, bind_args
+from stateline.lint.values import (
+    CONTAINERS,
+    GENERAL_MUTATORS,
+    INERT,
+    REMOVERS,
+    mutates,
+)
+
+_WS_NAMES = frozenset({"websocket", "ws", "socket", "sock", "client_ws", "connection", "conn"})
+_ADDERS = frozenset({"add", "append", "appendleft", "insert", "setdefault"})
+_STOREISH = ("redis", "db", "database", "engine", "pool", "session", "client", "conn",
+             "cursor", "http", "s3", "bucket", "producer", "queue", "mq", "broker", "r")
+_CACHE_DECORATORS = frozenset({"functools.lru_cache", "functools.cache", "cachetools.cached",
+                               "cachetools.func.ttl_cache", "cachetools.func.lru_cache",
+                               "async_lru.alru_cache", "functools.cached_property"})
+RANDOM_CELL = Cell("global", "random", "random (the process-wide generator)", "random")
+DJANGO_CACHE = Cell("global", "django.core.cache", "cache (local-memory backend)", "localcache")
+
+
+@dataclass
+class Edge:
+    callee: FuncInfo
+    bindings: dict[str, tuple[Ref, bool]]
+    call: ast.Call
+
+
+def storeish(node: ast.expr) -> bool:
+    """`self.redis`, `db.session`, `client`: an object that talks to an external store."""
+    name = node.attr if isinstance(node, ast.Attribute) else (
+        node.id if isinstance(node, ast.Name) else "")
+    name = name.lower().strip("_")
+    return bool(name) and (name in _STOREISH or name.endswith(_STOREISH[:-1]))
+
+
+def applies(cell: Cell, op: str, detail: tuple[str, ...], element: bool) -> bool:
+    """Whether a write of shape `op` really changes what `cell` holds."""
+    vk = cell.vkind
+    if op == "rebind" or op in ("classattr", "cache_clear", "localcache"):
+        return True
+    if op == "next":
+        return vk in ("count", "iter")
+    if op == "read":
+        return vk == "defaultdict" and not element
+    if op == "seed":
+        return vk == "random"
+    if op == "lock":
+        return vk == "lock" and not element
+    if vk in INERT and vk != "appstate":
+        return False
+    if element:
+        return vk not in ("immutable", "none")
+    if op == "setitem":
+        return vk in CONTAINERS or vk in ("unknown", "appstate") or vk.startswith("instance:")
+    if op == "setattr":
+        return vk in ("unknown", "appstate") or vk.startswith("instance:")
+    if op == "method":
+        m = detail[0] if detail else ""
+        if vk in ("unknown", "appstate"):
+            return m in GENERAL_MUTATORS
+        return mutates(vk, m)
+    return False
+
+
+class Summaries:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.writes: dict[int, dict[tuple[object, ...], Write]] = {}
+        self.edges: dict[int, list[Edge]] = {}
+        self.funcs: dict[int, FuncInfo] = {}
+
+    # direct facts --------------------------------------------------------
+    def edges_of(self, fn: FuncInfo) -> list[Edge]:
+        key = id(fn)
+        if key not in self.edges:
+            self.edges[key] = self._edges(fn)
+        return self.edges[key]
+
+    def _edges(self, fn: FuncInfo) -> list[Edge]:
+        sc = self.scope
+        out: list[Edge] = []
+        for call in facts_of(fn).calls:
+            for callee, self_ref, bound in sc.callees(fn, call):
+                binds: dict[str, tuple[Ref, bool]] = {}
+                for pname, arg in bind_args(callee, call, bound).items():
+                    r = sc.ref(fn, arg, call.lineno)
+                    if r is not None:
+                        binds[pname] = r
+                if bound and self_ref is not None and callee.params:
+                    binds[callee.params[0]] = (self_ref, False)
+                out.append(Edge(callee, binds, call))
+            for arg in (*call.args, *(k.value for k in call.keywords)):
+                if isinstance(arg, ast.Name | ast.Attribute):
+                    s = sc.sym(fn, arg, call.lineno)
+                    if s is not None and s.kind == "func" and s.func is not None:
+                        out.append(Edge(s.func, {}, call))
+        return out
+
+    def direct(self, fn: FuncInfo) -> list[Write]:
+        sc = self.scope
+        f = facts_of(fn)
+        src = fn.module.src
+        out: list[Write] = []
+
+        def emit(target: Ref, op: str, node: ast.AST, detail: tuple[str, ...] = (),
+                 element: bool = False) -> None:
+            if isinstance(target, Cell) and not applies(target, op, detail, element):
+                return
+            line = getattr(node, "lineno", fn.node.lineno)
+            out.append(Write(target, op, src.display, fn.module.name, line,
+                             getattr(node, "col_offset", 0) + 1, src.line_text(line),
+                             fn.label, (), detail, element))
+
+        for w in f.writes:
+            line = getattr(w.node, "lineno", 0)
+            if w.op == "rebind":
+                if w.name in f.globals_decl:
+                    s = sc.p.symbol(fn.module, w.name)
+                    cell = sc.global_cell(s) if s is not None and s.kind == "global" else None
+                    if cell is None:
+                        cell = Cell("global", fn.module.name, w.name, "none")
+                    guarded = any(g[0] == w.name and g[1] <= line <= g[2] for g in f.guards)
+                    emit(cell, "rebind", w.node, (w.how, "lazy" if guarded else "",
+                                                  _increment(w)))
+                elif w.name in f.nonlocals:
+                    r = sc._name_ref(fn, w.name, line, 0)
+                    if r is not None and isinstance(r[0], Cell):
+                        emit(r[0], "rebind", w.node, (w.how, "", _increment(w)))
+                continue
+            assert w.obj is not None
+            if w.op == "setattr":
+                cls = sc.class_ref(fn, w.obj, line)
+                if cls is not None and not sc.p.is_data_model(cls):
+                    emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
+                         "classattr", w.node, (w.how,))
+                    continue
+            r = sc.ref(fn, w.obj, line)
+            if r is None:
+                continue
+            detail = (w.how, "ws" if _is_ws(fn, w.value) else "")
+            if w.how == "del" and isinstance(w.node, ast.Delete) and _del_ws(fn, w):
+                detail = (w.how, "ws-remove")
+            emit(r[0], w.op, w.node, detail, r[1])
+
+        for call in f.calls:
+            self._call_write(fn, call, emit)
+        for sub in f.loads_sub:
+            r = sc.ref(fn, sub.value, sub.lineno)
+            if r is not None and isinstance(r[0], Cell) and not r[1]:
+                emit(r[0], "read", sub, ())
+        for ctx, stmt in f.withs:
+            r = sc.ref(fn, ctx, stmt.lineno)
+            if r is not None and isinstance(r[0], Cell):
+                emit(r[0], "lock", stmt, (str(stmt.end_lineno or stmt.lineno),))
+        return out
+
+    def _call_write(self, fn: FuncInfo, call: ast.Call, emit: object) -> None:
+        sc = self.scope
+        func = call.func
+        line = call.lineno
+        if isinstance(func, ast.Name) and func.id == "next" and call.args:
+            r = sc.ref(fn, call.args[0], line)
+            if r is not None and isinstance(r[0], Cell):
+                emit(r[0], "next", call)  # type: ignore[operator]
+            return
+        if not isinstance(func, ast.Attribute):
+            return
+        m = func.attr
+        if m == "seed":
+            dotted = sc.dotted(fn, func, line)
+            if dotted in ("random.seed", "numpy.random.seed"):
+                emit(RANDOM_CELL, "seed", call)  # type: ignore[operator]
+                return
+        if m == "cache_clear":
+            s = sc.sym(fn, func.value, line)
+            if s is not None and s.kind == "func" and s.func is not None and cache_decorator(
+                    sc, s):
+                emit(Cell("cache", s.func.module.name, f"{s.func.qual} (decorator cache)",
+                          "container"), "cache_clear", call)  # type: ignore[operator]
+            return
+        if m in ("add", "incr", "decr") and sc.dotted(fn, func.value, line) in (
+                "django.core.cache.cache",):
+            emit(DJANGO_CACHE, "localcache", call)  # type: ignore[operator]
+            return
+        if m == "acquire":
+            r = sc.ref(fn, func.value, line)
+            if r is not None and isinstance(r[0], Cell):
+                emit(r[0], "lock", call, (str(line),))  # type: ignore[operator]
+            return
+        if m == "seed" or m in GENERAL_MUTATORS:
+            r = sc.ref(fn, func.value, line)
+            if r is None:
+                return
+            target, element = r
+            if element and storeish(func.value):
+                return
+            ws = ""
+            if call.args and _is_ws(fn, call.args[-1]):
+                ws = "ws-remove" if m in REMOVERS else ("ws" if m in _ADDERS else "")
+            if m == "seed":
+                emit(target, "seed", call)  # type: ignore[operator]
+            else:
+                emit(target, "method", call, (m, ws), element)  # type: ignore[operator]
+
+    # fixed point ---------------------------------------------------------
+    def solve(self, funcs: list[FuncInfo]) -> None:
+        callers: dict[int, list[tuple[FuncInfo, Edge]]] = defaultdict(list)
+        for fn in funcs:
+            self.funcs[id(fn)] = fn
+            table = self.writes.setdefault(id(fn), {})
+            for w in self.direct(fn):
+                table.setdefault(_key(w), w)
+            for e in self.edges_of(fn):
+                callers[id(e.callee)].append((fn, e))
+        work = list(funcs)
+        queued = {id(f) for f in work}
+        while work:
+            g = work.pop()
+            queued.discard(id(g))
+            params = [w for w in self.writes.get(id(g), {}).values()
+                      if isinstance(w.target, Param)]
+            if not params:
+                continue
+            for f, e in callers.get(id(g), ()):
+                table = self.writes.setdefault(id(f), {})
+                grew = False
+                for w in params:
+                    assert isinstance(w.target, Param)
+                    bound = e.bindings.get(w.target.name)
+                    if bound is None:
+                        continue
+                    target, element = bound
+                    element = element or w.element
+                    if isinstance(target, Cell) and not applies(target, w.op, w.detail,
+                                                                element):
+                        continue
+                    nw = replace(w, target=target, element=element,
+                                 via=(g.label, *w.via) if not w.via or w.via[0] != g.label
+                                 else w.via)
+                    k = _key(nw)
+                    if k not in table:
+                        table[k] = nw
+                        grew = True
+                if grew and id(f) not in queued:
+                    work.append(f)
+                    queued.add(id(f))
+
+    def of(self, fn: FuncInfo) -> list[Write]:
+        return list(self.writes.get(id(fn), {}).values())
+
+
+def _key(w: Write) -> tuple[object, ...]:
+    return (w.target, w.path, w.line, w.col, w.op)
+
+
+def _increment(w: object) -> str:
+    """"+1" when a rebind counts upwards (`n += 1`, `n = n + 1`)."""
+    value = getattr(w, "value", None)
+    how = getattr(w, "how", "")
+    if how == "aug" and isinstance(value, ast.Constant) and value.value == 1:
+        return "+1"
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add) and isinstance(
+            value.right, ast.Constant) and value.right.value == 1:
+        return "+1"
+    return ""
+
+
+def _is_ws(fn: FuncInfo, node: ast.expr | None) -> bool:
+    """A WebSocket connection: a parameter/local named or annotated as one."""
+    if isinstance(node, ast.Tuple):
+        return any(_is_ws(fn, e) for e in node.elts)
+    if not isinstance(node, ast.Name):
+        return False
+    if node.id in _WS_NAMES:
+        return True
+    a = fn.node.args
+    for p in (*a.posonlyargs, *a.args, *a.kwonlyargs):
+        if p.arg == node.id and p.annotation is not None and "WebSocket" in ast.unparse(
+                p.annotation):
+            return True
+    for _, value in facts_of(fn).assigns.get(node.id, ()):
+        if isinstance(value, ast.Call) and "WebSocket" in ast.unparse(value.func):
+            return True
+    return False
+
+
+def _del_ws(fn: FuncInfo, w: object) -> bool:
+    node = getattr(w, "node", None)
+    if isinstance(node, ast.Delete):
+        for t in node.targets:
+            if isinstance(t, ast.Subscript) and _is_ws(fn, t.slice):
+                return True
+    return False
+
+
+def cache_decorator(scope: Scope, sym: Sym) -> ast.expr | None:
+    """The lru_cache/cache/cachetools decorator on a function, if any."""
+    fn = sym.func
+    if fn is None:
+        return None
+    for d in fn.node.decorator_list:
+        target = d.func if isinstance(d, ast.Call) else d
+        s = scope.p.module_expr(fn.module, target)
+        if s is not None and s.kind == "ext" and s.name in _CACHE_DECORATORS:
+            return d
+    return None

@@ -1,0 +1,123 @@
+"""What a defining expression puts in a cell: the vocabulary of known constructors.
+
+The analyser never imports the code it reads, so it learns what a global holds
+from the expression that binds it: `{}` is a dict, `itertools.count()` an id
+source, `redis.Redis(...)` a client of an external store (the cure, never a
+finding), `logging.getLogger()` a logger. `vkind` strings name these kinds.
+"""
+
+from __future__ import annotations
+
+import ast
+
+CONTAINERS = frozenset({
+    "list", "dict", "set", "deque", "counter", "defaultdict", "ordereddict", "container",
+})
+# Kinds whose writes are never accidental state: they are immutable, external
+# stores, per-context values, or process plumbing that is meant to be local.
+INERT = frozenset({
+    "immutable", "external", "logger", "metric", "contextvar", "lock", "regex", "app",
+    "limiter", "function", "class", "module",
+})
+
+_LIST = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"})
+_DICT = frozenset({"update", "setdefault", "pop", "popitem", "clear", "move_to_end"})
+_SET = frozenset({"add", "discard", "remove", "pop", "clear", "update", "difference_update",
+                  "intersection_update", "symmetric_difference_update"})
+_DEQUE = _LIST | frozenset({"appendleft", "extendleft", "popleft", "rotate"})
+_COUNTER = _DICT | frozenset({"subtract"})
+MUTATORS: dict[str, frozenset[str]] = {
+    "list": _LIST,
+    "dict": _DICT,
+    "defaultdict": _DICT,
+    "ordereddict": _DICT,
+    "set": _SET,
+    "deque": _DEQUE,
+    "counter": _COUNTER,
+}
+GENERAL_MUTATORS = frozenset().union(*MUTATORS.values())
+MUTATORS["container"] = GENERAL_MUTATORS
+MUTATORS["unknown"] = GENERAL_MUTATORS
+REMOVERS = frozenset({"remove", "discard", "pop"})
+
+# Fully qualified constructor → vkind. Builtins are written as `builtins.<name>`.
+CONSTRUCTORS: dict[str, str] = {
+    "builtins.dict": "dict", "builtins.list": "list", "builtins.set": "set",
+    "builtins.bytearray": "list", "builtins.iter": "iter",
+    "builtins.tuple": "immutable", "builtins.frozenset": "immutable", "builtins.str": "immutable",
+    "builtins.int": "immutable", "builtins.float": "immutable", "builtins.object": "immutable",
+    "builtins.bytes": "immutable", "builtins.range": "immutable", "builtins.property": "immutable",
+    "builtins.type": "class", "builtins.len": "immutable", "builtins.sorted": "list",
+    "collections.deque": "deque", "collections.Counter": "counter",
+    "collections.defaultdict": "defaultdict", "collections.OrderedDict": "ordereddict",
+    "collections.ChainMap": "container", "collections.namedtuple": "class",
+    "typing.NamedTuple": "class", "typing.TypeVar": "immutable", "typing.NewType": "class",
+    "weakref.WeakValueDictionary": "container", "weakref.WeakKeyDictionary": "container",
+    "weakref.WeakSet": "container",
+    "cachetools.TTLCache": "container", "cachetools.LRUCache": "container",
+    "cachetools.LFUCache": "container", "cachetools.Cache": "container",
+    "cachetools.TLRUCache": "container", "cachetools.FIFOCache": "container",
+    "cachetools.RRCache": "container",
+    "itertools.count": "count", "itertools.cycle": "iter", "itertools.chain": "iter",
+    "random.Random": "random", "random.SystemRandom": "immutable",
+    "numpy.random.default_rng": "random", "numpy.random.RandomState": "random",
+    "threading.Lock": "lock", "threading.RLock": "lock", "threading.Semaphore": "lock",
+    "threading.BoundedSemaphore": "lock", "threading.Condition": "lock",
+    "threading.Event": "lock", "threading.local": "contextvar",
+    "asyncio.Lock": "lock", "asyncio.Semaphore": "lock", "asyncio.BoundedSemaphore": "lock",
+    "asyncio.Condition": "lock", "asyncio.Event": "lock", "multiprocessing.Lock": "lock",
+    "contextvars.ContextVar": "contextvar",
+    "re.compile": "regex", "types.MappingProxyType": "immutable",
+    "logging.getLogger": "logger", "structlog.get_logger": "logger",
+    "structlog.getLogger": "logger", "loguru.logger": "logger",
+    "fastapi.FastAPI": "app", "fastapi.APIRouter": "app", "starlette.applications.Starlette": "app",
+    "starlette.routing.Router": "app", "flask.Flask": "app", "flask.Blueprint": "app",
+    "quart.Quart": "app", "aiohttp.web.Application": "app", "aiohttp.web.RouteTableDef": "app",
+    "sanic.Sanic": "app", "litestar.Litestar": "app",
+    "slowapi.Limiter": "limiter", "flask_limiter.Limiter": "limiter",
+    "flask_limiter.extension.Limiter": "limiter",
+}
+_METRIC_MODULES = ("prometheus_client", "opentelemetry", "statsd", "datadog")
+
+
+def kind_of_call(dotted: str) -> str:
+    """vkind of the value returned by calling `dotted` (an external name)."""
+    if dotted in CONSTRUCTORS:
+        return CONSTRUCTORS[dotted]
+    head = dotted.split(".", 1)[0]
+    if head in _METRIC_MODULES:
+        return "metric"
+    if head == "builtins":
+        return "unknown"
+    # Redis, SQL engines, HTTP clients, boto3, settings objects...: an external
+    # object whose methods we cannot see. Its writes are the cure, not the bug.
+    return "external"
+
+
+def literal_kind(node: ast.expr) -> str | None:
+    """vkind of a literal expression, or None when it is not a literal."""
+    if isinstance(node, ast.Dict | ast.DictComp):
+        return "dict"
+    if isinstance(node, ast.List | ast.ListComp):
+        return "list"
+    if isinstance(node, ast.Set | ast.SetComp):
+        return "set"
+    if isinstance(node, ast.GeneratorExp):
+        return "iter"
+    if isinstance(node, ast.Constant):
+        return "none" if node.value is None else "immutable"
+    if isinstance(node, ast.Tuple | ast.JoinedStr | ast.Lambda | ast.BinOp | ast.UnaryOp
+                  | ast.Compare | ast.BoolOp):
+        return "immutable"
+    return None
+
+
+def mutates(vkind: str, method: str) -> bool:
+    """Whether calling `method` on a value of `vkind` changes it."""
+    if vkind.startswith("instance:"):
+        return False  # decided by the method's own summary
+    return method in MUTATORS.get(vkind, frozenset())
+
+
+def is_stateful(vkind: str) -> bool:
+    return vkind not in INERT

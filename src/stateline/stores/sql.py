@@ -1,0 +1,235 @@
+"""The SQL store: SQLAlchemy Core on asyncio, SQLite or PostgreSQL by URL.
+
+Accepted URLs (``STATELINE_DATABASE_URL``): ``sqlite:///path/to/file.db``
+(relative or absolute; the embedded default), ``postgresql://user@host:port/db``
+(also ``postgres://``); explicit driver URLs such as ``sqlite+aiosqlite://`` and
+``postgresql+psycopg://`` pass through unchanged.
+
+Two tables: ``users`` (id, name, email UNIQUE, created_at) and ``rates``
+(currency, rate, as_of). The schema is created by every app instance at start,
+so creation must be idempotent and safe when several instances start at once:
+``CREATE TABLE IF NOT EXISTS`` under a transaction-scoped advisory lock on
+PostgreSQL (two concurrent ``IF NOT EXISTS`` can otherwise both try to create
+the table's row type and one fails), and under SQLite's busy timeout, with the
+database in WAL mode so readers do not block the writer.
+
+Stores hold no policy: this module runs statements and maps the two dialects'
+duplicate-key errors to :class:`DuplicateError`; validation and HTTP live in the
+services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.schema import CreateTable
+
+#: SQLite waits this long for another process's write lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: Arbitrary constant naming stateline's schema lock among PostgreSQL advisory locks.
+_PG_SCHEMA_LOCK = 0x5747_1E00
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    # BigInteger for PostgreSQL, but a plain INTEGER PRIMARY KEY on SQLite (its rowid alias).
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+rates = Table(
+    "rates",
+    metadata,
+    Column("currency", String(3), primary_key=True),
+    Column("rate", Float, nullable=False),
+    Column("as_of", Date, nullable=False),
+)
+
+
+class DuplicateError(Exception):
+    """An insert hit a UNIQUE constraint (either dialect)."""
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    name: str
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RateRow:
+    currency: str
+    rate: float
+    as_of: date
+
+
+def normalise_url(url: str) -> str:
+    """The SQLAlchemy async URL for a user-facing database URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"not a database URL: {url!r} (want sqlite:///path or postgresql://...)")
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme in ("sqlite+aiosqlite", "postgresql+psycopg"):
+        return f"{scheme}://{rest}"
+    raise ValueError(f"unsupported database URL scheme {scheme!r} (want sqlite or postgresql)")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a SQLite URL (``None`` for other databases or ``:memory:``)."""
+    normal = normalise_url(url)
+    if not normal.startswith("sqlite+aiosqlite:///"):
+        return None
+    path = normal.removeprefix("sqlite+aiosqlite:///").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def create_engine(url: str, pool_size: int = 5) -> AsyncEngine:
+    """An engine for ``url``; SQLite files get WAL mode and a busy timeout."""
+    normal = normalise_url(url)
+    if normal.startswith("sqlite"):
+        path = sqlite_file(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(normal)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(normal, pool_size=pool_size, pool_pre_ping=True)
+
+
+async def ensure_schema(engine: AsyncEngine) -> None:
+    """Create the tables if missing; safe to run from several processes at once."""
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SCHEMA_LOCK})
+        for table in metadata.sorted_tables:
+            # IF NOT EXISTS in the statement itself: a check-then-create would race.
+            await conn.execute(CreateTable(table, if_not_exists=True))
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+# users ----------------------------------------------------------------------------
+
+
+def _user(row: Any) -> UserRow:
+    created = row.created_at
+    if created.tzinfo is None:  # SQLite keeps no zone: we only ever write UTC
+        created = created.replace(tzinfo=UTC)
+    else:  # PostgreSQL answers in the session's time zone
+        created = created.astimezone(UTC)
+    return UserRow(id=row.id, name=row.name, email=row.email, created_at=created)
+
+
+async def insert_user(engine: AsyncEngine, name: str, email: str) -> UserRow:
+    """Insert a user; :class:`DuplicateError` when the email is taken."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    stmt = insert(users).values(name=name, email=email, created_at=now).returning(*users.c)
+    try:
+        async with engine.begin() as conn:
+            row = (await conn.execute(stmt)).one()
+    except IntegrityError as exc:
+        raise DuplicateError(str(exc.orig)) from None
+    return _user(row)
+
+
+async def get_user(engine: AsyncEngine, user_id: int) -> UserRow | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+    return _user(row) if row is not None else None
+
+
+async def list_users(engine: AsyncEngine, after: int | None, limit: int) -> list[UserRow]:
+    """Up to ``limit`` users with id greater than ``after``, by id (keyset pagination)."""
+    stmt = select(users).order_by(users.c.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(users.c.id > after)
+    async with engine.connect() as conn:
+        return [_user(row) for row in await conn.execute(stmt)]
+
+
+# rates ----------------------------------------------------------------------------
+
+
+async def get_rates(engine: AsyncEngine, currencies: list[str]) -> dict[str, RateRow]:
+    stmt = select(rates).where(rates.c.currency.in_(currencies))
+    async with engine.connect() as conn:
+        return {
+            row.currency: RateRow(row.currency, row.rate, row.as_of)
+            for row in await conn.execute(stmt)
+        }
+
+
+async def count_rates(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(rates))).scalar_one())
+
+
+async def replace_rates(engine: AsyncEngine, values: dict[str, float], as_of: date) -> None:
+    """Swap the whole rates table for ``values`` in one transaction."""
+    rows = [{"currency": c, "rate": r, "as_of": as_of} for c, r in sorted(values.items())]
+    async with engine.begin() as conn:
+        await conn.execute(delete(rates))
+        await conn.execute(insert(rates), rows)
+
+
+async def seed_rates(engine: AsyncEngine, values: dict[str, float], as_of: date) -> bool:
+    """Fill the rates table from ``values`` if it is empty; ``True`` if this call seeded it.
+
+    Several instances may start together and all see an empty table: each
+    inserts the same rows and the losers' duplicate keys are ignored, so the
+    table ends up holding one copy of the snapshot either way.
+    """
+    if await count_rates(engine) > 0:
+        return False
+    rows = [{"currency": c, "rate": r, "as_of": as_of} for c, r in sorted(values.items())]
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        await conn.execute(dialect_insert(rates).on_conflict_do_nothing(), rows)
+    return True

@@ -1,0 +1,270 @@
+"""`stateline up` as a user runs it: every service through the gateway, then Ctrl-C and up again.
+
+One topology (3 app instances, the embedded Redis Cluster, SQLite) is started
+for the module as a subprocess on a temporary data dir and a free port; the
+last test stops it with SIGINT, checks nothing is left, starts it again on the
+same data dir and reads back what the first run wrote.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from stateline.local.control import ControlClient, ControlError
+from stateline.local.procs import free_port, pid_alive, processes_mentioning
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+STATELINE = [sys.executable, "-m", "stateline"]
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log = self.data_dir.parent / "up.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [*STATELINE, "up", "--port", str(self.port), "--apps", "3",
+                 "--data-dir", str(self.data_dir)],
+                env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.data_dir.parent,
+            )
+        wait_for(self._ready, 90, "stateline up to be ready")
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"stateline up exited ({self.proc.returncode}):\n"
+                                 + self.log.read_text())
+        procs = self.status()["processes"]
+        if not all(p["state"] == "up" for p in procs):
+            return False
+        return httpx.get(f"{self.url}/_stateline/health", timeout=2).status_code == 200
+
+    def status(self) -> dict[str, Any]:
+        return ControlClient(self.data_dir, timeout=30).call({"cmd": "status"})
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*STATELINE, *args, "--data-dir", str(self.data_dir)],
+                              capture_output=True, text=True, timeout=60)
+
+    def stop(self) -> float:
+        assert self.proc is not None
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(20)
+        return time.monotonic() - started
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if result := predicate():
+                return result
+        except (ControlError, httpx.HTTPError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(tmp_path_factory.mktemp("e2e") / "data", free_port())
+    s.start()
+    try:
+        yield s
+    finally:
+        if s.proc is not None and s.proc.poll() is None:
+            s.proc.send_signal(signal.SIGINT)
+            s.proc.wait(20)
+
+
+@pytest.fixture
+def http(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.url, timeout=10) as client:
+        yield client
+
+
+def served_by(response: httpx.Response) -> str:
+    return response.headers["x-served-by"]
+
+
+def read_elsewhere(http: httpx.Client, writer: str, path: str, **kw: Any) -> httpx.Response:
+    """GET ``path`` until an instance other than ``writer`` answers (round robin: soon)."""
+    for _ in range(6):
+        response = http.get(path, **kw)
+        if served_by(response) != writer:
+            return response
+    raise AssertionError(f"every GET {path} was served by {writer}")
+
+
+def png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_every_service_answers_through_the_gateway(http: httpx.Client) -> None:
+    r = http.get("/api/calc/add", params={"a": 2, "b": 3})
+    assert r.status_code == 200 and r.json() == {"result": 5}
+    assert http.get("/api/calc/div", params={"a": 1, "b": 0}).status_code == 400
+    assert http.get("/api/calc/pow", params={"a": 10, "b": 100000000}).status_code // 100 == 4
+
+    r = http.get("/api/currency/convert", params={"amount": 10, "from": "EUR", "to": "USD"})
+    assert r.status_code == 200
+    assert {"amount", "from", "to", "rate", "result", "as_of"} <= set(r.json())
+    assert http.get("/api/currency/convert",
+                    params={"amount": 1, "from": "EUR", "to": "XXX"}).status_code // 100 == 4
+
+    r = http.post("/api/images/resize", params={"width": 20, "height": 10}, content=png(64, 64))
+    assert r.status_code == 200
+    assert Image.open(io.BytesIO(r.content)).size == (20, 10)
+    assert http.post("/api/images/resize", params={"width": 20, "height": 10},
+                     content=b"not an image").status_code == 415
+
+    email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+    r = http.post("/api/users", json={"name": "Ada", "email": email})
+    assert r.status_code == 201
+    user = r.json()
+    assert http.post("/api/users", json={"name": "Ada", "email": email}).status_code == 409
+    assert http.get(f"/api/users/{user['id']}").json()["email"] == email
+    page = http.get("/api/users", params={"limit": 100}).json()
+    assert any(u["id"] == user["id"] for u in page["items"]) and "next" in page
+
+    cart = f"/api/carts/{user['id']}"
+    assert http.post(f"{cart}/items", json={"sku": "tea", "qty": 2}).status_code // 100 == 2
+    assert http.post(f"{cart}/items", json={"sku": "tea", "qty": 1}).status_code // 100 == 2
+    assert http.post(f"{cart}/items", json={"sku": "cup", "qty": 1}).status_code // 100 == 2
+    assert http.delete(f"{cart}/items/cup").status_code // 100 == 2
+    assert http.get(cart).json()["items"] == [{"sku": "tea", "qty": 3}]
+
+    assert http.get("/api/counter").status_code == 200
+
+    r = http.post("/api/sessions", json={"user": "ada"})
+    assert r.status_code == 201 and "session_id" in r.json()
+    assert http.get("/api/sessions/me").json() == {"user": "ada"}  # the cookie jar sends it
+    assert http.delete("/api/sessions/me").status_code // 100 == 2
+    assert http.get("/api/sessions/me").status_code == 401
+
+    r = http.put("/api/players/p1/position", json={"x": 1.5, "y": -2})
+    assert r.status_code == 200
+    assert http.get("/api/players/p1/position").json()["x"] == 1.5
+    assert http.put("/api/players/p1/position",
+                    json={"x": "NaN", "y": 0}).status_code // 100 == 4
+
+    r = http.post("/api/demo/local-counter")
+    assert r.status_code == 200 and "instance" in r.json()
+
+
+def test_writes_via_one_instance_are_read_via_another(http: httpx.Client) -> None:
+    r = http.post("/api/users", json={"name": "Bo", "email": f"bo-{uuid.uuid4().hex[:8]}@x.org"})
+    user = r.json()
+    seen = read_elsewhere(http, served_by(r), f"/api/users/{user['id']}")
+    assert seen.json()["name"] == "Bo"
+
+    r = http.post(f"/api/carts/{user['id']}/items", json={"sku": "pen", "qty": 4})
+    seen = read_elsewhere(http, served_by(r), f"/api/carts/{user['id']}")
+    assert seen.json()["items"] == [{"sku": "pen", "qty": 4}]
+
+    r = http.post("/api/sessions", json={"user": "bo"})
+    seen = read_elsewhere(http, served_by(r), "/api/sessions/me")
+    assert seen.json() == {"user": "bo"}
+
+    r = http.put("/api/players/bo/position", json={"x": 7, "y": 8})
+    seen = read_elsewhere(http, served_by(r), "/api/players/bo/position")
+    assert (seen.json()["x"], seen.json()["y"]) == (7, 8)
+
+
+def test_counter_is_consecutive_across_instances_but_the_local_counter_is_not(
+    http: httpx.Client,
+) -> None:
+    incr = [http.post("/api/counter/incr") for _ in range(6)]
+    values = [r.json()["value"] for r in incr]
+    assert values == list(range(values[0], values[0] + 6))
+    assert len({served_by(r) for r in incr}) == 3
+
+    local = [http.post("/api/demo/local-counter").json()["value"] for _ in range(6)]
+    assert local != list(range(local[0], local[0] + 6))
+
+
+def test_status_scale_and_kill_from_the_command_line(stack: Stack, http: httpx.Client) -> None:
+    out = stack.cli("status")
+    assert out.returncode == 0, out.stderr
+    for ident in ("gateway", "app-1", "app-2", "app-3", "redis-1", "redis-6"):
+        assert ident in out.stdout
+
+    second = stack.cli("up", "--port", str(free_port()))
+    assert second.returncode == 1 and "already running" in second.stderr
+
+    assert stack.cli("scale", "apps=4").returncode == 0
+    wait_for(lambda: {served_by(http.get("/api/calc/add", params={"a": 1, "b": 1}))
+                      for _ in range(8)} >= {"app-4"}, 15, "the gateway to route to app-4")
+
+    old = {p["id"]: p for p in stack.status()["processes"]}["app-1"]["pid"]
+    out = stack.cli("kill", "app-1")
+    assert out.returncode == 0 and str(old) in out.stdout
+    wait_for(lambda: (p := {p["id"]: p for p in stack.status()["processes"]}["app-1"])
+             ["state"] == "up" and p["pid"] not in (None, old), 20, "app-1 to be restarted")
+    assert not pid_alive(old)
+
+    assert stack.cli("scale", "apps=3").returncode == 0
+    assert "app-4" not in {p["id"] for p in stack.status()["processes"]}
+    for _ in range(6):
+        assert http.get("/api/calc/add", params={"a": 1, "b": 1}).status_code == 200
+
+
+def test_ctrl_c_leaves_nothing_and_up_again_keeps_all_state(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.url, timeout=10) as http:
+        email = f"kept-{uuid.uuid4().hex[:8]}@example.com"
+        user = http.post("/api/users", json={"name": "Kept", "email": email}).json()
+        http.post(f"/api/carts/{user['id']}/items", json={"sku": "mug", "qty": 2})
+        counter = http.post("/api/counter/incr").json()["value"]
+        session = http.post("/api/sessions", json={"user": "kept"}).json()["session_id"]
+        http.put("/api/players/kept/position", json={"x": 3, "y": 4})
+
+    assert stack.proc is not None
+    pids = [p["pid"] for p in stack.status()["processes"] if p["pid"]]
+    took = stack.stop()
+    assert stack.proc.returncode == 0
+    assert took < 10, f"Ctrl-C took {took:.1f}s"
+    left = [p for p in [*pids, stack.proc.pid] if pid_alive(p)]
+    assert left == []
+    assert processes_mentioning(str(stack.data_dir)) == []
+    assert stack.cli("status").returncode == 1
+
+    stack.start()
+    with httpx.Client(base_url=stack.url, timeout=10) as http:
+        assert http.get(f"/api/users/{user['id']}").json()["email"] == email
+        assert http.get(f"/api/carts/{user['id']}").json()["items"] == [
+            {"sku": "mug", "qty": 2}]
+        assert http.get("/api/counter").json()["value"] == counter
+        http.cookies.set("stateline_session", session)
+        assert http.get("/api/sessions/me").json() == {"user": "kept"}
+        position = http.get("/api/players/kept/position").json()
+        assert (position["x"], position["y"]) == (3, 4)

@@ -1,0 +1,165 @@
+"""A small HTTP/1.1 backend for the gateway's integration tests, misbehaving on request.
+
+    python backend.py PORT INSTANCE_ID
+
+Paths (anything else answers 200 with the instance id and the request seen):
+
+    /_stateline/health      200 {"status": "ok", "instance": ID}
+    /echo                   200 JSON: method, target, headers, body length
+    /sink                   reads the body (any size, streamed), answers {"bytes": N}
+    /download?n=N           N bytes with Content-Length, written as the socket drains
+    /chunked?n=N            N bytes, chunked
+    /eof?n=N                N bytes, no framing, then close (close-delimited body)
+    /close-mid              announces 1000 bytes, sends 10, closes
+    /garbage                answers with bytes that are not HTTP
+    /hang                   reads the request, never answers
+    /status/NNN             answers status NNN with a JSON body
+    /slow?ms=N              answers after N ms
+    /continue-check         answers 200 with whether the body arrived
+
+It is deliberately independent of the gateway's code (plain asyncio streams).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from urllib.parse import parse_qs, urlsplit
+
+INSTANCE = "backend"
+
+
+async def read_head(reader: asyncio.StreamReader) -> tuple[str, str, list[tuple[str, str]]]:
+    raw = await reader.readuntil(b"\r\n\r\n")
+    lines = raw.decode("latin-1").split("\r\n")
+    method, target, _ = lines[0].split(" ", 2)
+    headers = []
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers.append((name.strip().lower(), value.strip()))
+    return method, target, headers
+
+
+async def body_chunks(reader: asyncio.StreamReader, headers: list[tuple[str, str]]):
+    h = dict(headers)
+    if h.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                return
+            left = size
+            while left:
+                data = await reader.read(min(left, 65536))
+                if not data:
+                    raise ConnectionError("eof in body")
+                left -= len(data)
+                yield data
+            await reader.readexactly(2)
+    else:
+        left = int(h.get("content-length", "0"))
+        while left:
+            data = await reader.read(min(left, 65536))
+            if not data:
+                raise ConnectionError("eof in body")
+            left -= len(data)
+            yield data
+
+
+def response(status: int, body: bytes, ctype: str = "application/json",
+             extra: str = "") -> bytes:
+    return (f"HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {len(body)}\r\n"
+            f"{extra}\r\n").encode() + body
+
+
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            try:
+                method, target, headers = await read_head(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            url = urlsplit(target)
+            q = {k: v[0] for k, v in parse_qs(url.query).items()}
+            path = url.path
+            n = int(q.get("n", "0"))
+            if path == "/hang":
+                await asyncio.sleep(3600)
+            if path == "/garbage":
+                writer.write(b"THIS IS NOT HTTP AT ALL\r\n\r\n")
+                await writer.drain()
+                writer.close()
+                return
+            count = 0
+            async for chunk in body_chunks(reader, headers):
+                count += len(chunk)
+            if path == "/_stateline/health":
+                writer.write(response(200, json.dumps({"status": "ok",
+                                                       "instance": INSTANCE}).encode()))
+            elif path == "/echo" or path == "/sink" or path == "/continue-check":
+                doc = {"instance": INSTANCE, "method": method, "target": target,
+                       "headers": headers, "bytes": count}
+                writer.write(response(200, json.dumps(doc).encode()))
+            elif path == "/download":
+                writer.write(f"HTTP/1.1 200 OK\r\ncontent-length: {n}\r\n\r\n".encode())
+                block = b"x" * 65536
+                while n > 0:
+                    writer.write(block[: min(n, len(block))])
+                    n -= len(block)
+                    await writer.drain()
+            elif path == "/chunked":
+                writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                while n > 0:
+                    k = min(n, 1000)
+                    writer.write(b"%x\r\n%s\r\n" % (k, b"c" * k))
+                    n -= k
+                writer.write(b"0\r\n\r\n")
+            elif path == "/eof":
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n" + b"e" * n)
+                await writer.drain()
+                writer.close()
+                return
+            elif path == "/close-mid":
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n0123456789")
+                await writer.drain()
+                writer.close()
+                return
+            elif path.startswith("/status/"):
+                code = int(path.rsplit("/", 1)[1])
+                if code in (204, 304):
+                    writer.write(f"HTTP/1.1 {code} X\r\n\r\n".encode())
+                else:
+                    writer.write(response(code, json.dumps({"instance": INSTANCE,
+                                                            "status": code}).encode()))
+            elif path == "/slow":
+                await asyncio.sleep(int(q.get("ms", "100")) / 1000)
+                writer.write(response(200, json.dumps({"instance": INSTANCE}).encode()))
+            elif method == "HEAD":
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n")
+            else:
+                doc = {"instance": INSTANCE, "path": path, "method": method, "bytes": count}
+                writer.write(response(200, json.dumps(doc).encode(), extra="x-backend: 1\r\n"
+                                      "connection: keep-alive, x-secret\r\nx-secret: hop\r\n"))
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main(port: int) -> None:
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with server:
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    INSTANCE = sys.argv[2] if len(sys.argv) > 2 else f"127.0.0.1:{sys.argv[1]}"
+    asyncio.run(main(int(sys.argv[1])))

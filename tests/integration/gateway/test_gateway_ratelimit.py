@@ -1,0 +1,36 @@
+"""Per-route rate limiting through the real limiter in Redis: 429 JSON with Retry-After."""
+
+from __future__ import annotations
+
+import uuid
+
+from gwtest import get
+
+
+def test_a_rate_limited_route_answers_429_past_the_burst_and_others_are_free(
+        redis_url, backends, gateway) -> None:
+    b = backends()
+    prefix = f"/limited-{uuid.uuid4().hex[:6]}"
+    g = gateway(f"""
+[gateway]
+redis_url = "{redis_url}"
+
+[pools.apps]
+backends = ["http://{b.address}"]
+health_checks = false
+
+[[routes]]
+prefix = "{prefix}"
+pool = "apps"
+rate_limit = {{ rate_per_s = 0.5, burst = 3 }}
+
+[[routes]]
+prefix = "/"
+pool = "apps"
+""")
+    statuses = [get(g.port, f"{prefix}/x").status for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+    r = get(g.port, f"{prefix}/x")
+    assert r.status == 429 and r.json()["error"]["code"] == "rate_limited"
+    assert int(r.headers["retry-after"]) >= 1
+    assert all(get(g.port, "/free").status == 200 for _ in range(6))

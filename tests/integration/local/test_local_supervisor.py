@@ -1,0 +1,208 @@
+"""The supervisor with stand-in app/gateway processes: restarts, scaling, clean stops.
+
+Stand-ins (standin.py) keep these tests about the supervisor; tests/e2e runs
+the real app and gateway. Most tests use the session's single Redis to skip
+forming a cluster; the Redis-node test runs the embedded cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from local_helpers import (
+    all_up,
+    assert_all_gone,
+    by_id,
+    pid_alive,
+    status,
+    stop,
+    wait_for,
+)
+
+from stateline.local.control import ControlClient, ControlError, NotRunning
+from stateline.local.procs import free_port
+
+DRIVER = Path(__file__).with_name("run_supervisor.py")
+
+
+def start_supervisor(data_dir: Path, apps: int, redis_url: str | None) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
+    if redis_url:
+        env["STATELINE_REDIS_URL"] = redis_url
+    return subprocess.Popen(
+        [sys.executable, str(DRIVER), str(data_dir), str(free_port()), str(apps)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.fixture
+def running(tmp_path: Path, redis_url: str) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    data_dir = tmp_path / "data"
+    proc = start_supervisor(data_dir, 2, redis_url)
+    try:
+        wait_for(lambda: all_up(data_dir), 20, "the supervisor to start 2 apps and a gateway")
+        yield proc, data_dir
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(20)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def test_status_lists_gateway_and_apps_with_live_pids(running: tuple) -> None:
+    _, data_dir = running
+    answer = status(data_dir)
+    procs = {p["id"]: p for p in answer["processes"]}
+    assert set(procs) == {"gateway", "app-1", "app-2"}
+    assert {p["role"] for p in procs.values()} == {"gateway", "app"}
+    assert all(pid_alive(p["pid"]) for p in procs.values())
+    assert answer["redis_url"].startswith("redis://")
+    assert answer["database_url"] == f"sqlite:///{data_dir.resolve() / 'stateline.db'}"
+    assert (data_dir / "logs" / "app-1.log").exists()
+
+
+def test_crashed_app_is_restarted_with_a_new_pid(running: tuple) -> None:
+    _, data_dir = running
+    old = by_id(data_dir)["app-2"]
+    os.kill(old["pid"], signal.SIGKILL)  # not via the supervisor: a crash
+    new = wait_for(lambda: (p := all_up(data_dir)) and p["app-2"]["pid"] not in (None, old["pid"])
+                   and p["app-2"], 10, "app-2 to come back")
+    assert new["restarts"] == 1
+    assert new["address"] == old["address"]
+
+
+def test_kill_through_control_socket_restarts_at_once(running: tuple) -> None:
+    _, data_dir = running
+    old = by_id(data_dir)["gateway"]
+    answer = ControlClient(data_dir).call({"cmd": "kill", "id": "gateway"})
+    assert answer["pid"] == old["pid"]
+    new = wait_for(lambda: (p := all_up(data_dir)) and p["gateway"]["pid"] not in (None, old["pid"])
+                   and p["gateway"], 10, "the gateway to come back")
+    assert not pid_alive(old["pid"])
+    assert new["restarts"] == 1
+
+
+def test_scale_up_then_down_drains_the_highest_instances(running: tuple) -> None:
+    _, data_dir = running
+    client = ControlClient(data_dir)
+    assert client.call({"cmd": "scale", "apps": 4}) == {"ok": True, "apps": 4}
+    procs = all_up(data_dir)
+    assert procs is not None and {"app-3", "app-4"} <= set(procs)
+    gone = [procs["app-2"]["pid"], procs["app-3"]["pid"], procs["app-4"]["pid"]]
+    assert client.call({"cmd": "scale", "apps": 1})["apps"] == 1
+    assert set(by_id(data_dir)) == {"gateway", "app-1"}
+    assert not any(pid_alive(p) for p in gone)
+
+
+def test_bad_control_requests_get_clear_errors(running: tuple) -> None:
+    _, data_dir = running
+    client = ControlClient(data_dir)
+    with pytest.raises(ControlError) as unknown:
+        client.call({"cmd": "kill", "id": "app-9"})
+    assert unknown.value.code == "unknown_id" and "app-1" in unknown.value.message
+    with pytest.raises(ControlError) as bad:
+        client.call({"cmd": "scale", "apps": -1})
+    assert bad.value.code == "bad_request"
+
+
+def test_second_up_on_a_live_data_dir_is_refused(running: tuple, redis_url: str) -> None:
+    _, data_dir = running
+    second = start_supervisor(data_dir, 1, redis_url)
+    out, _ = second.communicate(timeout=20)
+    assert second.returncode != 0
+    assert b"already running" in out
+    assert all_up(data_dir)  # the first one is untouched
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_everything_quickly_and_leaves_nothing(running: tuple, sig: int) -> None:
+    proc, data_dir = running
+    pids = [p["pid"] for p in status(data_dir)["processes"]]
+    took = stop(proc, sig)
+    assert proc.returncode == 0
+    assert took < 10
+    assert_all_gone([*pids, proc.pid], data_dir)
+    assert not (data_dir / "control.sock").exists()
+    with pytest.raises(NotRunning):
+        ControlClient(data_dir).call({"cmd": "status"})
+
+
+def test_a_killed_supervisor_takes_its_children_with_it(running: tuple) -> None:
+    proc, data_dir = running
+    pids = [p["pid"] for p in status(data_dir)["processes"]]
+    proc.kill()  # no chance to clean up: PR_SET_PDEATHSIG must do it
+    proc.wait(5)
+    assert_all_gone(pids, data_dir)
+
+
+def test_app_that_keeps_crashing_is_given_up_on(tmp_path: Path, redis_url: str) -> None:
+    data_dir = tmp_path / "data"
+    proc = start_supervisor(data_dir, 1, redis_url)
+    try:
+        wait_for(lambda: all_up(data_dir), 20, "start-up")
+        # From now on every start of app-1 exits at once (see standin.py).
+        (data_dir / "crash").write_text("")
+        ControlClient(data_dir).call({"cmd": "kill", "id": "app-1"})
+        failed = wait_for(lambda: by_id(data_dir)["app-1"]["state"] == "failed"
+                          and by_id(data_dir)["app-1"], 15, "app-1 to be given up on")
+        assert "crashed 4 times" in failed["reason"]
+        time.sleep(0.5)
+        assert by_id(data_dir)["app-1"]["state"] == "failed"
+        assert by_id(data_dir)["gateway"]["state"] == "up"
+    finally:
+        stop(proc)
+        if proc.stdout:
+            proc.stdout.close()
+    assert_all_gone([proc.pid], data_dir)
+
+
+@pytest.mark.slow
+def test_killed_redis_master_is_restarted_and_rejoins_as_replica(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    proc = start_supervisor(data_dir, 1, None)
+    try:
+        procs = wait_for(lambda: all_up(data_dir), 40, "start-up with the embedded cluster")
+        master = next(p for p in procs.values() if p["role"] == "redis-master")
+        ControlClient(data_dir).call({"cmd": "kill", "id": master["id"]})
+
+        def rejoined() -> dict | None:
+            p = by_id(data_dir)[master["id"]]
+            ok = p["state"] == "up" and p["role"] == "redis-replica" and p["pid"] != master["pid"]
+            return p if ok else None
+
+        back = wait_for(rejoined, 30, f"{master['id']} to rejoin as a replica")
+        assert back["restarts"] == 1
+        roles = [p["role"] for p in by_id(data_dir).values() if p["id"].startswith("redis-")]
+        assert roles.count("redis-master") == 3
+        pids = [p["pid"] for p in status(data_dir)["processes"]]
+    finally:
+        stop(proc)
+        if proc.stdout:
+            proc.stdout.close()
+    assert_all_gone([*pids, proc.pid], data_dir)
+
+
+def test_busy_gateway_port_fails_start_up_clearly_and_cleans_up(
+    tmp_path: Path, redis_url: str,
+) -> None:
+    data_dir = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
+        env["STATELINE_REDIS_URL"] = redis_url
+        proc = subprocess.run([sys.executable, str(DRIVER), str(data_dir), str(port), "1"],
+                              env=env, capture_output=True, timeout=60)
+    assert proc.returncode == 1
+    assert f"port {port} is in use" in proc.stdout.decode()
+    assert_all_gone([], data_dir)

@@ -1,0 +1,2 @@
+def handler(request:  # expect: SL001
+    return 1

@@ -1,0 +1,2 @@
+LINKS: dict[int, str] = {}
+OWNERS: dict[int, str] = {}

@@ -1,0 +1,133 @@
+"""Header rewriting: hop-by-hop stripping both ways, forwarding headers, request ids."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stateline.gateway.framing import BODY_CHUNKED, BODY_LENGTH, NO_BODY, BodyFraming
+from stateline.gateway.headers import (
+    connection_tokens,
+    new_request_id,
+    request_head,
+    response_head,
+)
+
+
+def parse_head(head: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    assert head.endswith(b"\r\n\r\n")
+    lines = head[:-4].split(b"\r\n")
+    return lines[0], [tuple(line.split(b": ", 1)) for line in lines[1:]]  # type: ignore[misc]
+
+
+def req(headers, framing=NO_BODY, has_connection=None):
+    if has_connection is None:
+        has_connection = any(n == b"connection" for n, _ in headers)
+    return request_head(b"GET", b"/p?q", headers, host=b"h", client_ip=b"10.0.0.9",
+                        proto=b"http", framing=framing, has_connection=has_connection)
+
+
+def test_request_line_is_http11_origin_form_with_host() -> None:
+    head, _ = req([(b"host", b"h")])
+    line, headers = parse_head(head)
+    assert line == b"GET /p?q HTTP/1.1"
+    assert headers.count((b"host", b"h")) == 1
+
+
+def test_hop_by_hop_request_headers_are_dropped() -> None:
+    head, _ = req([(b"connection", b"close, x-private"), (b"keep-alive", b"5"),
+                   (b"proxy-connection", b"keep-alive"), (b"upgrade", b"websocket"),
+                   (b"proxy-authorization", b"Basic x"), (b"te", b"gzip"),
+                   (b"x-private", b"secret"), (b"x-kept", b"1")])
+    names = [n for n, _ in parse_head(head)[1]]
+    for gone in (b"connection", b"keep-alive", b"proxy-connection", b"upgrade",
+                 b"proxy-authorization", b"te", b"x-private"):
+        assert gone not in names
+    assert b"x-kept" in names
+
+
+def test_te_trailers_is_kept() -> None:
+    head, _ = req([(b"te", b"trailers")])
+    assert (b"te", b"trailers") in parse_head(head)[1]
+
+
+def test_x_forwarded_for_is_appended_to_and_proto_set() -> None:
+    head, _ = req([(b"x-forwarded-for", b"1.1.1.1"), (b"x-forwarded-for", b"2.2.2.2"),
+                   (b"x-forwarded-proto", b"https")])
+    headers = parse_head(head)[1]
+    assert (b"x-forwarded-for", b"1.1.1.1, 2.2.2.2, 10.0.0.9") in headers
+    assert [v for n, v in headers if n == b"x-forwarded-proto"] == [b"http"]
+
+
+def test_client_request_id_is_kept_and_a_missing_one_created() -> None:
+    head, rid = req([(b"x-request-id", b"abc-123")])
+    assert rid == b"abc-123" and (b"x-request-id", b"abc-123") in parse_head(head)[1]
+    head, rid = req([])
+    assert rid and (b"x-request-id", rid) in parse_head(head)[1]
+
+
+def test_an_unprintable_or_huge_request_id_is_replaced() -> None:
+    _, rid = req([(b"x-request-id", b"a b")])
+    assert rid != b"a b"
+    _, rid = req([(b"x-request-id", b"a" * 500)])
+    assert len(rid) < 100
+
+
+def test_request_ids_are_unique() -> None:
+    assert len({new_request_id() for _ in range(1000)}) == 1000
+
+
+def test_request_body_framing_is_set_by_the_gateway() -> None:
+    head, _ = req([(b"content-length", b"99"), (b"transfer-encoding", b"x")],
+                  framing=BodyFraming(BODY_LENGTH, 7))
+    headers = parse_head(head)[1]
+    assert (b"content-length", b"7") in headers
+    assert not any(n == b"transfer-encoding" for n, _ in headers)
+    head, _ = req([], framing=BodyFraming(BODY_CHUNKED))
+    assert (b"transfer-encoding", b"chunked") in parse_head(head)[1]
+
+
+def resp(headers, **kw):
+    args = dict(served_by=b"i1", request_id=b"r1", content_length=b"2", chunked=False,
+                keep_alive=True, http10_client=False,
+                has_connection=any(n == b"connection" for n, _ in headers))
+    args.update(kw)
+    return parse_head(response_head(200, b"OK", headers, **args))
+
+
+def test_response_hop_by_hop_headers_are_dropped_and_served_by_added() -> None:
+    line, headers = resp([(b"connection", b"keep-alive, x-hop"), (b"x-hop", b"1"),
+                          (b"keep-alive", b"timeout=5"), (b"transfer-encoding", b"chunked"),
+                          (b"x-served-by", b"spoofed"), (b"x-app", b"1")])
+    assert line == b"HTTP/1.1 200 OK"
+    names = [n for n, _ in headers]
+    assert b"x-hop" not in names and b"keep-alive" not in names and b"connection" not in names
+    assert headers.count((b"x-served-by", b"i1")) == 1
+    assert (b"x-served-by", b"spoofed") not in headers
+    assert (b"x-app", b"1") in headers and (b"x-request-id", b"r1") in headers
+
+
+def test_response_framing_and_connection_follow_the_gateway_decision() -> None:
+    headers = resp([], content_length=None, chunked=True, keep_alive=False)[1]
+    assert (b"transfer-encoding", b"chunked") in headers and (b"connection", b"close") in headers
+    headers = resp([], http10_client=True)[1]
+    assert (b"connection", b"keep-alive") in headers and (b"content-length", b"2") in headers
+
+
+def test_an_upstream_request_id_in_the_response_is_not_duplicated() -> None:
+    headers = resp([(b"x-request-id", b"up")])[1]
+    assert [v for n, v in headers if n == b"x-request-id"] == [b"up"]
+
+
+_token = st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=10)
+
+
+@given(st.lists(_token, max_size=5))
+def test_every_header_named_in_connection_is_dropped(names: list[str]) -> None:
+    listed = [b"x-tok-" + n.encode() for n in names]
+    value = b", ".join(n.upper() for n in listed)
+    headers = [(b"connection", value), *((n, b"v") for n in listed), (b"x-always", b"1")]
+    assert connection_tokens(headers) == frozenset(listed)
+    kept = [n for n, _ in parse_head(req(headers)[0])[1]]
+    assert not set(listed) & set(kept)
+    assert b"x-always" in kept

@@ -1,0 +1,56 @@
+from stateline.lab.report import comparison_rows, render_html, render_markdown
+
+MACHINE = {"cpu": "Test CPU", "cores": 2, "os": "Linux", "python": "3.11.7",
+           "redis_server": "6.2.14", "stateline": "0.1.0"}
+
+RESULTS = {
+    "failover": {"title": "Failover", "quick": True, "plots": ["timeline.png"], "headline": {
+        "requests": 4800, "failed": 0, "failed_during_drain": 0, "peak_p99_ms": 12.5,
+        "baseline_p99_ms": 3.25, "time_to_full_capacity_s": 1.5}},
+    "routing": {"title": "Routing", "plots": [], "headline": {
+        "keys": 100000, "round_robin_moved": 0.75, "mod_n_moved": 0.751,
+        "rendezvous_moved": 0.249, "hash_slot_moved": 0.5, "round_robin_cv": 0.0,
+        "mod_n_cv": 0.01, "rendezvous_cv": 0.002, "hash_slot_cv": 0.0}},
+}
+
+
+def test_every_dimension_of_the_seed_table_is_present_in_order():
+    rows = comparison_rows(RESULTS)
+    assert [r[0] for r in rows] == ["Scalability", "Load Balancing", "Fault Tolerance",
+                                    "Data Dependencies", "Examples"]
+
+
+def test_cells_quote_measured_figures_and_link_their_experiment():
+    rows = dict((r[0], r[1:]) for r in comparison_rows(RESULTS))
+    stateless, _stateful = rows["Fault Tolerance"]
+    assert stateless[2] == "failover"
+    assert "0 failed of 4,800 requests" in stateless[1]
+    assert "1.5 s" in stateless[1]
+    _lb_stateless, lb_stateful = rows["Load Balancing"]
+    assert "mod-N 75.1 %" in lb_stateful[1] and "rendezvous 24.9 %" in lb_stateful[1]
+
+
+def test_missing_experiments_say_so_instead_of_inventing_figures():
+    rows = dict((r[0], r[1:]) for r in comparison_rows(RESULTS))
+    _words, figure, source = rows["Fault Tolerance"][1]
+    assert source is None and "not measured yet" in figure and "stateful-failover" in figure
+
+
+def test_a_result_without_its_headline_figures_is_reported_not_crashed():
+    rows = comparison_rows({"failover": {"headline": {"requests": 1}}})
+    assert "no figure" in rows[2][1][1]
+
+
+def test_markdown_has_the_table_machine_line_and_links():
+    md = render_markdown(RESULTS, MACHINE)
+    assert "| Dimension | Stateless | Stateful |" in md
+    assert "2 core(s)" in md and "redis-server 6.2.14" in md and "stateline 0.1.0" in md
+    assert "(failover/data.json)" in md
+    assert "Quick runs" in md and "failover" in md
+
+
+def test_html_is_self_contained_with_plots_inline():
+    html = render_html(RESULTS, MACHINE, {"failover/timeline.png": b"\x89PNG fake"})
+    assert "data:image/png;base64,iVBORyBmYWtl" in html
+    assert "<table>" in html and "Fault Tolerance" in html
+    assert "src=\"failover/" not in html
