@@ -11,6 +11,7 @@ machine: rerun on an idle one before quoting figures.
 from __future__ import annotations
 
 import ast
+import contextlib
 import sys
 import sysconfig
 import time
@@ -51,10 +52,8 @@ def main() -> None:
         for name in names:
             if (site / name).exists():
                 for f in discover([site / name]):
-                    try:
+                    with contextlib.suppress(SyntaxError, ValueError):
                         ast.parse(f.read_bytes())
-                    except (SyntaxError, ValueError):
-                        pass
         dt = time.perf_counter() - t0
         print(f"{'parse only':16} {'':6} {total_lines:9d} {dt:8.2f} {total_lines / dt:9.0f}")
 

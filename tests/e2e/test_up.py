@@ -268,3 +268,8 @@ def test_ctrl_c_leaves_nothing_and_up_again_keeps_all_state(stack: Stack) -> Non
         assert http.get("/api/sessions/me").json() == {"user": "kept"}
         position = http.get("/api/players/kept/position").json()
         assert (position["x"], position["y"]) == (3, 4)
+
+    out = stack.cli("down")
+    assert out.returncode == 0 and "stopped" in out.stdout
+    assert stack.proc.wait(5) == 0
+    assert processes_mentioning(str(stack.data_dir)) == []

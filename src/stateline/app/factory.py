@@ -108,14 +108,15 @@ async def _connect_stores(ctx: AppContext, stores: Stores) -> None:
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
     ctx.attach(stores)
-    ctx.lifecycle.ready()
+    if ctx.lifecycle.ready():
+        log.info("instance %s ready", ctx.instance_id)
 
 
 def _build_stores(settings: Settings) -> Stores:
     if not settings.redis_url:
         raise ValueError("an app instance needs STATELINE_REDIS_URL (or --redis-url)")
     return Stores(
-        redis=redis_store.connect(settings.redis_url, decode_responses=True),
+        redis=redis_store.connect_bounded(settings.redis_url, decode_responses=True),
         sql=sql.create_engine(settings.effective_database_url),
         blobs=BlobStore(settings.data_dir / "blobs"),
         cpu=CpuPool(),

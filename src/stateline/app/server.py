@@ -38,6 +38,8 @@ log = logging.getLogger("stateline.app")
 DEFAULT_GRACE_S = 1.0
 MIN_GRACE_S = 0.6
 REGISTER_RETRY_S = 1.0
+#: An unreachable registry must not hold up an exit: its TTL forgets us anyway.
+REGISTRY_CALL_TIMEOUT_S = 2.0
 
 
 class _Stop:
@@ -83,7 +85,7 @@ async def serve(settings: Settings, instance_id: str, grace_s: float = DEFAULT_G
         loop.add_signal_handler(sig, stop)
 
     serving = asyncio.create_task(server.serve(), name="granian")
-    print(f"stateline app {instance_id} listening on http://{address}", file=sys.stderr,
+    print(f"stateline app {instance_id} starting on http://{address}", file=sys.stderr,
           flush=True)
     registry = connect(settings.registry_url) if settings.registry_url else None
     registering = asyncio.create_task(_register_when_ready(
@@ -94,10 +96,13 @@ async def serve(settings: Settings, instance_id: str, grace_s: float = DEFAULT_G
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if serving.done():  # the server ended by itself: the port was taken, say
         registering.cancel()
+        stopping.cancel()
         if registry is not None:
             await registry.aclose()
         exc = serving.exception()
-        print(f"stateline app {instance_id}: server stopped: {exc!r}", file=sys.stderr)
+        reason = str(exc).strip().splitlines()[0] if exc else "no reason given"
+        print(f"stateline app {instance_id}: cannot serve on {address}: {reason}",
+              file=sys.stderr)
         return 1
 
     was_ready = lifecycle.serving
@@ -109,13 +114,13 @@ async def serve(settings: Settings, instance_id: str, grace_s: float = DEFAULT_G
         registering.cancel()
     if registrar is not None:
         with contextlib.suppress(Exception):
-            await registrar.drain()
+            await asyncio.wait_for(registrar.drain(), REGISTRY_CALL_TIMEOUT_S)
     if was_ready:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.hurry.wait(), timeout=grace_s)
     if registrar is not None:
         with contextlib.suppress(Exception):
-            await registrar.stop()
+            await asyncio.wait_for(registrar.stop(), REGISTRY_CALL_TIMEOUT_S)
     if registry is not None:
         with contextlib.suppress(Exception):
             await registry.aclose()

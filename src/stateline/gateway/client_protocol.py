@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
 
 from stateline.gateway import errors
+from stateline.gateway.clock import coarse
 from stateline.gateway.framing import (
     BODY_NONE,
     FramingError,
     check_header_size,
     check_target_size,
     origin_form,
-    path_of,
     request_body_framing,
 )
 from stateline.gateway.headers import request_head
@@ -49,6 +48,8 @@ DOWNLOAD = 8  # not a read pause: the client's socket is full, the upstream paus
 
 _IDEMPOTENCY = b"idempotency-key"
 _ADMIN = b"/_stateline/"
+_SPECIAL = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect", b"connection",
+                      _IDEMPOTENCY})
 
 
 class LocalAnswer:
@@ -109,9 +110,10 @@ class ClientProtocol(asyncio.Protocol):
         self.head_size = 0
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
-        self.has_connection = False
-        self.last_active = time.monotonic()
-        self.upload_paused_conn: Any = None
+        self.specials: list[tuple[bytes, bytes]] = []  # the headers framing and routing read
+        self.head_bytes = 0
+        self.last_active = coarse.now
+        self.download_paused_conn: Any = None  # the upstream connection paused for a slow client
 
     # -- asyncio callbacks ---------------------------------------------------------
 
@@ -135,11 +137,16 @@ class ClientProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.rejected:
             return
-        self.last_active = time.monotonic()
+        gw = self.gw
+        self.last_active = coarse.now
         if self.in_head:
             self.head_size += len(data)
+        elif self.parsing is None:  # between messages: these bytes start a request head
+            self.in_head = True
+            self.head_started = coarse.now
+            self.head_size = len(data)
         try:
-            if self.in_head and self.head_size > self.gw.config.max_header_bytes + len(data):
+            if self.head_size > gw.config.max_header_bytes + len(data) and self.in_head:
                 raise FramingError(431, "headers_too_large", "request headers too large")
             self.parser.feed_data(data)
         except HttpParserCallbackError as exc:
@@ -158,93 +165,97 @@ class ClientProtocol(asyncio.Protocol):
                 return
         except HttpParserError as exc:
             self._reject(FramingError(400, "bad_request", f"malformed request: {exc}"))
-        self.flush()
+        wbuf = self.wbuf
+        if wbuf:
+            if self.transport is not None:
+                self.transport.write(wbuf[0] if len(wbuf) == 1 else b"".join(wbuf))
+            wbuf.clear()
 
     def pause_writing(self) -> None:
         self.paused |= DOWNLOAD
         conn = getattr(self.current, "conn", None)
         if conn is not None and conn.transport is not None:
             conn.transport.pause_reading()
-            self.upload_paused_conn = conn
+            self.download_paused_conn = conn
 
     def resume_writing(self) -> None:
         self.paused &= ~DOWNLOAD
-        conn, self.upload_paused_conn = self.upload_paused_conn, None
+        conn, self.download_paused_conn = self.download_paused_conn, None
         if conn is not None and conn.transport is not None and not conn.closed:
             conn.transport.resume_reading()
 
     # -- parser callbacks ------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self.in_head = True
-        self.head_started = time.monotonic()
-        self.head_size = 0
-        self.url = b""
-        self.headers = []
-        self.has_connection = False
-
     def on_url(self, url: bytes) -> None:
         self.url += url
-        check_target_size(len(self.url), self.gw.config.max_target_bytes)
+        if len(self.url) > self.gw.config.max_target_bytes:
+            check_target_size(len(self.url), self.gw.config.max_target_bytes)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.head_size += len(name) + len(value) + 4
-        check_header_size(self.head_size + len(self.url), self.gw.config.max_header_bytes)
         name = name.lower()
-        if name == b"connection":
-            self.has_connection = True
         self.headers.append((name, value))
+        if name in _SPECIAL:
+            self.specials.append((name, value))
+        self.head_bytes += len(name) + len(value) + 4
+        if self.head_bytes > self.gw.config.max_header_bytes:
+            check_header_size(self.head_bytes + len(self.url), self.gw.config.max_header_bytes)
 
     def on_headers_complete(self) -> None:
         self.in_head = False
         parser = self.parser
         version = parser.get_http_version()
-        self.http10 = version != "1.1"
+        http10 = self.http10 = version != "1.1"
         keep_alive = parser.should_keep_alive()
         method = parser.get_method()
-        target, authority = origin_form(method, self.url)
-        path = path_of(target)
-        item: Any
-        if path.startswith(_ADMIN):
-            framing = request_body_framing(self.headers, version, 1 << 20)
-            headers, gw = self.headers, self.gw
-            item = LocalAnswer(
-                self, lambda keep: gw.admin.answer(method, target, headers, keep),
-                keep_alive=keep_alive, request_done=framing.kind == BODY_NONE)
-            self._enqueue(item)
-            return
-        route = self.gw.router.match(path)
+        url, headers, specials = self.url, self.headers, self.specials
+        self.url, self.headers, self.specials, self.head_bytes = b"", [], [], 0
+        if url[:1] == b"/":
+            target, authority = url, None
+        else:
+            target, authority = origin_form(method, url)
+        q = target.find(b"?")
+        path = target if q < 0 else target[:q]
+        router = self.gw.router
+        route = None if path.startswith(_ADMIN) else router.catch_all or router.match(path)
         if route is None:
-            framing = request_body_framing(self.headers, version, 1 << 20)
-            item = LocalAnswer(self, errors.error_response(
-                404, "no_route", "no route for this path", keep_alive=keep_alive,
-                head_only=method == b"HEAD"), keep_alive=keep_alive,
-                request_done=framing.kind == BODY_NONE)
-            self._enqueue(item)
+            self._enqueue(self._local(method, target, headers, specials, version, keep_alive))
             return
         pool = route.pool
-        headers = self.headers
-        framing = request_body_framing(headers, version, pool.config.max_body_bytes)
+        framing = request_body_framing(specials, version, pool.config.max_body_bytes)
         host = authority
-        expect = False
-        idem = False
-        for name, value in headers:
+        expect = idem = has_connection = False
+        for name, value in specials:
             if name == b"host":
                 if host is None:
                     host = value
             elif name == b"expect":
                 if value.strip().lower() != b"100-continue":
                     raise FramingError(417, "expectation_failed", "only 100-continue is supported")
-                expect = not self.http10
+                expect = not http10
+            elif name == b"connection" and value.lower() not in (b"keep-alive", b"close"):
+                has_connection = True
             elif name == _IDEMPOTENCY:
                 idem = True
         head, rid = request_head(
             method, target, headers, host=host or b"localhost", client_ip=self.client_ip,
-            proto=self.gw.proto, framing=framing, has_connection=self.has_connection)
+            proto=self.gw.proto, framing=framing, has_connection=has_connection)
         key = pool.key_source.extract(target, headers) if pool.needs_key else None
         self._enqueue(Exchange(
             self, route, method, head, rid, framing, keep_alive=keep_alive, key=key,
             expect_continue=expect, idempotent_key=idem))
+
+    def _local(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]],
+               specials: list[tuple[bytes, bytes]], version: str, keep_alive: bool) -> LocalAnswer:
+        """Admin endpoints and unrouted paths: answered here once the body has been read."""
+        framing = request_body_framing(specials, version, 1 << 20)
+        done = framing.kind == BODY_NONE
+        if target.startswith(_ADMIN):
+            gw = self.gw
+            return LocalAnswer(self, lambda keep: gw.admin.answer(method, target, headers, keep),
+                               keep_alive=keep_alive, request_done=done)
+        return LocalAnswer(self, errors.error_response(
+            404, "no_route", "no route for this path", keep_alive=keep_alive,
+            head_only=method == b"HEAD"), keep_alive=keep_alive, request_done=done)
 
     def on_body(self, body: bytes) -> None:
         if self.parsing is not None:
@@ -252,7 +263,7 @@ class ClientProtocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         item, self.parsing = self.parsing, None
-        if item is not None:
+        if item is not None and not item.request_done:
             item.on_done()
 
     # -- items --------------------------------------------------------------------------
@@ -270,7 +281,7 @@ class ClientProtocol(asyncio.Protocol):
         if item is not self.current:
             return
         self.current = None
-        self.last_active = time.monotonic()
+        self.last_active = coarse.now
         if item.close_client or self.transport is None or (self.gw.stopping and not self.queue):
             self.parsing = None
             self.close()

@@ -86,7 +86,8 @@ class Pool:
         return self._candidates
 
     def pick(self, key: bytes | None, tried: Sequence[str]) -> Upstream | None:
-        cands: Sequence[Upstream] = self.candidates()
+        cands: Sequence[Upstream] = (
+            self._candidates if self._version == self.health.version else self.candidates())
         if tried:
             cands = [u for u in cands if u.id not in tried]
         return self.balancer.pick(cands, key)  # type: ignore[return-value]

@@ -19,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
 from stateline.gateway import errors
-from stateline.gateway.framing import BODY_CHUNKED, BODY_NONE, BodyFraming, response_has_body
+from stateline.gateway.clock import coarse
+from stateline.gateway.framing import BODY_CHUNKED, BODY_NONE, BodyFraming
 from stateline.gateway.headers import response_head
 from stateline.gateway.health import Outcome
+from stateline.gateway.metrics import LATENCY_BUCKETS
 from stateline.gateway.retry import Failure, may_retry
 
 if TYPE_CHECKING:
@@ -38,6 +41,8 @@ log = logging.getLogger("stateline.gateway")
 
 REPLAY_LIMIT = 64 * 1024
 _BUFFER = 4  # ClientProtocol pause reason: body buffered while no connection is bound
+_READ_PAUSES = 2 | 4  # UPLOAD | BUFFER: this exchange's reasons to stop reading the client
+_DOWNLOAD = 8  # the client's socket is full
 
 _FAILURE_ANSWER = {
     Failure.CONNECT_FAILED: (502, "upstream_unreachable", "could not connect to an instance"),
@@ -50,6 +55,17 @@ _FAILURE_ANSWER = {
 
 
 _FREE_RETRIES = (Failure.CONNECT_FAILED, Failure.STALE_CONNECTION)
+_RETRY_STATUSES = frozenset({502, 503, 504})
+_NO_BODY_STATUSES = frozenset({204, 304})
+_REASONS: dict[int, bytes] = {}
+
+
+def _reason(status: int) -> bytes:
+    """The standard reason phrase (the instance's own phrase carries no meaning, RFC 9112)."""
+    r = _REASONS.get(status)
+    if r is None:
+        r = _REASONS[status] = errors.reason(status)
+    return r
 
 
 class Exchange:
@@ -93,23 +109,29 @@ class Exchange:
         self.close_client = False
         self.finished = False
         self.status = 0
-        self.started = self.activity = time.monotonic()
+        self.started = time.monotonic()
+        self.activity = coarse.now
 
     # -- from the client connection ---------------------------------------------
 
     def start(self) -> None:
         """This exchange is now the one whose response the client gets next."""
         self.pool.budget.request_started()
-        limiter = self.route.limiter
-        if limiter is not None:
-            asyncio.get_running_loop().create_task(self._limited_start(limiter))
+        if self.route.limiter is not None:
+            asyncio.get_running_loop().create_task(self._limited_start(self.route.limiter))
             return
-        self._begin()
+        if self.expect_continue:
+            self._continue()
+        self._attempt()
 
     def _begin(self) -> None:
-        if self.expect_continue and not self.request_done and not self.body:
-            self.client.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self.expect_continue:
+            self._continue()
         self._attempt()
+
+    def _continue(self) -> None:
+        if not self.request_done and not self.body:
+            self.client.wbuf.append(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     async def _limited_start(self, limiter: Any) -> None:
         who = self.client.client_ip.decode()
@@ -189,12 +211,30 @@ class Exchange:
         self.attempts += 1
         self.upstream = up
         up.outstanding += 1
-        self.activity = time.monotonic()
-        conn = up.take_idle()
-        if conn is not None:
-            self._bind(conn, reused=True)
-        else:
+        self.activity = coarse.now
+        idle = up.idle
+        conn = idle.pop() if idle else None
+        if conn is not None and conn.closed:
+            conn = up.take_idle()
+        if conn is None:
             up.connect(self)
+            return
+        # bind: the connection now serves this exchange
+        conn.ex = self
+        conn.reused = True
+        conn.got_bytes = False
+        self.conn = conn
+        if self.body:
+            self._send_buffered(conn)
+        else:
+            conn.transport.write(self.head)  # type: ignore[union-attr]
+
+    def _send_buffered(self, conn: UpstreamConnection) -> None:
+        conn.write(b"".join((self.head, *self.body)))
+        if not self.replayable or self.body_bytes > REPLAY_LIMIT:
+            self.replayable = False
+            self.body.clear()
+        self.client.resume(_BUFFER)
 
     def _bind(self, conn: UpstreamConnection, *, reused: bool) -> None:
         conn.ex = self
@@ -202,11 +242,7 @@ class Exchange:
         conn.got_bytes = False
         self.conn = conn
         if self.body:
-            conn.write(b"".join((self.head, *self.body)))
-            if not self.replayable or self.body_bytes > REPLAY_LIMIT:
-                self.replayable = False
-                self.body.clear()
-            self.client.resume(_BUFFER)
+            self._send_buffered(conn)
         else:
             conn.write(self.head)
 
@@ -221,9 +257,6 @@ class Exchange:
             return
         self._failed(Failure.CONNECT_FAILED, Outcome.CONNECT_FAILURE, "connect_failed")
 
-    def touch(self) -> None:
-        self.activity = time.monotonic()
-
     def check_timeout(self, now: float) -> None:
         if self.finished or self.upstream is None:
             return
@@ -235,25 +268,22 @@ class Exchange:
 
     # -- from the upstream connection -------------------------------------------
 
-    def response_head(self, conn: UpstreamConnection, status: int, reason: bytes,
-                      headers: list[tuple[bytes, bytes]]) -> None:
+    def response_head(self, conn: UpstreamConnection, status: int,
+                      headers: list[tuple[bytes, bytes]], cl: bytes | None, te: bool,
+                      has_conn: bool) -> None:
+        """The instance's response head: decide framing for the client and send the head.
+
+        ``cl``, ``te`` and ``has_conn`` are the Content-Length value, whether a
+        Transfer-Encoding was present, and whether a Connection header was (the
+        upstream connection collects them while parsing, to spare a loop here).
+        """
         if conn is not self.conn:
             return
-        if status in (502, 503, 504) and self._may_retry(Failure.HTTP_5XX):
+        if status in _RETRY_STATUSES and self._may_retry(Failure.HTTP_5XX):
             self._failed(Failure.HTTP_5XX, Outcome.GATEWAY_FAILURE, f"http_{status}",
                          retry_checked=True)
             return
-        cl: bytes | None = None
-        te = False
-        has_conn = False
-        for name, value in headers:
-            if name == b"content-length":
-                cl = value
-            elif name == b"transfer-encoding":
-                te = True
-            elif name == b"connection":
-                has_conn = True
-        has_body = response_has_body(self.method, status)
+        has_body = status not in _NO_BODY_STATUSES and not self.head_only
         self.out_body = has_body
         out_cl = cl if (not te and (has_body or self.head_only or status == 304)) else None
         client = self.client
@@ -266,15 +296,18 @@ class Exchange:
         keep = self.keep_alive and not self.close_client and not client.gw.stopping
         if not self.request_done:
             keep = False
-            self.close_client = True
-        client.write(response_head(
-            status, reason, headers, served_by=conn.upstream.id_bytes,
-            request_id=self.request_id, content_length=out_cl, chunked=self.out_chunked,
+        client.wbuf.append(response_head(
+            status, _REASONS.get(status) or _reason(status), headers,
+            served_by=conn.upstream.id_bytes, request_id=self.request_id,
+            content_length=out_cl, chunked=self.out_chunked,
             keep_alive=keep, http10_client=client.http10, has_connection=has_conn,
         ))
-        self.close_client = self.close_client or not keep
+        self.close_client = not keep
         self.response_started = True
         self.status = status
+        if client.paused & _DOWNLOAD and conn.transport is not None:
+            conn.transport.pause_reading()  # the client is still slow from the last response
+            client.download_paused_conn = conn
         if self.head_only:
             # llhttp cannot be told the request was HEAD: it would wait for a body.
             # The connection gets a fresh parser once this read is fully parsed.
@@ -285,24 +318,19 @@ class Exchange:
                 conn.close()
             self._finish()
 
-    def response_body(self, conn: UpstreamConnection, data: bytes) -> None:
-        if conn is not self.conn or not self.out_body:
-            return
-        if self.out_chunked:
-            self.client.write(b"%x\r\n" % len(data))
-            self.client.write(data)
-            self.client.write(b"\r\n")
-        else:
-            self.client.write(data)
-
     def response_done(self, conn: UpstreamConnection) -> None:
         if conn is not self.conn:
             return
         if self.out_chunked:
-            self.client.write(b"0\r\n\r\n")
+            self.client.wbuf.append(b"0\r\n\r\n")
         up = self._account(conn)
-        if self.request_done and conn.keep_alive() and not self.eof_body:
-            up.release(conn)
+        if self.request_done and not self.eof_body and not conn.closed \
+                and conn.parser.should_keep_alive():
+            conn.ex = None
+            if up.removed or len(up.idle) >= up.max_idle:
+                conn.close()
+            else:
+                up.idle.append(conn)
         else:
             conn.close()
         self._finish()
@@ -311,8 +339,10 @@ class Exchange:
         up = conn.upstream
         up.outstanding -= 1
         up.metrics.requests += 1
-        self.pool.record(up.id, Outcome.SERVER_ERROR if self.status >= 500 else Outcome.SUCCESS,
-                         time.monotonic())
+        if self.status < 500:
+            self.pool.health.record(up.id, Outcome.SUCCESS, coarse.now)
+        else:
+            self.pool.record(up.id, Outcome.SERVER_ERROR, coarse.now)
         self.conn = None
         self.upstream = None
         return up
@@ -417,10 +447,17 @@ class Exchange:
             return
         self.finished = True
         self.body.clear()
+        if self.client.paused & _READ_PAUSES:
+            self.client.resume(_READ_PAUSES)
         pool = self.pool
         pool.budget.request_finished()
         if self.retrying:
             pool.budget.release()
             self.retrying = False
-        pool.metrics.observe(self.status, time.monotonic() - self.started)
+        m = pool.metrics
+        elapsed = time.monotonic() - self.started
+        m.by_class[self.status // 100 if self.status < 600 else 5] += 1
+        m.latency_buckets[bisect_left(LATENCY_BUCKETS, elapsed)] += 1
+        m.latency_sum += elapsed
+        m.latency_count += 1
         self.client.exchange_finished(self)

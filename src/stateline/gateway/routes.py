@@ -23,11 +23,14 @@ class Route:
 class Router:
     def __init__(self, routes: Sequence[Route]) -> None:
         self.routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
-        self._catch_all = len(self.routes) == 1 and self.routes[0].prefix == b"/"
+        #: The one route when it takes every path (the common ``--backend`` form), else None:
+        #: lets the hot path skip matching.
+        self.catch_all = self.routes[0] if len(self.routes) == 1 and self.routes[0].prefix == b"/" \
+            else None
 
     def match(self, path: bytes) -> Route | None:
-        if self._catch_all:
-            return self.routes[0]
+        if self.catch_all is not None:
+            return self.catch_all
         for r in self.routes:
             p = r.prefix
             if path.startswith(p) and (

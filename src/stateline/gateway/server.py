@@ -22,6 +22,7 @@ from typing import Any
 
 from stateline.gateway.admin import Admin
 from stateline.gateway.client_protocol import ClientProtocol
+from stateline.gateway.clock import coarse
 from stateline.gateway.config import GatewayConfig
 from stateline.gateway.membership import add_static, health_checks, watch_registry
 from stateline.gateway.metrics import PoolMetrics, UpstreamMetrics
@@ -91,7 +92,7 @@ class Gateway:
         n = 0
         while True:
             await asyncio.sleep(SWEEP_INTERVAL)
-            now = time.monotonic()
+            now = coarse.tick()
             for pool in self.pools.values():
                 pool.tick(now)
             n += 1

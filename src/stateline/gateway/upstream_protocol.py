@@ -15,14 +15,19 @@ from typing import TYPE_CHECKING
 
 from httptools import HttpParserError, HttpResponseParser
 
+from stateline.gateway.clock import coarse
+
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
+
 if TYPE_CHECKING:
     from stateline.gateway.proxy import Exchange
     from stateline.gateway.upstream import Upstream
 
 
 class UpstreamConnection(asyncio.Protocol):
-    __slots__ = ("after_feed", "closed", "ex", "got_bytes", "headers", "parser", "reason", "reused",
-                 "skip_message", "transport", "upstream")
+    __slots__ = ("after_feed", "cl", "closed", "ex", "got_bytes", "has_conn", "headers", "parser",
+                 "reused", "skip_message", "te", "transport", "upstream")
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
@@ -34,7 +39,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.got_bytes = False
         self.skip_message = False
         self.headers: list[tuple[bytes, bytes]] = []
-        self.reason = b""
+        self.cl: bytes | None = None
+        self.te = False
+        self.has_conn = False
         self.after_feed: Upstream | None = None  # release here once the current read is parsed
 
     # -- asyncio callbacks ---------------------------------------------------
@@ -49,7 +56,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.got_bytes = True
         client = ex.client
-        ex.touch()
+        ex.activity = coarse.now
         try:
             self.parser.feed_data(data)
         except HttpParserError:
@@ -59,7 +66,11 @@ class UpstreamConnection(asyncio.Protocol):
             up, self.after_feed = self.after_feed, None
             self.parser = HttpResponseParser(self)
             up.release(self)
-        client.flush()
+        wbuf = client.wbuf
+        if wbuf:
+            if client.transport is not None:
+                client.transport.write(wbuf[0] if len(wbuf) == 1 else b"".join(wbuf))
+            wbuf.clear()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -84,27 +95,34 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- parser callbacks ----------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self.headers = []
-        self.skip_message = False
-
-    def on_status(self, reason: bytes) -> None:
-        self.reason = reason
-
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value))
+        name = name.lower()
+        self.headers.append((name, value))
+        if name in _FRAMING:
+            if name == b"content-length":
+                self.cl = value
+            elif name == b"transfer-encoding":
+                self.te = True
+            elif value.lower() not in _PLAIN_CONNECTION:
+                self.has_conn = True  # it names headers to drop: the slow path
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
-        if 100 <= status < 200 and status != 101:
+        headers, cl, te, has_conn = self.headers, self.cl, self.te, self.has_conn
+        self.headers, self.cl, self.te, self.has_conn = [], None, False, False
+        if status < 200 and status != 101:
             self.skip_message = True  # 100 Continue, 103 Early Hints: the gateway answers those
             return
         if self.ex is not None:
-            self.ex.response_head(self, status, self.reason, self.headers)
+            self.ex.response_head(self, status, headers, cl, te, has_conn)
 
     def on_body(self, body: bytes) -> None:
-        if self.ex is not None:
-            self.ex.response_body(self, body)
+        ex = self.ex
+        if ex is not None and ex.conn is self and ex.out_body:
+            if ex.out_chunked:
+                ex.client.wbuf += (b"%x\r\n" % len(body), body, b"\r\n")
+            else:
+                ex.client.wbuf.append(body)
 
     def on_message_complete(self) -> None:
         if self.skip_message:

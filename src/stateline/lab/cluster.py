@@ -61,16 +61,13 @@ def client_for(addr: str, **kwargs: Any) -> redis.Redis:
     return redis.Redis(host=host, port=int(port), **kwargs)
 
 
-def cluster_nodes(addr: str) -> list[Node]:
+def cluster_nodes(addr: str, timeout: float = 1.0) -> list[Node]:
     """``CLUSTER NODES`` without redis-py's parsing (it reshapes the reply)."""
-    c = client_for(addr, socket_timeout=2, socket_connect_timeout=2)
+    c = client_for(addr, socket_timeout=timeout, socket_connect_timeout=timeout,
+                   retry=Retry(NoBackoff(), 0))
+    c.set_response_callback("CLUSTER NODES", lambda response, **_: response)
     try:
-        conn = c.connection_pool.get_connection("CLUSTER")
-        try:
-            conn.send_command("CLUSTER", "NODES")
-            raw = conn.read_response()
-        finally:
-            c.connection_pool.release(conn)
+        raw = c.execute_command("CLUSTER", "NODES")
     finally:
         c.close()
     return parse_nodes(raw.decode() if isinstance(raw, bytes) else str(raw))

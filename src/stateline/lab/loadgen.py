@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from stateline.lab.histogram import Histogram
 from stateline.lab.mix import Mix, RequestTemplate, default_mix, single
 from stateline.lab.schedule import Schedule
 from stateline.lab.stats import Recorder
@@ -142,6 +143,10 @@ class LoadGenerator:
         self.busy: set[_Conn] = set()
         self.live = 0  # open or opening connections
         self.pending: deque[float] = deque()  # open loop: intended times not yet sent
+        self.schedule: Schedule | None = None
+        #: Open loop: how long after its intended time each request was written
+        #: (waiting for a free connection included): the generator's own lateness.
+        self.send_lag = Histogram()
         self.elapsed = 0.0
 
     # -- connection life cycle -------------------------------------------------
@@ -222,7 +227,7 @@ class LoadGenerator:
             return
         self.idle.append(conn)
         if self.running:
-            self._dispatch()
+            self._pump()
 
     def _dispatch(self) -> None:
         idle = self.idle
@@ -232,8 +237,14 @@ class LoadGenerator:
                 self._send(idle.pop(), now)
             return
         pending = self.pending
+        if not (idle and pending):
+            return
+        now = self._now()
+        lag = self.send_lag
         while idle and pending:
-            self._send(idle.pop(), pending.popleft())
+            intended = pending.popleft()
+            lag.record(now - intended)
+            self._send(idle.pop(), intended)
 
     def _sweep(self) -> None:
         """Time out requests in flight, and (open loop) requests waiting too long."""
@@ -282,15 +293,27 @@ class LoadGenerator:
         return self.result()
 
     async def _open_loop(self) -> None:
+        """Release requests as they fall due.
+
+        Timers tick in whole milliseconds (uvloop rounds a shorter sleep down to
+        zero, which would spin the CPU), so between ticks the schedule is also
+        checked after every response (:meth:`_pump`): at high rates that is
+        often, and requests go out within microseconds of their intended time.
+        How late they went out is recorded as ``send_lag``.
+        """
         cfg = self.config
         assert cfg.rate is not None
-        schedule = Schedule(cfg.rate, cfg.duration, cfg.spacing, cfg.seed)
-        pending = self.pending
+        schedule = self.schedule = Schedule(cfg.rate, cfg.duration, cfg.spacing, cfg.seed)
         while not schedule.finished:
-            pending.extend(schedule.due(self._now()))
-            self._dispatch()
+            self._pump()
             delay = schedule.next_time - self._now()
-            await asyncio.sleep(delay if delay > 0 else 0)
+            await asyncio.sleep(delay if delay > 0.001 else 0.001)
+
+    def _pump(self) -> None:
+        schedule = self.schedule
+        if schedule is not None and schedule.next_time <= self._now():
+            self.pending.extend(schedule.due(self._now()))
+        self._dispatch()
 
     async def _drain(self) -> None:
         """After the last send, give answers in flight up to ``timeout`` to arrive."""
@@ -334,6 +357,8 @@ class LoadGenerator:
             "mix": self.mix.describe(),
         }
         out.update(self.recorder.to_json(self.elapsed or cfg.duration))
+        if cfg.rate is not None:
+            out["send_lag"] = self.send_lag.summary()
         return out
 
 

@@ -7,7 +7,6 @@ then one finding per write site with the most specific rule.
 
 from __future__ import annotations
 
-import ast
 import gc
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -15,14 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stateline.lint import caches, classify, config_rules, disk
+from stateline.lint.calls import cache_decorator, wrappers
 from stateline.lint.entries import Entry, EntryFinder
+from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo, ModuleInfo, build_module
 from stateline.lint.model import Cell, Finding, Param, Write
 from stateline.lint.resolve import Project, Sym
 from stateline.lint.rules import PRECEDENCE, RULES
 from stateline.lint.scope import Scope
 from stateline.lint.source import SourceFile, discover, load
-from stateline.lint.summaries import Summaries, cache_decorator
+from stateline.lint.summaries import Summaries, applies
 
 _RANK = {r: i for i, r in enumerate(PRECEDENCE)}
 
@@ -51,6 +52,7 @@ class Checker:
         self.summaries = Summaries(self.scope)
         self.finder = EntryFinder(self.project, self.scope)
         self.candidates: list[Finding] = []
+        self.registries: set[Cell] = set()
 
     # reachability ----------------------------------------------------------
     def _reach(self, entries: Iterable[Entry]) -> _Reach:
@@ -61,11 +63,13 @@ class Checker:
         queue: deque[FuncInfo] = deque()
         for e in entries:
             if id(e.func) not in reach.chain:
-                reach.chain[id(e.func)] = [e.label, e.func.label]
+                # "POST /orders → new_order", but "view add_to_cart" names the function
+                head = [e.label] if e.label.endswith(e.func.label) else [e.label, e.func.label]
+                reach.chain[id(e.func)] = head
                 reach.funcs[id(e.func)] = e.func
                 reach.entry_of[id(e.func)] = e
                 queue.append(e.func)
-                for wrapper in self._wrappers(e.func):
+                for wrapper in wrappers(self.scope, e.func):
                     if id(wrapper) not in reach.chain:
                         reach.chain[id(wrapper)] = [e.label, wrapper.label]
                         reach.funcs[id(wrapper)] = wrapper
@@ -82,38 +86,27 @@ class Checker:
                     queue.append(callee)
         return reach
 
-    def _wrappers(self, fn: FuncInfo) -> list[FuncInfo]:
-        """Inner functions of analysed decorators on `fn`: they run per request."""
-        out: list[FuncInfo] = []
-        for d in fn.node.decorator_list:
-            target = d.func if isinstance(d, ast.Call) else d
-            s = self.scope.sym(fn.parent, target, d.lineno) if fn.parent else \
-                self.project.module_expr(fn.module, target)
-            if s is not None and s.kind == "func" and s.func is not None:
-                stack = list(s.func.nested.values())
-                while stack:
-                    inner = stack.pop()
-                    out.append(inner)
-                    stack.extend(inner.nested.values())
-        return out
-
     # findings --------------------------------------------------------------
     def run(self) -> list[Finding]:
         entries = self.finder.find()
         request = self._reach(e for e in entries if not e.background)
-        background = self._reach(e for e in entries if e.background)
-        funcs = {**request.funcs, **background.funcs}
+        # Background jobs spawned while serving a request accumulate per request;
+        # those started at start-up matter when requests read what they write.
+        from_request = self._reach(e for e in entries if e.background and e.spawner is not None
+                                   and id(e.spawner) in request.chain)
+        from_startup = self._reach(e for e in entries if e.background
+                                   and id(e.func) not in from_request.chain)
+        funcs = {**request.funcs, **from_request.funcs, **from_startup.funcs}
         self.summaries.solve(list(funcs.values()))
         reads = self._cells_read(request)
-        spawned_by_request = {id(e.func) for e in entries
-                              if e.background and e.spawner is not None
-                              and id(e.spawner) in request.chain}
-        self._writes(request, request, background=False, reads=reads, spawned=set())
-        self._writes(background, request, background=True, reads=reads,
-                     spawned=spawned_by_request)
+        self.registries = {w.target for fn in funcs.values() for w in self.summaries.of(fn)
+                           if isinstance(w.target, Cell) and "ws" in w.detail}
+        self._writes(request, request, background=False, only_cells=None)
+        self._writes(from_request, request, background=True, only_cells=None)
+        self._writes(from_startup, request, background=True, only_cells=reads)
         self._cache_rules(request)
         self._config_rules()
-        for op in disk.handoffs(self.scope, list(request.funcs.values())):
+        for op in disk.handoffs(self.scope, list(request.funcs.values()), self.modules):
             chain = [*request.chain[id(op.fn)], _text(op.fn, op.node.lineno)]
             self._add("SL111", op.fn.module, op.node.lineno, op.node.col_offset + 1,
                       f"file written under `{op.root}` here is read by another handler from "
@@ -121,7 +114,8 @@ class Checker:
         return self._select()
 
     def _writes(self, reach: _Reach, request: _Reach, background: bool,
-                reads: set[Cell], spawned: set[int]) -> None:
+                only_cells: set[Cell] | None) -> None:
+        """Findings for the writes of every function in `reach`."""
         for key, fn in reach.funcs.items():
             entry = reach.entry_of.get(key)
             for w in self.summaries.of(fn):
@@ -131,36 +125,25 @@ class Checker:
                             cell.name != fn.params[0]:
                         continue
                     cell = entry.self_cell
-                    if not self._applies(cell, w):
+                    if not applies(cell, w.op, w.detail, w.element):
                         continue
                 if cell.kind == "closure" and self._per_request_closure(cell, request):
                     continue
-                bg = background
-                if bg and key not in spawned and not self._entry_spawned(reach, key, spawned):
-                    bg = cell in reads
-                    if not bg:
-                        continue
-                rule = classify.rule_for(w, cell, bg)
+                if cell in self.registries and _removal(w):
+                    continue  # reported once, where the registry adds a connection
+                if only_cells is not None and cell not in only_cells:
+                    continue
+                rule = classify.rule_for(w, cell, background)
                 if rule is None:
                     continue
                 if rule == "SL118" and w.op == "localcache" and not config_rules.locmem_cache(
-                        self.project):
+                        self.project, fn.module):
                     continue
                 chain = [*reach.chain[key], *w.via, w.text]
                 msg = f"{RULES[rule].summary}: `{cell.label}` " \
                       f"{classify.describe(w.op, w.detail)}"
                 self._add_raw(Finding(rule, RULES[rule].severity, w.path, w.line, w.col, msg,
-                                      cell.label, chain, _fix(rule, cell)), w)
-
-    def _entry_spawned(self, reach: _Reach, key: int, spawned: set[int]) -> bool:
-        chain = reach.chain.get(key, [])
-        return any(fid in spawned and reach.funcs[fid].label in chain for fid in spawned
-                   if fid in reach.funcs)
-
-    @staticmethod
-    def _applies(cell: Cell, w: Write) -> bool:
-        from stateline.lint.summaries import applies
-        return applies(cell, w.op, w.detail, w.element)
+                                      cell.label, chain, _fix(rule, cell)))
 
     def _per_request_closure(self, cell: Cell, request: _Reach) -> bool:
         owner = cell.name.rsplit(".", 1)[0]
@@ -170,10 +153,9 @@ class Checker:
     def _cells_read(self, request: _Reach) -> set[Cell]:
         out: set[Cell] = set()
         for fn in request.funcs.values():
-            from stateline.lint.facts import facts_of
             f = facts_of(fn)
             for name in f.names_read:
-                r = self.scope._name_ref(fn, name, 10**9, 0)
+                r = self.scope.name_ref(fn, name, 10**9)
                 if r is not None and isinstance(r[0], Cell):
                     out.add(r[0])
             for attr in f.attrs_read:
@@ -204,13 +186,9 @@ class Checker:
     def _add(self, rule: str, mod: ModuleInfo, line: int, col: int, message: str, cell: str,
              chain: list[str]) -> None:
         self._add_raw(Finding(rule, RULES[rule].severity, mod.path, line, col, message, cell,
-                              chain, _fix(rule, None)), None)
+                              chain, _fix(rule, None)))
 
-    def _add_raw(self, finding: Finding, write: Write | None) -> None:
-        if write is not None and write.op == "lock":
-            finding.cell = finding.cell
-            end = int(write.detail[0]) if write.detail and write.detail[0].isdigit() else 0
-            finding.__dict__["_end"] = end
+    def _add_raw(self, finding: Finding) -> None:
         self.candidates.append(finding)
 
     def _select(self) -> list[Finding]:
@@ -221,16 +199,13 @@ class Checker:
             if old is None or _rank(f) < _rank(old) or (
                     _rank(f) == _rank(old) and len(f.chain) < len(old.chain)):
                 best[key] = f
-        out = []
-        for f in best.values():
-            end = f.__dict__.get("_end")
-            if f.rule == "SL118" and end:
-                if any(o.path == f.path and f.line < o.line <= end and o.rule != "SL118"
-                       for o in best.values()):
-                    continue
-            f.__dict__.pop("_end", None)
-            out.append(f)
-        return out
+        return list(best.values())
+
+
+def _removal(w: Write) -> bool:
+    how = w.detail[0] if w.detail else ""
+    return (w.op == "setitem" and how == "del") or (
+        w.op == "method" and how in ("remove", "discard", "pop", "clear"))
 
 
 def _rank(f: Finding) -> int:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 
 from stateline.lint.model import Cell, Write
+from stateline.lint.values import CONTAINERS
 
-_RATE = re.compile(r"rate|limit|bucket|throttl|quota|attempt|window", re.IGNORECASE)
-_SESSION = re.compile(r"session", re.IGNORECASE)
+_RATE = re.compile(r"rate_?limit|limiter|bucket|throttl|quota|attempt|too_many|per_minute"
+                   r"|per_second|requests_per|hits_per|allowance", re.IGNORECASE)
+_SESSION = re.compile(r"session|^_?sess$|logged_in|^_?sids?$", re.IGNORECASE)
 _ID_TOKENS = frozenset({"id", "ids", "seq", "sequence", "serial", "pk", "uid", "ticket",
                         "number", "no", "counter_id"})
 
@@ -24,7 +26,9 @@ def id_like(name: str) -> bool:
 
 
 def rate_like(cell: Cell, w: Write) -> bool:
-    return bool(_RATE.search(cell.name.rsplit(".", 1)[-1]) or _RATE.search(w.func))
+    """Named like a hand-rolled limiter: the cell, its class, or the writing function."""
+    return bool(_RATE.search(cell.name.rsplit(".", 1)[-1]) or _RATE.search(w.func)
+                or (cell.vkind.startswith("instance:") and _RATE.search(cell.vkind)))
 
 
 def rule_for(w: Write, cell: Cell, background: bool) -> str | None:
@@ -45,12 +49,14 @@ def rule_for(w: Write, cell: Cell, background: bool) -> str | None:
     if op == "rebind":
         if "lazy" in w.detail:
             return None  # `if _x is None: _x = Client()`: lazy creation, not data
-        if "+1" in w.detail and id_like(short):
+        if "+1" in w.detail and (id_like(short) or "as-id" in w.detail):
             return "SL114"
         if how != "del" and rate_like(cell, w):
             return "SL109"
         if background:
             return "SL113"
+        if cell.kind == "global" and cell.module != w.module:
+            return "SL104"
         return "SL101"
     if op == "read":
         return "SL113" if background else "SL103"
@@ -58,7 +64,8 @@ def rule_for(w: Write, cell: Cell, background: bool) -> str | None:
         return "SL112"
     if rate_like(cell, w) and cell.kind != "app":
         return "SL109"
-    if _SESSION.search(short) and cell.kind in ("global", "closure", "classattr"):
+    if cell.kind in ("global", "closure", "classattr") and cell.vkind in CONTAINERS | {
+            "unknown"} and (_SESSION.search(short) or "session-key" in w.detail):
         return "SL110"
     if background:
         return "SL113"
@@ -72,7 +79,8 @@ def rule_for(w: Write, cell: Cell, background: bool) -> str | None:
         return "SL105"
     if cell.vkind.startswith("instance:") and w.text.startswith(("self.", "cls.")):
         return "SL105"
-    if cell.kind == "global" and cell.module != w.module:
+    if cell.kind == "global" and (cell.module != w.module
+                                  or "passed-from-another-module" in w.detail):
         return "SL104"
     if how == "aug" and op == "setitem" and cell.vkind in ("counter", "defaultdict"):
         return "SL103"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -14,10 +15,15 @@ def register(app: typer.Typer) -> None:
 
 
 def lint_command(
-    paths: list[Path] = typer.Argument(..., help="Files or folders to analyse."),
-    fmt: str = typer.Option("text", "--format", "-f", help="text | json | sarif"),
-    select: list[str] = typer.Option([], "--select", help="Only these rules (ids or names)."),
-    ignore: list[str] = typer.Option([], "--ignore", help="Skip these rules (ids or names)."),
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="PATH...", help="Files or folders to analyse.")],
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", metavar="FORMAT", help="text | json | sarif")] = "text",
+    select: Annotated[list[str] | None, typer.Option(
+        "--select", metavar="RULES",
+        help="Only these rules (ids or names, comma-separated or repeated).")] = None,
+    ignore: Annotated[list[str] | None, typer.Option(
+        "--ignore", metavar="RULES", help="Skip these rules (ids or names).")] = None,
 ) -> None:
     """Find state kept in the process that request handling writes (parse only).
 
@@ -53,7 +59,7 @@ def lint_command(
                 started = True
             bar.update(task, completed=done, total=total)
     try:
-        result = lint(paths, select=select, ignore=ignore, progress=progress)
+        result = lint(paths, select=select or (), ignore=ignore or (), progress=progress)
     except (UnknownRuleError, PathError) as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(2) from exc
@@ -65,5 +71,6 @@ def lint_command(
     elif fmt == "sarif":
         typer.echo(to_sarif(result.findings))
     else:
-        print_text(result.findings, Console(highlight=False), result.files, result.lines)
+        out = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+        print_text(result.findings, out, result.files, result.lines, len(result.suppressed))
     raise typer.Exit(1 if any(f.severity == "error" for f in result.findings) else 0)

@@ -67,16 +67,17 @@ def _assignments(tree: ast.Module, key: str) -> Iterator[tuple[ast.AST, ast.expr
                     yield k, v
 
 
-def locmem_cache(project: Project) -> bool:
-    """Whether Django's default cache is the per-process local-memory one."""
-    found_settings = False
-    for mod in project.modules:
-        caches = mod.globals.get("CACHES")
-        if caches is not None:
-            return _default_backend_is_locmem(caches)
-        if "INSTALLED_APPS" in mod.globals:
-            found_settings = True
-    return found_settings or True
+def locmem_cache(project: Project, near: ModuleInfo) -> bool:
+    """Whether Django's default cache is the per-process local-memory one, judged from
+    the settings module next to `near` (same import root), else any settings module.
+    Without `CACHES`, Django's default is the local-memory cache."""
+    same_root = [m for m in project.modules if m.root == near.root]
+    for group in (same_root, project.modules):
+        settings = [m for m in group if "CACHES" in m.globals or "INSTALLED_APPS" in m.globals]
+        if settings:
+            return all(_default_backend_is_locmem(m.globals["CACHES"])
+                       if m.globals.get("CACHES") is not None else True for m in settings)
+    return True
 
 
 def _default_backend_is_locmem(caches: ast.expr) -> bool:

@@ -12,6 +12,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from stateline.lint.calls import instance_cell
 from stateline.lint.index import ClassInfo, FuncInfo, ModuleInfo
 from stateline.lint.model import Cell
 from stateline.lint.resolve import Project, Sym
@@ -35,6 +36,7 @@ _REGISTRATIONS = {  # method → index of the handler argument (keyword names as
     "add_delete": (1, "handler"), "add_head": (1, "handler"), "add_options": (1, "handler"),
     "add_view": (1, "handler"), "add_exception_handler": (1, "handler"),
     "register_error_handler": (1, "f"), "register": (1, "viewset"),
+    "add_resource": (0, "resource"),
 }
 _ROUTE_CALLS = {  # external constructors/functions taking (path, handler)
     "starlette.routing.Route": 1, "starlette.routing.WebSocketRoute": 1,
@@ -49,7 +51,7 @@ _TASK_WRAPPERS = frozenset({"create_task", "ensure_future", "run_coroutine_threa
 _VIEW_PREFIXES = ("django.views", "rest_framework.views", "rest_framework.viewsets",
                   "rest_framework.generics", "rest_framework.mixins", "flask.views",
                   "starlette.endpoints", "aiohttp.web.View", "aiohttp.web_urldispatcher.View",
-                  "quart.views", "ninja")
+                  "quart.views", "ninja", "flask_restful.Resource", "flask_restx.Resource")
 _MIDDLEWARE_BASES = ("starlette.middleware.base.BaseHTTPMiddleware",
                      "django.utils.deprecation.MiddlewareMixin")
 MIDDLEWARE_METHODS = ("__call__", "dispatch", "process_request", "process_view",
@@ -83,7 +85,7 @@ class EntryFinder:
             self.entries.append(Entry(fn, label, self_cell, background, spawner))
 
     def add_class(self, cls: ClassInfo, per_process: bool, label: str = "") -> None:
-        cell = self.scope.instance_cell(cls) if per_process else None
+        cell = instance_cell(cls) if per_process else None
         methods = MIDDLEWARE_METHODS if per_process else None
         for c in self.p.mro(cls):
             for name, m in c.methods.items():

@@ -26,6 +26,7 @@ class RawWrite:
     name: str  # rebound name or attribute
     value: ast.expr | None
     how: str = "="  # "=", "aug", "del"
+    key: ast.expr | None = None  # the subscript of an item write
 
 
 @dataclass
@@ -41,6 +42,22 @@ class Facts:
     returns: list[ast.expr] = field(default_factory=list)
     withs: list[tuple[ast.expr, ast.stmt]] = field(default_factory=list)
     guards: list[tuple[str, int, int]] = field(default_factory=list)
+    membership: list[ast.expr] = field(default_factory=list)  # X in `k in X` tests
+
+
+def _iterated(node: ast.expr) -> ast.expr:
+    """`X.values()`, `X.items()`, `list(X)`, `sorted(X)`, `enumerate(X)` → X."""
+    while isinstance(node, ast.Call):
+        f = node.func
+        if isinstance(f, ast.Attribute) and f.attr in ("values", "items", "copy") and \
+                not node.args:
+            node = f.value
+        elif isinstance(f, ast.Name) and f.id in ("list", "sorted", "enumerate", "reversed",
+                                                   "tuple") and node.args:
+            node = node.args[0]
+        else:
+            break
+    return node
 
 
 def _guard_name(test: ast.expr) -> str | None:
@@ -72,7 +89,7 @@ class _Collector:
             f.assigns.setdefault(t.id, []).append((t.lineno, value if how == "=" else None))
             f.writes.append(RawWrite("rebind", None, node, t.id, value, how))
         elif isinstance(t, ast.Subscript):
-            f.writes.append(RawWrite("setitem", t.value, node, "", value, how))
+            f.writes.append(RawWrite("setitem", t.value, node, "", value, how, t.slice))
             self.expr(t.value)
             self.expr(t.slice)
         elif isinstance(t, ast.Attribute):
@@ -121,7 +138,18 @@ class _Collector:
                 self.expr(s.value)
         elif isinstance(s, ast.For | ast.AsyncFor):
             self.expr(s.iter)
-            self.target(s.target, None, "=", s)
+            # The loop variable is an element of what is iterated: writes through
+            # it (`for u in USERS.values(): u["x"] = 1`) write that container.
+            element = ast.Subscript(value=_iterated(s.iter), slice=ast.Constant(0),
+                                    ctx=ast.Load(), lineno=s.lineno, col_offset=0)
+            names = [s.target] if isinstance(s.target, ast.Name) else [
+                e for e in getattr(s.target, "elts", ()) if isinstance(e, ast.Name)]
+            for n in names:
+                self.f.assigns.setdefault(n.id, []).append((n.lineno, element))
+            for t in ([] if isinstance(s.target, ast.Name) else getattr(s.target, "elts",
+                                                                        [s.target])):
+                if not isinstance(t, ast.Name):
+                    self.target(t, None, "=", s)
             self.body(s.body)
             self.body(s.orelse)
         elif isinstance(s, ast.With | ast.AsyncWith):
@@ -167,6 +195,10 @@ class _Collector:
             elif isinstance(n, ast.Attribute):
                 if isinstance(n.value, ast.Name):
                     f.attrs_read.append(n)
+            elif isinstance(n, ast.Compare):
+                for op, right in zip(n.ops, n.comparators, strict=False):
+                    if isinstance(op, ast.In | ast.NotIn):
+                        f.membership.append(right)
             elif isinstance(n, ast.NamedExpr):
                 f.assigns.setdefault(n.target.id, []).append((n.lineno, n.value))
 

@@ -39,7 +39,7 @@ _HOT_CALLS = (
     "start_soon", "add_job", "run_in_executor", "call_soon", "call_later", "run_sync",
     "create_task", "ensure_future", "run_coroutine_threadsafe", "spawn", "Thread", "Process",
     "Timer", "BackgroundTask", "Route", "WebSocketRoute", "path", "re_path", "url", "Limiter",
-    "as_view", "middlewares", "exception_handlers", "web.",
+    "as_view", "middlewares", "exception_handlers", "web.", "StaticFiles", "add_static",
 )
 
 

@@ -67,7 +67,8 @@ def to_sarif(findings: list[Finding]) -> str:
     return json.dumps(doc, indent=2)
 
 
-def print_text(findings: list[Finding], console: Console, files: int, lines: int) -> None:
+def print_text(findings: list[Finding], console: Console, files: int, lines: int,
+               suppressed: int = 0) -> None:
     """Readable report: findings grouped by file, each with its chain and fix."""
     for path, group in groupby(findings, key=lambda f: f.path):
         console.print(f"[bold]{escape(path)}[/bold]")
@@ -82,5 +83,5 @@ def print_text(findings: list[Finding], console: Console, files: int, lines: int
         console.print()
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
-    console.print(f"{len(findings)} finding(s): {errors} error(s), {warnings} warning(s) "
-                  f"in {files} file(s), {lines} line(s)")
+    console.print(f"{len(findings)} finding(s): {errors} error(s), {warnings} warning(s), "
+                  f"{suppressed} suppressed, in {files} file(s), {lines} line(s)")

@@ -206,6 +206,8 @@ class Project:
             return "instance:" + class_id(callee.cls)
         if callee.kind == "func" and callee.func is not None:
             fn = callee.func
+            if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(fn.node)):
+                return "iter"  # a generator object: next() consumes shared state
             for stmt in ast.walk(fn.node):
                 if isinstance(stmt, ast.Return) and stmt.value is not None:
                     return self.classify(fn.module, stmt.value, depth + 1)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import ast
 
+from stateline.lint.calls import bind_args, cache_decorator, first_param, is_classmethod
 from stateline.lint.facts import facts_of
 from stateline.lint.index import ClassInfo, FuncInfo
 from stateline.lint.model import Cell, Param, Ref
-from stateline.lint.resolve import Project, Sym, class_id
+from stateline.lint.resolve import Project, Sym
 from stateline.lint.values import INERT
 
 _COPIES = frozenset({"builtins.list", "builtins.dict", "builtins.set", "builtins.tuple",
@@ -28,25 +29,10 @@ REQUEST_NAMES = frozenset({"request", "req", "websocket", "ws", "conn", "connect
 _APP_PARTS = frozenset({"state", "config", "extra", "extensions"})
 
 
-def first_param(fn: FuncInfo) -> str | None:
-    if fn.cls is None:
-        return None
-    for d in fn.node.decorator_list:
-        if isinstance(d, ast.Name) and d.id == "staticmethod":
-            return None
-    a = fn.node.args
-    args = (*a.posonlyargs, *a.args)
-    return args[0].arg if args else None
-
-
-def is_classmethod(fn: FuncInfo) -> bool:
-    return any(isinstance(d, ast.Name) and d.id == "classmethod" for d in fn.node.decorator_list)
-
-
 class Scope:
     def __init__(self, project: Project) -> None:
         self.p = project
-        self._returns: dict[int, list[Ref]] = {}
+        self._returns: dict[int, list[tuple[Ref, bool]]] = {}
         self._in_progress: set[int] = set()
 
     # names -----------------------------------------------------------------
@@ -104,10 +90,17 @@ class Scope:
         return s.name if s is not None and s.kind == "ext" else ""
 
     # cells -----------------------------------------------------------------
-    def global_cell(self, sym: Sym) -> Cell | None:
+    def global_cell(self, sym: Sym, depth: int = 0) -> Cell | None:
         if sym.kind != "global" or sym.module is None:
             return None
         mod, name = sym.module, sym.name
+        value = mod.globals.get(name)
+        if isinstance(value, ast.Name | ast.Attribute) and depth < 5:
+            # `inventory = BOOKS` / `inventory = catalog.BOOKS`: the same object.
+            target = self.p.module_expr(mod, value)
+            if target is not None and target.kind == "global" and not (
+                    target.module is mod and target.name == name):
+                return self.global_cell(target, depth + 1)
         kind = self.p.global_kind(mod, name)
         lazy = False
         if kind == "none":
@@ -136,7 +129,7 @@ class Scope:
         if depth > 8:
             return None
         if isinstance(node, ast.Name):
-            return self._name_ref(fn, node.id, line, depth)
+            return self.name_ref(fn, node.id, line, depth)
         if isinstance(node, ast.Attribute):
             app = self.app_cell(fn, node, line)
             if app is not None:
@@ -158,6 +151,8 @@ class Scope:
             inner = self.ref(fn, node.value, line, depth + 1)
             return (inner[0], True) if inner else None
         if isinstance(node, ast.Subscript):
+            if isinstance(node.slice, ast.Slice):
+                return None  # `X[:]`, `X[-10:]`: a copy
             app = self.app_cell(fn, node.value, line)
             if app is not None:
                 return app, True
@@ -167,13 +162,24 @@ class Scope:
             return self._call_ref(fn, node, line, depth)
         if isinstance(node, ast.Await):
             return self.ref(fn, node.value, line, depth + 1)
+        if isinstance(node, ast.BoolOp | ast.IfExp):
+            # `CARTS.get(u) or []`, `A if c else B`: an alias of whichever operand is state
+            parts = node.values if isinstance(node, ast.BoolOp) else [node.body, node.orelse]
+            for part in parts:
+                got = self.ref(fn, part, line, depth + 1)
+                if got is not None:
+                    return got
         return None
 
-    def _name_ref(self, fn: FuncInfo, name: str, line: int, depth: int
-                  ) -> tuple[Ref, bool] | None:
+    def name_ref(self, fn: FuncInfo, name: str, line: int, depth: int = 0
+                 ) -> tuple[Ref, bool] | None:
+        """The cell or parameter a bare name refers to at `line` of `fn`."""
         kind, a, b = self.lookup(fn, name, line)
         if kind == "param":
             default = self.default_of(fn, name)
+            provided = self._dependency(fn, name, default, line, depth)
+            if provided is not None:
+                return provided
             if default is not None:
                 vk = self.p.classify(fn.module, default)
                 if vk not in INERT and vk not in ("none", "unknown"):
@@ -216,13 +222,40 @@ class Scope:
         if s.kind == "ext":
             return None  # copies, constructors and external calls make new objects
         if s.kind == "func" and s.func is not None:
-            for r in self.returns(s.func):
+            if cache_decorator(self, s) is not None and not s.func.params:
+                # `@lru_cache def get_registry(): return Registry()`: one object
+                # per process, created on first use.
+                vk = self.p.call_kind(s)
+                return Cell("global", s.func.module.name, f"{s.func.qual}()", vk, True), False
+            for r, element in self.returns(s.func):
                 if isinstance(r, Cell):
-                    return r, False
+                    return r, element
                 if isinstance(r, Param):
                     arg = bind_args(s.func, node, bound_self=False).get(r.name)
                     if arg is not None:
-                        return self.ref(fn, arg, line, depth + 1)
+                        got = self.ref(fn, arg, line, depth + 1)
+                        return (got[0], got[1] or element) if got else None
+        return None
+
+    def _dependency(self, fn: FuncInfo, name: str, default: ast.expr | None, line: int,
+                    depth: int) -> tuple[Ref, bool] | None:
+        """`store: Store = Depends(get_store)`: the parameter is what the provider returns."""
+        candidates: list[ast.expr] = [default] if default is not None else []
+        for a in (*fn.node.args.posonlyargs, *fn.node.args.args, *fn.node.args.kwonlyargs):
+            if a.arg == name and isinstance(a.annotation, ast.Subscript):
+                candidates.extend(ast.walk(a.annotation))
+        for c in candidates:
+            if (isinstance(c, ast.Call) and c.args and isinstance(c.func, ast.Name | ast.Attribute)
+                    and (c.func.id if isinstance(c.func, ast.Name) else c.func.attr)
+                    in ("Depends", "Security")):
+                s = self.sym(fn, c.args[0], line)
+                if s is not None and s.kind == "func" and s.func is not None:
+                    for r, element in self.returns(s.func):
+                        if isinstance(r, Cell):
+                            return r, element
+                if s is not None and s.kind == "global":
+                    cell = self.global_cell(s)
+                    return (cell, False) if cell else None
         return None
 
     def default_of(self, fn: FuncInfo, name: str) -> ast.expr | None:
@@ -302,9 +335,7 @@ class Scope:
             v = node.value
             if isinstance(v, ast.Name) and v.id in REQUEST_NAMES:
                 return True
-            if isinstance(v, ast.Attribute) and v.attr == "request":
-                return True
-            return False
+            return isinstance(v, ast.Attribute) and v.attr == "request"
         if isinstance(node, ast.Attribute) and node.attr == "config_dict":
             return True
         if isinstance(node, ast.Name):
@@ -325,104 +356,20 @@ class Scope:
         return self.p.call_kind(s) if s is not None else "unknown"
 
     # calls -----------------------------------------------------------------
-    def returns(self, fn: FuncInfo) -> list[Ref]:
+    def returns(self, fn: FuncInfo) -> list[tuple[Ref, bool]]:
+        """What `fn` may return an alias of: cells or its parameters (with element flag)."""
         key = id(fn)
         if key in self._returns:
             return self._returns[key]
         if key in self._in_progress:
             return []
         self._in_progress.add(key)
-        out: list[Ref] = []
+        out: list[tuple[Ref, bool]] = []
         for r in facts_of(fn).returns:
             got = self.ref(fn, r, r.lineno)
-            if got is not None and got[0] not in out:
-                out.append(got[0])
+            if got is not None and got not in out:
+                out.append(got)
         self._in_progress.discard(key)
         self._returns[key] = out
         return out
 
-    def callees(self, fn: FuncInfo, call: ast.Call) -> list[tuple[FuncInfo, Ref | None, bool]]:
-        """Analysed functions `call` may run: (callee, what `self` is bound to, bound?)."""
-        line = call.lineno
-        func = call.func
-        out: list[tuple[FuncInfo, Ref | None, bool]] = []
-        if isinstance(func, ast.Attribute):
-            obj = func.value
-            sp = first_param(fn)
-            if fn.cls is not None and isinstance(obj, ast.Name) and obj.id == sp:
-                m = self.p.find_method(fn.cls, func.attr)
-                if m is not None:
-                    out.append((m, None if is_classmethod(fn) else Param(sp), True))
-                return out
-            if (isinstance(obj, ast.Call) and isinstance(obj.func, ast.Name)
-                    and obj.func.id == "super" and fn.cls is not None and sp):
-                m = self.p.find_method(fn.cls, func.attr, skip_self=True)
-                if m is not None:
-                    out.append((m, Param(sp), True))
-                return out
-            s = self.sym(fn, obj, line)
-            if s is not None and s.kind == "module":
-                target = self.p.member(s, func.attr)
-                return self._sym_callee(target)
-            if s is not None and s.kind == "class" and s.cls is not None:
-                m = self.p.find_method(s.cls, func.attr)
-                return [(m, None, is_classmethod(m))] if m is not None else []
-            r = self.ref(fn, obj, line)
-            if r is not None and isinstance(r[0], Cell) and not r[1]:
-                cls = self.p.class_of_kind(r[0].vkind)
-                if cls is not None:
-                    m = self.p.find_method(cls, func.attr)
-                    if m is not None:
-                        out.append((m, r[0], True))
-                return out
-            local_cls = self._local_instance(fn, obj, line)
-            if local_cls is not None:
-                m = self.p.find_method(local_cls, func.attr)
-                if m is not None:
-                    out.append((m, None, True))
-            return out
-        if isinstance(func, ast.Name):
-            return self._sym_callee(self.sym(fn, func, line))
-        return out
-
-    def _sym_callee(self, s: Sym | None) -> list[tuple[FuncInfo, Ref | None, bool]]:
-        if s is None:
-            return []
-        if s.kind == "func" and s.func is not None:
-            return [(s.func, None, False)]
-        if s.kind == "class" and s.cls is not None:
-            init = self.p.find_method(s.cls, "__init__")
-            return [(init, None, True)] if init is not None else []
-        return []
-
-    def _local_instance(self, fn: FuncInfo, obj: ast.expr, line: int) -> ClassInfo | None:
-        if not isinstance(obj, ast.Name):
-            return None
-        kind, a, _ = self.lookup(fn, obj.id, line)
-        if kind == "local" and isinstance(a, ast.Call):
-            s = self.sym(fn, a.func, line)
-            if s is not None and s.kind == "class":
-                return s.cls
-        return None
-
-    def instance_cell(self, cls: ClassInfo) -> Cell:
-        """The one long-lived instance of a per-process class (middleware, ...)."""
-        return Cell("instance", cls.module.name, f"{cls.qual} instance",
-                    "instance:" + class_id(cls))
-
-
-def bind_args(callee: FuncInfo, call: ast.Call, bound_self: bool) -> dict[str, ast.expr]:
-    """Map call arguments to the callee's parameter names."""
-    a = callee.node.args
-    positional = [p.arg for p in (*a.posonlyargs, *a.args)]
-    if bound_self and positional:
-        positional = positional[1:]
-    out: dict[str, ast.expr] = {}
-    for name, arg in zip(positional, call.args, strict=False):
-        if isinstance(arg, ast.Starred):
-            break
-        out[name] = arg
-    for kw in call.keywords:
-        if kw.arg is not None:
-            out[kw.arg] = kw.value
-    return out

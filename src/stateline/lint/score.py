@@ -112,6 +112,8 @@ def ruff_hits(root: Path, rules: tuple[str, ...] = RUFF_RULES) -> list[Hit]:
         capture_output=True, text=True, timeout=120, check=False)
     out = []
     for item in json.loads(proc.stdout or "[]"):
+        if item.get("code") not in rules:
+            continue  # e.g. ruff's own syntax-error diagnostics
         rel = Path(item["filename"]).resolve().relative_to(root.resolve()).as_posix()
         out.append(Hit(rel, item["location"]["row"], item["code"]))
     return out

@@ -44,8 +44,11 @@ class SourceFile:
     suppressions: dict[int, Suppression] = field(default_factory=dict)
 
     def line_text(self, line: int) -> str:
+        """The source line, stripped of indentation and of a trailing comment."""
         if 1 <= line <= len(self.lines):
-            return self.lines[line - 1].strip()
+            text = self.lines[line - 1].strip()
+            cut = text.find("  #")
+            return text[:cut].rstrip() if cut > 0 else text
         return ""
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
 from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
-from stateline.lint.scope import Scope, bind_args
+from stateline.lint.scope import Scope
 from stateline.lint.values import (
     CONTAINERS,
     GENERAL_MUTATORS,
@@ -30,11 +32,14 @@ _WS_NAMES = frozenset({"websocket", "ws", "socket", "sock", "client_ws", "connec
 _ADDERS = frozenset({"add", "append", "appendleft", "insert", "setdefault"})
 _STOREISH = ("redis", "db", "database", "engine", "pool", "session", "client", "conn",
              "cursor", "http", "s3", "bucket", "producer", "queue", "mq", "broker", "r")
-_CACHE_DECORATORS = frozenset({"functools.lru_cache", "functools.cache", "cachetools.cached",
-                               "cachetools.func.ttl_cache", "cachetools.func.lru_cache",
-                               "async_lru.alru_cache", "functools.cached_property"})
+_CACHE_WRITES = frozenset({"set", "add", "incr", "decr", "get_or_set", "set_many", "touch",
+                           "inc", "increment"})
 RANDOM_CELL = Cell("global", "random", "random (the process-wide generator)", "random")
 DJANGO_CACHE = Cell("global", "django.core.cache", "cache (local-memory backend)", "localcache")
+
+
+# emit(target, op, node, detail=(), element=False): records one write of a function
+Emit = Callable[..., None]
 
 
 @dataclass
@@ -99,7 +104,7 @@ class Summaries:
         sc = self.scope
         out: list[Edge] = []
         for call in facts_of(fn).calls:
-            for callee, self_ref, bound in sc.callees(fn, call):
+            for callee, self_ref, bound in callees(sc, fn, call):
                 binds: dict[str, tuple[Ref, bool]] = {}
                 for pname, arg in bind_args(callee, call, bound).items():
                     r = sc.ref(fn, arg, call.lineno)
@@ -108,6 +113,7 @@ class Summaries:
                 if bound and self_ref is not None and callee.params:
                     binds[callee.params[0]] = (self_ref, False)
                 out.append(Edge(callee, binds, call))
+                out.extend(Edge(w, {}, call) for w in wrappers(sc, callee))
             for arg in (*call.args, *(k.value for k in call.keywords)):
                 if isinstance(arg, ast.Name | ast.Attribute):
                     s = sc.sym(fn, arg, call.lineno)
@@ -139,15 +145,26 @@ class Summaries:
                     if cell is None:
                         cell = Cell("global", fn.module.name, w.name, "none")
                     guarded = any(g[0] == w.name and g[1] <= line <= g[2] for g in f.guards)
-                    emit(cell, "rebind", w.node, (w.how, "lazy" if guarded else "",
-                                                  _increment(w)))
+                    inc = _increment(w)
+                    emit(cell, "rebind", w.node, (w.how, "lazy" if guarded else "", inc,
+                                                  "as-id" if inc and _used_as_id(fn, w.name)
+                                                  else ""))
                 elif w.name in f.nonlocals:
-                    r = sc._name_ref(fn, w.name, line, 0)
+                    r = sc.name_ref(fn, w.name, line)
                     if r is not None and isinstance(r[0], Cell):
                         emit(r[0], "rebind", w.node, (w.how, "", _increment(w)))
                 continue
             assert w.obj is not None
             if w.op == "setattr":
+                target_mod = sc.sym(fn, w.obj, line)
+                if target_mod is not None and target_mod.kind == "module" and \
+                        target_mod.module is not None:
+                    m = target_mod.module
+                    cell = sc.global_cell(Sym("global", m, w.name)) if w.name in m.globals \
+                        else Cell("global", m.name, w.name, "none")
+                    if cell is not None:
+                        emit(cell, "rebind", w.node, (w.how, "", _increment(w)))
+                    continue
                 cls = sc.class_ref(fn, w.obj, line)
                 if cls is not None and not sc.p.is_data_model(cls):
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
@@ -156,7 +173,8 @@ class Summaries:
             r = sc.ref(fn, w.obj, line)
             if r is None:
                 continue
-            detail = (w.how, "ws" if _is_ws(fn, w.value) else "")
+            detail = (w.how, "ws" if _is_ws(fn, w.value) else "",
+                      "session-key" if _session_key(fn, w.key) else "")
             if w.how == "del" and isinstance(w.node, ast.Delete) and _del_ws(fn, w):
                 detail = (w.how, "ws-remove")
             emit(r[0], w.op, w.node, detail, r[1])
@@ -169,18 +187,26 @@ class Summaries:
                 emit(r[0], "read", sub, ())
         for ctx, stmt in f.withs:
             r = sc.ref(fn, ctx, stmt.lineno)
-            if r is not None and isinstance(r[0], Cell):
-                emit(r[0], "lock", stmt, (str(stmt.end_lineno or stmt.lineno),))
+            if r is not None and isinstance(r[0], Cell) and r[0].vkind == "lock":
+                end = stmt.end_lineno or stmt.lineno
+                if not _lazy_init_between(fn, stmt.lineno, end):
+                    emit(r[0], "lock", stmt, (str(end),))
+        tested = set()
+        for c in f.membership:
+            r = sc.ref(fn, c, getattr(c, "lineno", 0))
+            if r is not None:
+                tested.add(r[0])
+        out[:] = [w for w in out if not (w.op == "read" and w.target in tested)]
         return out
 
-    def _call_write(self, fn: FuncInfo, call: ast.Call, emit: object) -> None:
+    def _call_write(self, fn: FuncInfo, call: ast.Call, emit: Emit) -> None:
         sc = self.scope
         func = call.func
         line = call.lineno
         if isinstance(func, ast.Name) and func.id == "next" and call.args:
             r = sc.ref(fn, call.args[0], line)
             if r is not None and isinstance(r[0], Cell):
-                emit(r[0], "next", call)  # type: ignore[operator]
+                emit(r[0], "next", call)
             return
         if not isinstance(func, ast.Attribute):
             return
@@ -188,23 +214,33 @@ class Summaries:
         if m == "seed":
             dotted = sc.dotted(fn, func, line)
             if dotted in ("random.seed", "numpy.random.seed"):
-                emit(RANDOM_CELL, "seed", call)  # type: ignore[operator]
+                emit(RANDOM_CELL, "seed", call)
                 return
         if m == "cache_clear":
             s = sc.sym(fn, func.value, line)
             if s is not None and s.kind == "func" and s.func is not None and cache_decorator(
                     sc, s):
                 emit(Cell("cache", s.func.module.name, f"{s.func.qual} (decorator cache)",
-                          "container"), "cache_clear", call)  # type: ignore[operator]
+                          "container"), "cache_clear", call)
             return
-        if m in ("add", "incr", "decr") and sc.dotted(fn, func.value, line) in (
-                "django.core.cache.cache",):
-            emit(DJANGO_CACHE, "localcache", call)  # type: ignore[operator]
-            return
+        if m in _CACHE_WRITES:
+            recv = func.value
+            if isinstance(recv, ast.Subscript):
+                recv = recv.value
+            if sc.dotted(fn, recv, line) in ("django.core.cache.cache",
+                                              "django.core.cache.caches"):
+                emit(DJANGO_CACHE, "localcache", call)
+                return
+            r = sc.ref(fn, func.value, line)
+            if r is not None and isinstance(r[0], Cell) and r[0].vkind == "localcache":
+                emit(r[0], "localcache", call)
+                return
         if m == "acquire":
             r = sc.ref(fn, func.value, line)
-            if r is not None and isinstance(r[0], Cell):
-                emit(r[0], "lock", call, (str(line),))  # type: ignore[operator]
+            end = fn.node.end_lineno or line
+            if r is not None and isinstance(r[0], Cell) and r[0].vkind == "lock" and \
+                    not _lazy_init_between(fn, line, end):
+                emit(r[0], "lock", call, (str(end),))
             return
         if m == "seed" or m in GENERAL_MUTATORS:
             r = sc.ref(fn, func.value, line)
@@ -217,9 +253,9 @@ class Summaries:
             if call.args and _is_ws(fn, call.args[-1]):
                 ws = "ws-remove" if m in REMOVERS else ("ws" if m in _ADDERS else "")
             if m == "seed":
-                emit(target, "seed", call)  # type: ignore[operator]
+                emit(target, "seed", call)
             else:
-                emit(target, "method", call, (m, ws), element)  # type: ignore[operator]
+                emit(target, "method", call, (m, ws), element)
 
     # fixed point ---------------------------------------------------------
     def solve(self, funcs: list[FuncInfo]) -> None:
@@ -253,7 +289,11 @@ class Summaries:
                     if isinstance(target, Cell) and not applies(target, w.op, w.detail,
                                                                 element):
                         continue
-                    nw = replace(w, target=target, element=element,
+                    detail = w.detail
+                    if isinstance(target, Cell) and f.module.name != w.module:
+                        # state handed to a helper that lives in another module
+                        detail = (*detail, "passed-from-another-module")
+                    nw = replace(w, target=target, element=element, detail=detail,
                                  via=(g.label, *w.via) if not w.via or w.via[0] != g.label
                                  else w.via)
                     k = _key(nw)
@@ -284,6 +324,30 @@ def _increment(w: object) -> str:
     return ""
 
 
+def _is_id_name(name: str) -> bool:
+    low = name.lower()
+    return low in ("id", "pk") or (low.endswith(("_id", "id")) and len(low) <= 12)
+
+
+def _used_as_id(fn: FuncInfo, name: str) -> bool:
+    """`{"id": n}`, `Order(id=n)`, `order_id = n`: the counter hands out identifiers."""
+    for n in ast.walk(fn.node):
+        if isinstance(n, ast.Dict):
+            for k, v in zip(n.keys, n.values, strict=False):
+                if isinstance(k, ast.Constant) and isinstance(k.value, str) and \
+                        _is_id_name(k.value) and isinstance(v, ast.Name) and v.id == name:
+                    return True
+        elif isinstance(n, ast.keyword):
+            if n.arg and _is_id_name(n.arg) and isinstance(n.value, ast.Name) and \
+                    n.value.id == name:
+                return True
+        elif (isinstance(n, ast.Assign) and isinstance(n.value, ast.Name)
+              and n.value.id == name
+              and any(isinstance(t, ast.Name) and _is_id_name(t.id) for t in n.targets)):
+            return True
+    return False
+
+
 def _is_ws(fn: FuncInfo, node: ast.expr | None) -> bool:
     """A WebSocket connection: a parameter/local named or annotated as one."""
     if isinstance(node, ast.Tuple):
@@ -303,6 +367,28 @@ def _is_ws(fn: FuncInfo, node: ast.expr | None) -> bool:
     return False
 
 
+def _lazy_init_between(fn: FuncInfo, start: int, end: int) -> bool:
+    """Double-checked locking around `if _x is None: _x = make()`: lazy creation."""
+    f = facts_of(fn)
+    return any(start <= g[1] <= end and g[0] in f.globals_decl for g in f.guards)
+
+
+_SESSION_KEYS = frozenset({"sid", "session_id", "session_key", "sess_id", "session_token",
+                           "sessionid", "sess"})
+
+
+def _session_key(fn: FuncInfo, key: ast.expr | None, depth: int = 0) -> bool:
+    """An item key that is a session id: named like one, or read from a cookie."""
+    if key is None or depth > 3:
+        return False
+    if isinstance(key, ast.Name):
+        if key.id.lower() in _SESSION_KEYS:
+            return True
+        return any(_session_key(fn, v, depth + 1)
+                   for _, v in facts_of(fn).assigns.get(key.id, ()) if v is not None)
+    return "cookie" in ast.unparse(key).lower()
+
+
 def _del_ws(fn: FuncInfo, w: object) -> bool:
     node = getattr(w, "node", None)
     if isinstance(node, ast.Delete):
@@ -310,16 +396,3 @@ def _del_ws(fn: FuncInfo, w: object) -> bool:
             if isinstance(t, ast.Subscript) and _is_ws(fn, t.slice):
                 return True
     return False
-
-
-def cache_decorator(scope: Scope, sym: Sym) -> ast.expr | None:
-    """The lru_cache/cache/cachetools decorator on a function, if any."""
-    fn = sym.func
-    if fn is None:
-        return None
-    for d in fn.node.decorator_list:
-        target = d.func if isinstance(d, ast.Call) else d
-        s = scope.p.module_expr(fn.module, target)
-        if s is not None and s.kind == "ext" and s.name in _CACHE_DECORATORS:
-            return d
-    return None

@@ -17,7 +17,7 @@ CONTAINERS = frozenset({
 # stores, per-context values, or process plumbing that is meant to be local.
 INERT = frozenset({
     "immutable", "external", "logger", "metric", "contextvar", "lock", "regex", "app",
-    "limiter", "function", "class", "module",
+    "limiter", "function", "class", "module", "localcache", "flaskcache",
 })
 
 _LIST = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"})
@@ -74,6 +74,8 @@ CONSTRUCTORS: dict[str, str] = {
     "starlette.routing.Router": "app", "flask.Flask": "app", "flask.Blueprint": "app",
     "quart.Quart": "app", "aiohttp.web.Application": "app", "aiohttp.web.RouteTableDef": "app",
     "sanic.Sanic": "app", "litestar.Litestar": "app",
+    "aiocache.SimpleMemoryCache": "localcache", "aiocache.Cache": "localcache",
+    "django.core.cache.backends.locmem.LocMemCache": "localcache",
     "slowapi.Limiter": "limiter", "flask_limiter.Limiter": "limiter",
     "flask_limiter.extension.Limiter": "limiter",
 }

@@ -17,13 +17,20 @@ creates its own rows instead of colliding with the previous replay's.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
 
-from stateline.lint.verify_compare import Mismatch, Normaliser, Observed, compare
+from stateline.lint.verify_compare import (
+    Mismatch,
+    Normaliser,
+    Observed,
+    compare,
+    with_returned_values,
+)
 from stateline.lint.verify_http import Exchange, apply_set_cookie, exchange, new_client
 from stateline.lint.verify_script import (
     NOT_JSON,
@@ -126,7 +133,7 @@ def verify(script: Script, replicas: Sequence[Replica], options: Options = Optio
         ctx = _Context(script, replicas, client, script.volatile + options.volatile,
                        script.relative + options.relative)
         try:
-            reference = _replay(ctx, "single", None)
+            reference, _ = _replay(ctx, "single", None)
         except _ReplayFailed as exc:
             report.modes.append(ModeReport("single", "failed", reason=str(exc)))
             return report
@@ -144,23 +151,30 @@ def verify(script: Script, replicas: Sequence[Replica], options: Options = Optio
 
 
 def _run_mode(ctx: _Context, mode: str, reference: list[StepResult]) -> ModeReport:
-    found: list[Difference] = []
     try:
-        results = _replay(ctx, mode, reference, found)
+        results, difference = _replay(ctx, mode, reference)
     except SpawnError as exc:
         return ModeReport(mode, "failed", reason=str(exc))
-    if found:
-        return ModeReport(mode, "different", requests=len(results), difference=found[0])
+    if difference is not None:
+        return ModeReport(mode, "different", requests=len(results), difference=difference)
     return ModeReport(mode, "same", requests=len(results))
 
 
+@dataclass(frozen=True)
+class _Problem:
+    summary: str
+    mismatch: Mismatch | None = None
+
+
 def _replay(
-    ctx: _Context,
-    mode: str,
-    reference: list[StepResult] | None,
-    found: list[Difference] | None = None,
-) -> list[StepResult]:
-    """Run the script once; stop at the first difference (appended to ``found``)."""
+    ctx: _Context, mode: str, reference: list[StepResult] | None
+) -> tuple[list[StepResult], Difference | None]:
+    """Run the script once, stopping at the first difference from ``reference``.
+
+    Without a reference (mode (a)), any problem — no answer, an unexpected
+    status, a capture that finds nothing — means there is nothing to compare
+    against, and raises _ReplayFailed.
+    """
     run_token = f"r{secrets.token_hex(5)}"
     normaliser = Normaliser(volatile=ctx.volatile, relative=ctx.relative, run_token=run_token)
     variables: dict[str, object] = {RUN_VARIABLE: run_token}
@@ -180,42 +194,45 @@ def _replay(
         )
         result = StepResult(step, ex, observed)
         results.append(result)
-        problem = _check(step, result, reference[i] if reference else None)
-        if problem is None:
-            problem = _capture(step, ex, body, jar, variables)
+        ref = reference[i] if reference is not None else None
+        problem = _check(step, result, ref) or _capture(step, ex, body, jar, variables)
         if problem is not None:
-            if reference is None:
-                raise _ReplayFailed(f"{step.title} on {replica.label}: {problem}")
-            summary, mismatch = problem if isinstance(problem, tuple) else (problem, None)
-            assert found is not None
-            found.append(Difference(mode, step, summary, reference[i], result, mismatch))
-            return results
+            if ref is None:
+                raise _ReplayFailed(f"{step.title} on {replica.label}: {problem.summary}")
+            return results, _difference(mode, problem, ref, result)
         if mode == "restart" and i + 1 < len(steps):
             replica.restart()
-    return results
+    return results, None
 
 
-def _check(
-    step: Step, result: StepResult, reference: StepResult | None
-) -> str | tuple[str, Mismatch] | None:
+def _difference(mode: str, problem: _Problem, ref: StepResult, other: StepResult) -> Difference:
+    mismatch, summary = problem.mismatch, problem.summary
+    if mismatch is not None and mismatch.fields:
+        fields = with_returned_values(mismatch.fields, ref.exchange.json, other.exchange.json)
+        mismatch = dataclasses.replace(mismatch, fields=fields)
+        summary = mismatch.summary()
+    return Difference(mode, other.step, summary, ref, other, mismatch)
+
+
+def _check(step: Step, result: StepResult, reference: StepResult | None) -> _Problem | None:
     ex = result.exchange
     if reference is not None:
         mismatch = compare(reference.observed, result.observed)
         if mismatch is not None:
-            return mismatch.summary(), mismatch
+            return _Problem(mismatch.summary(), mismatch)
     if ex.status is None:
-        return f"no response ({ex.error})"
+        return _Problem(f"no response ({ex.error})")
     if step.expect_status is not None and ex.status != step.expect_status:
-        return f"expected status {step.expect_status}, got {ex.status}"
+        return _Problem(f"expected status {step.expect_status}, got {ex.status}")
     return None
 
 
 def _capture(
     step: Step, ex: Exchange, body: object, jar: dict[str, str], variables: dict[str, object]
-) -> str | None:
+) -> _Problem | None:
     for name, source in step.captures.items():
         try:
             variables[name] = capture_value(source, body, ex.headers, jar)
         except KeyError:
-            return f"capture {name!r}: the response has no {source}"
+            return _Problem(f"capture {name!r}: the response has no {source}")
     return None

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stateline.lint.verify_script import NOT_JSON, RUN_VARIABLE
+from stateline.lint.verify_script import NOT_JSON, RUN_VARIABLE, json_lookup
 
 #: What a volatile list element is replaced by (removing it would shift the rest).
 VOLATILE_MARK = "<volatile>"
@@ -116,9 +116,42 @@ class Observed:
 
 @dataclass(frozen=True)
 class FieldDiff:
+    """One field that differs, as compared (after normalisation)."""
+
     path: str
     reference: Any
     other: Any
+    #: For relative numbers: the values as the replicas returned them.
+    returned: tuple[Any, Any] | None = None
+
+    def describe(self) -> str:
+        text = f"{self.path}: {_short(self.reference)} vs {_short(self.other)}"
+        if self.returned is not None:
+            a, b = self.returned
+            text += f" (relative; as returned {_short(a)} vs {_short(b)})"
+        return text
+
+
+def with_returned_values(
+    fields: tuple[FieldDiff, ...], reference_doc: Any, other_doc: Any
+) -> tuple[FieldDiff, ...]:
+    """Attach the values as returned where normalisation changed them (relative numbers),
+    so that a report can show both what was compared and what the replicas said."""
+    out = []
+    for f in fields:
+        a, b = _lookup(reference_doc, f.path), _lookup(other_doc, f.path)
+        changed = (a is not ABSENT and a != f.reference) or (b is not ABSENT and b != f.other)
+        out.append(replace(f, returned=(a, b)) if changed else f)
+    return tuple(out)
+
+
+def _lookup(doc: Any, dotted: str) -> Any:
+    if doc is NOT_JSON:
+        return ABSENT
+    try:
+        return json_lookup(doc, "" if dotted == "(body)" else dotted)
+    except KeyError:
+        return ABSENT
 
 
 @dataclass(frozen=True)
@@ -137,10 +170,7 @@ class Mismatch:
         if self.reason == "kind":
             return "one body is JSON, the other is not"
         if self.fields:
-            shown = "; ".join(
-                f"{f.path}: {_short(f.reference)} vs {_short(f.other)}" for f in self.fields[:3]
-            )
-            return f"bodies differ at {shown}"
+            return "bodies differ at " + "; ".join(f.describe() for f in self.fields[:3])
         return "bodies differ"
 
 

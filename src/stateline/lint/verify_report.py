@@ -75,7 +75,10 @@ def _field_line(f: FieldDiff) -> str:
         text = "(absent)" if v is ABSENT else json.dumps(v, ensure_ascii=False)
         return text if len(text) <= 60 else text[:57] + "..."
 
-    return f"  {f.path}: {show(f.reference)} → {show(f.other)}"
+    line = f"  {f.path}: {show(f.reference)} → {show(f.other)}"
+    if f.returned is not None:
+        line += f"  (relative; as returned {show(f.returned[0])} → {show(f.returned[1])})"
+    return line
 
 
 def render_text(report: Report, width: int = 100) -> str:
@@ -156,6 +159,7 @@ def _difference_json(diff: Difference) -> dict[str, Any]:
         "reason": diff.mismatch.reason if diff.mismatch else "check",
         "fields": [
             {"path": f.path, "reference": _plain(f.reference), "other": _plain(f.other)}
+            | ({"returned": [_plain(v) for v in f.returned]} if f.returned else {})
             for f in (diff.mismatch.fields if diff.mismatch else ())
         ],
         "reference": _response_json(diff.reference),

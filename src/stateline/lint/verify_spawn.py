@@ -30,7 +30,10 @@ class SpawnError(RuntimeError):
 
 
 class Replica(Protocol):
-    label: str
+    """What a replay needs of a replica: where to send requests, and a restart."""
+
+    @property
+    def label(self) -> str: ...
 
     @property
     def url(self) -> str: ...

@@ -26,6 +26,7 @@ Choices worth knowing:
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ def redis_server_binary() -> Path:
 
 class ClusterError(RuntimeError):
     """The embedded cluster could not be started, formed or found healthy."""
+
+
+class NodeExited(ClusterError):
+    """A node exited while starting (its port taken, its files unreadable): see its log."""
 
 
 @dataclass(frozen=True)
@@ -117,37 +122,61 @@ class EmbeddedRedisCluster:
         self.ready_timeout = ready_timeout
         self.topology: RedisTopology | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._clients: dict[int, redis.Redis] = {}
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> None:
-        """Start every node; form the cluster if it is new; wait until it is healthy."""
+    def start(self, attempts: int = 3) -> None:
+        """Start every node; form the cluster if it is new; wait until it is healthy.
+
+        Ports for a new data dir are checked free when chosen, but another
+        process may bind one before redis-server does (parallel test sessions
+        do); a new cluster that loses that race is retried on fresh ports.
+        """
         count = self.masters * (1 + self.replicas_per_master)
-        topo, _ = load_or_choose(self.data_dir / "topology.json", count, self.masters,
-                                 procs.port_is_free)
-        self.topology = topo
-        busy = [p for p in topo.ports if procs.port_open(p)]
-        if busy:
-            raise ClusterError(
-                f"Redis ports {busy} saved in {self.data_dir / 'topology.json'} are already in "
-                "use: is another stateline running on this data dir?"
-            )
-        try:
-            for node_id in topo.node_ids():
-                self._spawn(node_id)
-            for node_id in topo.node_ids():
-                self._wait_port(node_id)
-            if self._is_fresh():
-                self._form()
-            self.wait_healthy(self.ready_timeout)
-        except BaseException:
-            self.stop()
-            raise
+        topology_file = self.data_dir / "topology.json"
+        for attempt in range(1, attempts + 1):
+            topo, is_new = load_or_choose(topology_file, count, self.masters,
+                                          procs.port_is_free)
+            self.topology = topo
+            busy = [p for p in topo.ports if procs.port_open(p)]
+            if busy and is_new and attempt < attempts:
+                topology_file.unlink()
+                continue
+            if busy:
+                raise ClusterError(
+                    f"Redis ports {busy} saved in {topology_file} are already in use: "
+                    "is another stateline running on this data dir?")
+            try:
+                self._start_nodes()
+                return
+            except NodeExited:
+                self.stop()
+                if not is_new or attempt == attempts:
+                    raise
+                topology_file.unlink()
+                shutil.rmtree(self.data_dir / "redis", ignore_errors=True)
+            except BaseException:
+                self.stop()
+                raise
+
+    def _start_nodes(self) -> None:
+        topo = self._topo()
+        for node_id in topo.node_ids():
+            self._spawn(node_id)
+        for node_id in topo.node_ids():
+            self._wait_port(node_id)
+        if self._is_fresh():
+            self._form()
+        self.wait_healthy(self.ready_timeout)
 
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM every node (Redis flushes its AOF and nodes.conf on it), then SIGKILL."""
         procs.stop_gracefully(list(self._procs.values()), grace)
         self._procs.clear()
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
     def kill(self, node_id: str) -> int:
         """SIGKILL one node, as a crash would; returns its pid. It stays down until restart."""
@@ -288,7 +317,7 @@ class EmbeddedRedisCluster:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise ClusterError(f"{node_id} exited with code {proc.returncode}; see "
+                raise NodeExited(f"{node_id} exited with code {proc.returncode}; see "
                                    f"{self.data_dir / 'logs' / (node_id + '.log')}")
             with contextlib.suppress(redis.RedisError, OSError):
                 if self._client(port).ping():
@@ -297,7 +326,13 @@ class EmbeddedRedisCluster:
         raise ClusterError(f"{node_id} did not answer on port {port} within {timeout:.0f}s")
 
     def _client(self, port: int) -> redis.Redis:
-        return redis.Redis(host=HOST, port=port, socket_timeout=1.0, socket_connect_timeout=1.0)
+        """One client per node, kept: status is polled often, and a pool reconnects by itself."""
+        client = self._clients.get(port)
+        if client is None:
+            client = redis.Redis(host=HOST, port=port, socket_timeout=1.0,
+                                 socket_connect_timeout=1.0)
+            self._clients[port] = client
+        return client
 
     def _is_fresh(self) -> bool:
         """True if no node has joined a cluster yet (each knows only itself, no slots)."""
@@ -353,8 +388,4 @@ class EmbeddedRedisCluster:
 
 
 def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, dict):  # some redis-py versions pre-parse CLUSTER NODES
-        raise TypeError("unexpected parsed reply")
-    return str(value)
+    return value.decode() if isinstance(value, bytes) else str(value)

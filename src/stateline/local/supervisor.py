@@ -56,6 +56,8 @@ class Supervisor:
         drain_timeout: float = 6.0,
         ready_timeout: float = 60.0,
     ) -> None:
+        #: The data dir as the user wrote it, for the commands the guide suggests.
+        self.shown_data_dir = str(settings.data_dir)
         data_dir = settings.data_dir.resolve()
         self.settings = settings.with_(data_dir=data_dir)
         self.commands = commands or StatelineCommands()
@@ -140,7 +142,7 @@ class Supervisor:
                 return 130
             await server.start()
             self.console.print(process_table(await self._processes(), str(self.data_dir)))
-            self.console.print(guide(self._urls(), str(self.data_dir)), soft_wrap=True)
+            self.console.print(guide(self._urls(), self.shown_data_dir), soft_wrap=True)
             monitor = asyncio.create_task(self._monitor())
             stop = asyncio.create_task(self._stop.wait())
             await asyncio.wait([monitor, stop], return_when=asyncio.FIRST_COMPLETED)
@@ -189,8 +191,20 @@ class Supervisor:
         results = await asyncio.gather(*(self._await_health(m) for m in ms))
         failed = [m for m, ok in zip(ms, results, strict=True) if not ok]
         if failed and not (self._stop and self._stop.is_set()):
-            names = ", ".join(f"{m.id} (log: {m.spec.log_path})" for m in failed)
-            raise StartupError(f"not healthy within {self.ready_timeout:g}s: {names}")
+            raise StartupError("\n".join(self._why_not_up(m) for m in failed))
+
+    def _why_not_up(self, m: ManagedProcess) -> str:
+        """One failed start explained: how it ended and the end of its log."""
+        if m.proc is not None and m.proc.poll() is not None:
+            how = f"{m.id} {m.exit_description()} during start-up"
+        else:
+            how = f"{m.id} was not healthy within {self.ready_timeout:g}s"
+        try:
+            tail = m.spec.log_path.read_text(errors="replace").splitlines()[-5:]
+        except OSError:
+            tail = []
+        lines = "".join(f"\n    {line}" for line in tail)
+        return f"{how}; last lines of {m.spec.log_path}:{lines}" if tail else how
 
     async def _await_health(self, m: ManagedProcess) -> bool:
         assert m.proc is not None

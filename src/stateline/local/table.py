@@ -52,7 +52,7 @@ def guide(status: Mapping[str, Any], data_dir: str) -> str:
         f"[bold]gateway[/]  {url}      (every /api/... request goes round robin to the apps)",
         f"[bold]redis[/]    {status.get('redis_url', '')}",
         f"[bold]database[/] {status.get('database_url', '')}",
-        f"[bold]logs[/]     {data_dir}/logs/<id>.log",
+        f"[bold]logs[/]     {data_dir.rstrip('/')}/logs/<id>.log",
         "",
         "try:",
         f"  curl -i '{url}/api/calc/add?a=2&b=3'",

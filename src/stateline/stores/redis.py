@@ -66,6 +66,25 @@ def connect(url: str, **kwargs: object) -> AsyncRedis:
     return aioredis.Redis.from_url(url, **kwargs)
 
 
+def connect_bounded(
+    url: str, max_connections: int = 256, wait_s: float = 5.0, **kwargs: object
+) -> AsyncRedis:
+    """An asyncio client for a server that answers many requests at once.
+
+    redis-py's default pool raises ``MaxConnectionsError`` once 100 connections
+    are in use; under load an app instance then fails requests it could have
+    served a moment later. For a single server this client's pool *waits* up to
+    ``wait_s`` for a free connection instead (then raises ``ConnectionError``).
+    The cluster client has no waiting pool, so there ``max_connections`` is only
+    raised, per node.
+    """
+    if is_cluster_url(url):
+        return connect(url, max_connections=max_connections, **kwargs)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=wait_s, **kwargs)
+    return aioredis.Redis.from_pool(pool)
+
+
 def connect_sync(url: str, **kwargs: object) -> SyncRedis:
     """A blocking client for ``url``: for the CLI, the supervisor and the lab, never a handler."""
     if is_cluster_url(url):

@@ -20,6 +20,7 @@ services.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -118,10 +119,36 @@ def sqlite_file(url: str) -> Path | None:
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.close()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        _enable_wal(cursor)
+    finally:
+        cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent: done once per file, checked per connection).
+
+    Switching needs a moment of exclusive access, and SQLite answers "database is
+    locked" at once rather than waiting on its busy timeout when several
+    processes open a new file together, so the switch is retried briefly. This
+    runs at most a few times per file, at the first start.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.fetchall()
+        except Exception as exc:  # the driver's OperationalError, wrapped by the adapter
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 def create_engine(url: str, pool_size: int = 5) -> AsyncEngine:
@@ -157,10 +184,8 @@ async def ping(engine: AsyncEngine) -> None:
 
 def _user(row: Any) -> UserRow:
     created = row.created_at
-    if created.tzinfo is None:  # SQLite keeps no zone: we only ever write UTC
-        created = created.replace(tzinfo=UTC)
-    else:  # PostgreSQL answers in the session's time zone
-        created = created.astimezone(UTC)
+    # SQLite keeps no zone (we only ever write UTC); PostgreSQL answers in the session's zone.
+    created = created.replace(tzinfo=UTC) if created.tzinfo is None else created.astimezone(UTC)
     return UserRow(id=row.id, name=row.name, email=row.email, created_at=created)
 
 

@@ -167,3 +167,19 @@ def _reap(proc: subprocess.Popen[bytes], timeout: float = 15) -> int | None:
         proc.kill()
         proc.wait()
         return None
+
+
+def test_a_taken_port_is_a_clear_error_and_exit_1(
+    redis_url: str, tmp_path: Path, stateline_cmd: list[str],
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "STATELINE_REDIS_URL": redis_url, "STATELINE_DATA_DIR": str(tmp_path)}
+        done = subprocess.run([*stateline_cmd, "app", "--port", str(port)], env=env,
+                              capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert "cannot serve on" in done.stderr and "in use" in done.stderr

@@ -21,6 +21,7 @@ def main() -> None:
     ident = sys.argv[sys.argv.index("--id") + 1]
     data_dir = os.environ.get("STATELINE_DATA_DIR", "")
     if data_dir and os.path.exists(os.path.join(data_dir, "crash")):
+        print("stand-in: crash file present, exiting", flush=True)
         sys.exit(3)
 
     class Handler(BaseHTTPRequestHandler):

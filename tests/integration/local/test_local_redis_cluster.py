@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from stateline.local import topology
 from stateline.local.redis_cluster import SLOTS, ClusterError, EmbeddedRedisCluster
 from stateline.stores.redis import connect_sync
 
@@ -129,3 +131,31 @@ def test_second_cluster_on_a_busy_data_dir_fails_with_a_clear_error(
     with pytest.raises(ClusterError, match="already in use"):
         other.start()
     assert cluster.is_healthy()
+
+
+def test_new_cluster_that_loses_a_port_race_retries_on_fresh_ports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_choose = topology.choose_ports
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))  # bound, not listening: redis-server cannot bind it
+        taken = squatter.getsockname()[1]
+        calls: list[tuple[int, ...]] = []
+
+        def choose_then_lose_the_race(count: int, is_free: Callable[[int], bool]
+                                      ) -> tuple[int, ...]:
+            ports = real_choose(count, is_free)
+            if not calls:  # first draw: one port is grabbed by someone else meanwhile
+                ports = (taken, *ports[1:])
+            calls.append(ports)
+            return ports
+
+        monkeypatch.setattr(topology, "choose_ports", choose_then_lose_the_race)
+        cluster = EmbeddedRedisCluster(tmp_path / "data")
+        cluster.start()
+        try:
+            assert len(calls) == 2
+            assert taken not in cluster.ports
+            assert cluster.is_healthy()
+        finally:
+            cluster.stop()

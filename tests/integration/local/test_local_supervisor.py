@@ -206,3 +206,20 @@ def test_busy_gateway_port_fails_start_up_clearly_and_cleans_up(
     assert proc.returncode == 1
     assert f"port {port} is in use" in proc.stdout.decode()
     assert_all_gone([], data_dir)
+
+
+def test_app_crashing_at_start_up_fails_up_with_its_log_and_cleans_up(
+    tmp_path: Path, redis_url: str,
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "crash").write_text("")  # every stand-in exits with code 3 at once
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
+    env["STATELINE_REDIS_URL"] = redis_url
+    proc = subprocess.run([sys.executable, str(DRIVER), str(data_dir), str(free_port()), "2"],
+                          env=env, capture_output=True, timeout=60)
+    out = proc.stdout.decode()
+    assert proc.returncode == 1
+    assert "app-1 exited with code 3 during start-up" in out
+    assert "crash file present" in out  # the end of its log is shown
+    assert_all_gone([], data_dir)

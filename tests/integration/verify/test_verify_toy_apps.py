@@ -254,3 +254,19 @@ def test_an_interrupted_verify_stops_every_replica(
     assert proc.returncode in (130, 128 + sig)
     assert "Traceback" not in err
     assert_gone(pids)
+
+
+def test_a_reference_run_that_breaks_its_own_expectations_cannot_verify(
+    stateline_cmd: list[str], tmp_path: Path
+) -> None:
+    script = write(tmp_path, "- {path: /me, expect_status: 200}\n")
+    done = verify(stateline_cmd, script, "--spawn", LOCAL_APP, "--format", "json")
+    assert done.returncode == 2
+    doc = json.loads(done.stdout)
+    assert doc["result"] == "error"
+    assert doc["modes"] == [{
+        "mode": "single", "status": "failed", "requests": 0, "difference": None,
+        "reason": doc["modes"][0]["reason"],
+    }]
+    assert "#1 GET /me" in doc["modes"][0]["reason"]
+    assert "expected status 200, got 401" in doc["modes"][0]["reason"]

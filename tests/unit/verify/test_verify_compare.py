@@ -14,6 +14,7 @@ from stateline.lint.verify_compare import (
     diff_json,
     path_matches,
     split_pattern,
+    with_returned_values,
 )
 from stateline.lint.verify_script import NOT_JSON
 
@@ -103,3 +104,11 @@ def test_json_numbers_compare_by_value_but_booleans_are_not_numbers() -> None:
 
 def test_list_length_differences_show_absent_items() -> None:
     assert diff_json([1], [1, 2]) == [FieldDiff("1", ABSENT, 2)]
+
+
+def test_relative_differences_also_show_the_values_as_returned() -> None:
+    fields = (FieldDiff("value", 1, -4), FieldDiff("name", "a", "b"))
+    shown = with_returned_values(fields, {"value": 2, "name": "a"}, {"value": 1, "name": "b"})
+    assert shown[0].returned == (2, 1)
+    assert shown[1].returned is None
+    assert shown[0].describe() == "value: 1 vs -4 (relative; as returned 2 vs 1)"

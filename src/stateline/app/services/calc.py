@@ -88,15 +88,19 @@ def compute(op: str, a: Number, b: Number) -> Number:
         return _fit(_pow(a, b))
     func = _BINARY.get(op)
     if func is None:
-        raise ApiError(404, "unknown_operation", f"unknown operation {op!r}; use one of "
-                       + ", ".join(sorted(OPERATIONS)))
+        raise _unknown(op)
     return _fit(func(a, b))
+
+
+def _unknown(op: str) -> ApiError:
+    return ApiError(404, "unknown_operation",
+                    f"unknown operation {op[:20]!r}; use one of " + ", ".join(sorted(OPERATIONS)))
 
 
 async def calculate(request: Request) -> Response:
     op = request.path_params["op"]
-    if op not in OPERATIONS:
-        compute(op, 0, 0)  # raises the 404 with the list of operations
+    if op not in OPERATIONS:  # before parsing: the path is wrong whatever the query says
+        raise _unknown(op)
     params = request.query_params
     a = query_number(params.get("a"), "a")
     b = query_number(params.get("b"), "b")

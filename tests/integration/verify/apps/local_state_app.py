@@ -23,14 +23,14 @@ SESSIONS: dict[str, str] = {}
 
 
 async def incr(request: Request) -> Response:
-    COUNTER["value"] += 1
+    COUNTER["value"] += 1  # stateline: allow[SL102] the bug verify's tests must catch
     return JSONResponse({"value": COUNTER["value"], "pid": os.getpid()})
 
 
 async def login(request: Request) -> Response:
     user = (await request.json()).get("user", "")
     sid = secrets.token_hex(8)
-    SESSIONS[sid] = user
+    SESSIONS[sid] = user  # stateline: allow[SL110] the bug verify's tests must catch
     response = JSONResponse({"session_id": sid}, status_code=201)
     response.set_cookie("sid", sid, httponly=True)
     return response

@@ -64,7 +64,7 @@ async def refresh() -> dict:
 @app.get("/words/{word}")
 async def words(word: str) -> dict:
     count = VISITS[word]  # expect: SL103
-    TAGS[word].append("seen")  # expect: SL102
+    TAGS[word].append("seen")  # expect: SL103,SL102
     return {"similar": similar(word), "count": count}
 
 
@@ -78,7 +78,26 @@ async def lottery(seed: int) -> dict:
 @app.post("/reports/{rid}")
 async def build_report(rid: str) -> dict:
     with _report_lock:  # expect: SL118
-        await asyncio.sleep(0)
-    async with _jobs_lock:
+        done = httpx.get(f"https://reports.example/{rid}").status_code == 200
+        if not done:
+            httpx.post("https://reports.example/", json={"id": rid})
+    async with _jobs_lock:  # expect: SL118
         JOBS.add(rid)  # expect: SL102
     return {"ok": True}
+
+
+_client_lock = threading.Lock()
+_pool = None
+
+
+def pool() -> httpx.Client:
+    global _pool
+    with _client_lock:  # trap: double-checked lazy creation of a client
+        if _pool is None:
+            _pool = httpx.Client()  # trap: lazy creation
+    return _pool
+
+
+@app.get("/ping")
+async def ping() -> dict:
+    return {"status": pool().get("https://status.example").status_code}

@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)  # trap: loggers are process plumbing
 REQUESTS = Counter("requests_total", "Requests served")  # trap: Prometheus metric
 SLUG = re.compile(r"^[a-z0-9-]+$")  # trap: compiled regex
 ALLOWED = ("home", "about", "pricing")  # trap: tuple constant
+ALLOWED_LIST = list(ALLOWED)
 PAGES: dict[str, str] = {}  # trap: filled at start-up only
 page_views = 0
 rdb = aioredis.from_url("redis://localhost:6379/0")  # trap: external store client
@@ -51,7 +52,9 @@ async def show(name: str) -> dict:
 async def stats() -> dict:
     local_copy = dict(PAGES)  # trap: a local copy of a global
     local_copy["extra"] = "x"  # trap: writes the copy only
-    return {"views": page_views, "pages": local_copy}
+    recent = ALLOWED_LIST[:]  # trap: a slice is a copy
+    recent.append("contact")  # trap: writes the copy only
+    return {"views": page_views, "pages": local_copy, "recent": recent}
 
 
 def reset_for_tests() -> None:

@@ -50,8 +50,8 @@ async def reserve(request):
     IN_FLIGHT.inc()  # trap: Prometheus gauge
     try:
         async with engine.begin() as conn:
-            await conn.execute(sa.update(stock).where(stock.c.sku == sku)
-                               .values(qty=stock.c.qty - qty))  # trap: SQL update
+            change = sa.update(stock).where(stock.c.sku == sku).values(qty=stock.c.qty - qty)
+            await conn.execute(change)  # trap: SQL update
         total = await redis.incrby(f"reserved:{sku}", qty)  # trap: Redis counter
         await redis.sadd("skus:reserved", sku)  # trap: a Redis set, not a Python set
         RESERVED.labels(warehouse=warehouse_for(sku)).inc(qty)  # trap: Prometheus

@@ -60,8 +60,8 @@ async def post_message(request):
     _history.append(message)  # expect: SL102
     request.app["messages_sent"] += 1  # expect: SL116
     async with request.app["db"].acquire() as conn:
-        await conn.execute("INSERT INTO messages (author, text) VALUES ($1, $2)",
-                           message["user"], message["text"])  # trap: SQL write
+        sql = "INSERT INTO messages (author, text) VALUES ($1, $2)"
+        await conn.execute(sql, message["user"], message["text"])  # trap: SQL write
     return web.json_response(message, status=201)
 
 

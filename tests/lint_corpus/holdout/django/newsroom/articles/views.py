@@ -58,7 +58,7 @@ def autosave(request, draft_id):
     chunks = _autosave_buffer.setdefault(draft_id, [])  # expect: SL102
     chunks.append(request.body.decode())  # expect: SL102
     if len(chunks) >= 10:
-        Draft.objects.filter(pk=draft_id).update(body="".join(chunks))
+        Draft.objects.filter(pk=draft_id).update(body="".join(chunks))  # trap: SQL update
     return JsonResponse({"buffered": len(chunks)})
 
 

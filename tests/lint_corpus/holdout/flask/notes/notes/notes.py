@@ -30,8 +30,8 @@ def create_note():
     note_id = _next_note_id
     _next_note_id += 1  # expect: SL114
     data = request.get_json()
-    get_db().execute("INSERT INTO note (id, title, body) VALUES (?, ?, ?)",
-                     (note_id, data["title"], data["body"]))  # trap: SQL write
+    row = (note_id, data["title"], data["body"])
+    get_db().execute("INSERT INTO note (id, title, body) VALUES (?, ?, ?)", row)  # trap: SQL write
     get_db().commit()
     for tag in data.get("tags", []):
         TAG_INDEX[tag].add(note_id)  # expect: SL103
