@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stateline.app.context import AppContext, Stores, context
 from stateline.app.errors import EXCEPTION_HANDLERS
 from stateline.app.lifecycle import Lifecycle, State
-from stateline.app.rates import shipped_snapshot
+from stateline.app.rates import RateSnapshot, shipped_snapshot
 from stateline.app.responses import json_response
 from stateline.app.services import (
     calc,
@@ -92,14 +92,13 @@ def _routes() -> list[BaseRoute]:
     return routes
 
 
-async def _connect_stores(ctx: AppContext, stores: Stores) -> None:
+async def _connect_stores(ctx: AppContext, stores: Stores, snapshot: RateSnapshot) -> None:
     """Retry until Redis and SQL answer; then create the schema and seed the rates."""
     delay = 0.05
     while True:
         try:
             await stores.redis.ping()
             await sql.ensure_schema(stores.sql)
-            snapshot = shipped_snapshot()
             if await sql.seed_rates(stores.sql, snapshot.rates, snapshot.as_of):
                 log.info("seeded %d rates as of %s", len(snapshot.rates), snapshot.as_of)
             break
@@ -142,8 +141,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        snapshot = shipped_snapshot()  # a broken package should fail the start, loudly
         stores = _build_stores(settings)
-        starter = asyncio.create_task(_connect_stores(ctx, stores))
+        starter = asyncio.create_task(_connect_stores(ctx, stores, snapshot))
         try:
             yield
         finally:

@@ -38,6 +38,7 @@ HOP_BY_HOP = frozenset(
 _REQUEST_OWN = frozenset({b"content-length", b"x-forwarded-for", b"x-forwarded-proto",
                           b"x-request-id", b"expect", b"host"})
 _RESPONSE_OWN = frozenset({b"content-length", b"x-served-by"})
+_RESPONSE_DROP = HOP_BY_HOP | _RESPONSE_OWN
 MAX_REQUEST_ID = 200
 
 _ID_PREFIX = os.urandom(6).hex().encode()
@@ -128,35 +129,31 @@ def response_head(
     keep_alive: bool,
     http10_client: bool,
     has_connection: bool,
+    has_request_id: bool | None = None,
 ) -> bytes:
     """The response head for the client.
 
     ``content_length`` is the upstream's value to pass on (None when the body
     is chunked or close-delimited); ``chunked`` says the gateway re-chunks the
-    body; ``keep_alive`` says whether the client connection stays open.
+    body; ``keep_alive`` says whether the client connection stays open;
+    ``has_request_id`` (when known) says whether the upstream set X-Request-ID.
     """
-    drop = connection_tokens(headers) if has_connection else frozenset()
-    parts = [b"HTTP/1.1 %d " % status, reason, b"\r\n"]
-    has_rid = False
-    for name, value in headers:
-        if name in HOP_BY_HOP or name in _RESPONSE_OWN or name in drop:
-            continue
-        if name == b"x-request-id":
-            has_rid = True
-        parts += (name, b": ", value, b"\r\n")
-    if not has_rid:
-        parts += (b"x-request-id: ", request_id, b"\r\n")
-    parts += (b"x-served-by: ", served_by, b"\r\n")
+    drop = _RESPONSE_DROP | connection_tokens(headers) if has_connection else _RESPONSE_DROP
+    lines = [b"%s: %s\r\n" % h for h in headers if h[0] not in drop]
+    if has_request_id is None:
+        has_request_id = any(n == b"x-request-id" for n, _ in headers)
+    tail = [b"x-served-by: ", served_by, b"\r\n"]
+    if not has_request_id:
+        tail += (b"x-request-id: ", request_id, b"\r\n")
     if content_length is not None:
-        parts += (b"content-length: ", content_length, b"\r\n")
+        tail += (b"content-length: ", content_length, b"\r\n")
     elif chunked:
-        parts += (b"transfer-encoding: chunked\r\n",)
+        tail.append(b"transfer-encoding: chunked\r\n")
     if not keep_alive:
-        parts += (b"connection: close\r\n",)
+        tail.append(b"connection: close\r\n")
     elif http10_client:
-        parts += (b"connection: keep-alive\r\n",)
-    parts += (b"\r\n",)
-    return b"".join(parts)
+        tail.append(b"connection: keep-alive\r\n")
+    return b"".join((b"HTTP/1.1 %d %s\r\n" % (status, reason), *lines, *tail, b"\r\n"))
 
 
 def header_value(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:

@@ -69,13 +69,24 @@ def _reason(status: int) -> bytes:
 
 
 class Exchange:
-    __slots__ = (
-        "activity", "attempts", "body", "body_bytes", "chunked_in", "client", "close_client",
-        "conn", "eof_body", "expect_continue", "finished", "framing", "head", "head_only",
-        "idempotent_key", "keep_alive", "key", "method", "out_body", "out_chunked", "pool",
-        "replayable", "request_done", "request_id", "response_started", "retrying", "route",
-        "started", "status", "tried", "upstream",
-    )
+    # Class-level defaults: a new exchange only sets what differs per request (no
+    # __slots__ on purpose — fifteen assignments per request instead of thirty-odd).
+    body: list[bytes] | tuple[()] = ()  # kept request body: replay copy, or not yet sent
+    body_bytes = 0
+    replayable = True
+    upstream: Upstream | None = None
+    conn: UpstreamConnection | None = None
+    tried: tuple[str, ...] = ()
+    attempts = 0
+    retrying = False  # holds one unit of the retry budget
+    response_started = False
+    out_body = True
+    out_chunked = False
+    eof_body = False  # the instance's body ends when it closes
+    close_client = False
+    finished = False
+    status = 0
+    activity = 0.0  # coarse time of the last sign of life from the upstream side
 
     def __init__(self, client: ClientProtocol, route: Route, method: bytes, head: bytes,
                  request_id: bytes, framing: BodyFraming, *, keep_alive: bool,
@@ -94,23 +105,7 @@ class Exchange:
         self.idempotent_key = idempotent_key
         self.head_only = method == b"HEAD"
         self.request_done = framing.kind == BODY_NONE
-        self.body: list[bytes] = []
-        self.body_bytes = 0
-        self.replayable = True
-        self.upstream: Upstream | None = None
-        self.conn: UpstreamConnection | None = None
-        self.tried: list[str] = []
-        self.attempts = 0
-        self.retrying = False
-        self.response_started = False
-        self.out_body = True
-        self.out_chunked = False
-        self.eof_body = False
-        self.close_client = False
-        self.finished = False
-        self.status = 0
         self.started = time.monotonic()
-        self.activity = coarse.now
 
     # -- from the client connection ---------------------------------------------
 
@@ -177,17 +172,23 @@ class Exchange:
     def _send_body(self, data: bytes) -> None:
         conn = self.conn
         if conn is None:  # not bound yet: keep it, and stop reading if it piles up
-            self.body.append(data)
+            self._keep(data)
             if sum(map(len, self.body)) > REPLAY_LIMIT:
                 self.client.pause(_BUFFER)
             return
         conn.write(data)
         if self.replayable:
             if self.body_bytes <= REPLAY_LIMIT:
-                self.body.append(data)
+                self._keep(data)
             else:
                 self.replayable = False
-                self.body.clear()
+                self.body = ()
+
+    def _keep(self, data: bytes) -> None:
+        if self.body:
+            self.body.append(data)  # type: ignore[union-attr]
+        else:
+            self.body = [data]
 
     def client_gone(self) -> None:
         """The client closed: abandon the upstream side (its connection cannot be reused)."""
@@ -207,7 +208,7 @@ class Exchange:
         if up is None:
             self._local_error(503, "no_upstream", f"no instance available in pool {self.pool.name}")
             return
-        self.tried.append(up.id)
+        self.tried = (*self.tried, up.id)
         self.attempts += 1
         self.upstream = up
         up.outstanding += 1
@@ -233,7 +234,7 @@ class Exchange:
         conn.write(b"".join((self.head, *self.body)))
         if not self.replayable or self.body_bytes > REPLAY_LIMIT:
             self.replayable = False
-            self.body.clear()
+            self.body = ()
         self.client.resume(_BUFFER)
 
     def _bind(self, conn: UpstreamConnection, *, reused: bool) -> None:
@@ -270,7 +271,7 @@ class Exchange:
 
     def response_head(self, conn: UpstreamConnection, status: int,
                       headers: list[tuple[bytes, bytes]], cl: bytes | None, te: bool,
-                      has_conn: bool) -> None:
+                      has_conn: bool, has_rid: bool) -> None:
         """The instance's response head: decide framing for the client and send the head.
 
         ``cl``, ``te`` and ``has_conn`` are the Content-Length value, whether a
@@ -301,6 +302,7 @@ class Exchange:
             served_by=conn.upstream.id_bytes, request_id=self.request_id,
             content_length=out_cl, chunked=self.out_chunked,
             keep_alive=keep, http10_client=client.http10, has_connection=has_conn,
+            has_request_id=has_rid,
         ))
         self.close_client = not keep
         self.response_started = True
@@ -446,7 +448,7 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
-        self.body.clear()
+        self.body = ()
         if self.client.paused & _READ_PAUSES:
             self.client.resume(_READ_PAUSES)
         pool = self.pool

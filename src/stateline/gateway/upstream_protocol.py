@@ -17,7 +17,7 @@ from httptools import HttpParserError, HttpResponseParser
 
 from stateline.gateway.clock import coarse
 
-_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection", b"x-request-id"})
 _PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
 
 if TYPE_CHECKING:
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 
 class UpstreamConnection(asyncio.Protocol):
-    __slots__ = ("after_feed", "cl", "closed", "ex", "got_bytes", "has_conn", "headers", "parser",
+    __slots__ = ("after_feed", "cl", "closed", "ex", "got_bytes", "has_conn", "has_rid", "headers",
+                 "parser",
                  "reused", "skip_message", "te", "transport", "upstream")
 
     def __init__(self, upstream: Upstream) -> None:
@@ -42,6 +43,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.cl: bytes | None = None
         self.te = False
         self.has_conn = False
+        self.has_rid = False
         self.after_feed: Upstream | None = None  # release here once the current read is parsed
 
     # -- asyncio callbacks ---------------------------------------------------
@@ -103,18 +105,21 @@ class UpstreamConnection(asyncio.Protocol):
                 self.cl = value
             elif name == b"transfer-encoding":
                 self.te = True
+            elif name == b"x-request-id":
+                self.has_rid = True
             elif value.lower() not in _PLAIN_CONNECTION:
                 self.has_conn = True  # it names headers to drop: the slow path
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         headers, cl, te, has_conn = self.headers, self.cl, self.te, self.has_conn
-        self.headers, self.cl, self.te, self.has_conn = [], None, False, False
+        has_rid = self.has_rid
+        self.headers, self.cl, self.te, self.has_conn, self.has_rid = [], None, False, False, False
         if status < 200 and status != 101:
             self.skip_message = True  # 100 Continue, 103 Early Hints: the gateway answers those
             return
         if self.ex is not None:
-            self.ex.response_head(self, status, headers, cl, te, has_conn)
+            self.ex.response_head(self, status, headers, cl, te, has_conn, has_rid)
 
     def on_body(self, body: bytes) -> None:
         ex = self.ex

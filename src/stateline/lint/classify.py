@@ -42,7 +42,7 @@ def rule_for(w: Write, cell: Cell, background: bool) -> str | None:
     if op in ("localcache", "lock"):
         return "SL118"
     if op == "next":
-        return "SL114" if cell.vkind == "count" else "SL103"
+        return "SL114" if cell.vkind == "count" or "count" in w.detail else "SL103"
     if "ws-remove" in w.detail:
         return None  # the registry is reported once, where connections are added
     short = cell.name.rsplit(".", 1)[-1]

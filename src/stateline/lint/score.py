@@ -8,6 +8,7 @@ Every finding on an unlabelled line is a false positive, trap lines included.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -95,6 +96,36 @@ def score(labels: dict[tuple[str, int], tuple[str, ...]], hits: list[Hit],
             s.false_pos.append(h)
     s.missed = [(p, ln, ids) for (p, ln), ids in sorted(labels.items()) if (p, ln) not in found]
     return s
+
+
+def _spans(path: Path) -> list[tuple[int, int]]:
+    """Line spans of every def and class in a file (innermost last when sorted by start)."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return []
+    return sorted((n.lineno, n.end_lineno or n.lineno) for n in ast.walk(tree)
+                  if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef))
+
+
+def score_lenient(root: Path, labels: dict[tuple[str, int], tuple[str, ...]],
+                  hits: list[Hit]) -> tuple[float, float]:
+    """(precision, recall) when a hit counts for every label inside the innermost
+    def/class around it: generous to tools that flag the declaration (`global x`,
+    the mutable default, the class attribute) rather than the write."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    covered: set[tuple[str, int]] = set()
+    useful = 0
+    for h in hits:
+        file_spans = spans.setdefault(h.path, _spans(root / h.path))
+        around = [sp for sp in file_spans if sp[0] <= h.line <= sp[1]]
+        lo, hi = around[-1] if around else (h.line, h.line)
+        inside = {(p, ln) for (p, ln) in labels if p == h.path and lo <= ln <= hi}
+        useful += bool(inside)
+        covered |= inside
+    precision = useful / len(hits) if hits else 1.0
+    recall = len(covered) / len(labels) if labels else 1.0
+    return precision, recall
 
 
 def stateline_hits(root: Path) -> list[Hit]:

@@ -63,7 +63,7 @@ def applies(cell: Cell, op: str, detail: tuple[str, ...], element: bool) -> bool
     if op == "rebind" or op in ("classattr", "cache_clear", "localcache"):
         return True
     if op == "next":
-        return vk in ("count", "iter")
+        return vk in ("count", "iter") or bool({"count", "iter"} & set(detail))
     if op == "read":
         return vk == "defaultdict" and not element
     if op == "seed":
@@ -207,6 +207,12 @@ class Summaries:
             r = sc.ref(fn, call.args[0], line)
             if r is not None and isinstance(r[0], Cell):
                 emit(r[0], "next", call)
+            elif r is not None:
+                # `next(self._ids)`: what the attribute holds decides, once `self`
+                # is bound to a long-lived instance.
+                kind = _attr_kind(sc, fn, call.args[0])
+                if kind in ("count", "iter"):
+                    emit(r[0], "next", call, (kind,), r[1])
             return
         if not isinstance(func, ast.Attribute):
             return
@@ -324,6 +330,18 @@ def _increment(w: object) -> str:
     return ""
 
 
+def _attr_kind(sc: Scope, fn: FuncInfo, node: ast.expr) -> str:
+    """vkind of `self.X` from its `__init__` binding (or class attribute)."""
+    if fn.cls is None or not isinstance(node, ast.Attribute):
+        return ""
+    value = sc.p.class_attr(fn.cls, node.attr)
+    init = {}
+    for c in reversed(sc.p.mro(fn.cls)):
+        init.update(c.init_attrs)
+    expr = init.get(node.attr) if node.attr in init else (value[1] if value else None)
+    return sc.p.classify(fn.module, expr) if expr is not None else ""
+
+
 def _is_id_name(name: str) -> bool:
     low = name.lower()
     return low in ("id", "pk") or (low.endswith(("_id", "id")) and len(low) <= 12)
@@ -384,6 +402,11 @@ def _session_key(fn: FuncInfo, key: ast.expr | None, depth: int = 0) -> bool:
     if isinstance(key, ast.Name):
         if key.id.lower() in _SESSION_KEYS:
             return True
+        for call in facts_of(fn).calls:  # `resp.set_cookie("sid", token)`: a session id
+            if isinstance(call.func, ast.Attribute) and call.func.attr == "set_cookie" and any(
+                    isinstance(a, ast.Name) and a.id == key.id
+                    for a in (*call.args, *(k.value for k in call.keywords))):
+                return True
         return any(_session_key(fn, v, depth + 1)
                    for _, v in facts_of(fn).assigns.get(key.id, ()) if v is not None)
     return "cookie" in ast.unparse(key).lower()

@@ -76,3 +76,17 @@ def test_truncated_pixel_data_is_415_not_a_crash() -> None:
     with pytest.raises(ApiError) as info:
         resize(data[: len(data) // 2], 10, 10, None)
     assert info.value.status == 415
+
+
+def test_formats_outside_the_raster_list_are_refused_unopened() -> None:
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    with pytest.raises(ApiError) as info:
+        probe(eps)
+    assert info.value.status == 415
+
+
+def test_bmp_input_is_written_back_as_png_by_default() -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (6, 6)).save(buf, format="BMP")
+    _, mime = resize(buf.getvalue(), 3, 3, None)
+    assert mime == "image/png"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stateline.lint.score import Hit, read_labels, score
+from stateline.lint.score import Hit, read_labels, score, score_lenient
 
 
 def test_labels_are_read_with_every_acceptable_id(tmp_path: Path) -> None:
@@ -38,3 +38,13 @@ def test_ruff_style_scoring_ignores_rule_ids() -> None:
     s = score({("m.py", 2): ("SL102",)}, [Hit("m.py", 2, "B006")], any_rule=True)
     assert s.mismatched == []
     assert s.precision == 1.0
+
+
+def test_lenient_scoring_credits_a_declaration_for_the_writes_in_its_function(
+        tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(
+        "X = 0\n\ndef f():\n    global X\n    X += 1\n\ndef g():\n    return 1\n")
+    labels = {("m.py", 5): ("SL101",)}
+    precision, recall = score_lenient(tmp_path, labels, [Hit("m.py", 4, "PLW0603"),
+                                                         Hit("m.py", 8, "X")])
+    assert (precision, recall) == (0.5, 1.0)

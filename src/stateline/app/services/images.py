@@ -49,6 +49,9 @@ FORMATS = {
     "webp": ("WEBP", "image/webp"),
     "gif": ("GIF", "image/gif"),
 }
+#: Formats accepted as input: common raster formats only. Pillow can open more (EPS
+#: through Ghostscript, for one), which an upload endpoint has no business running.
+INPUT_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 _BY_PIL = {pil: (name, mime) for name, (pil, mime) in FORMATS.items() if name != "jpg"}
 
 
@@ -56,7 +59,7 @@ def _open(data: bytes) -> Image.Image:
     """Open (header only) and check the declared size, without decoding pixels."""
     try:
         # Pillow itself refuses beyond 2x its own limit; our stricter check follows.
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=INPUT_FORMATS)
     except Image.DecompressionBombError:
         raise ApiError(413, "image_too_large",
                        f"image declares more than {MAX_PIXELS} pixels") from None
@@ -79,8 +82,7 @@ def probe(data: bytes) -> tuple[str, int, int]:
 def resize(data: bytes, width: int, height: int, fmt: str | None) -> tuple[bytes, str]:
     """The image scaled to exactly ``width`` x ``height``, encoded as ``fmt``."""
     image = _open(data)
-    pil_format, mime = FORMATS[fmt] if fmt else FORMATS.get(
-        _BY_PIL.get(image.format or "", ("png", ""))[0], FORMATS["png"])
+    pil_format, mime = FORMATS[fmt or _BY_PIL.get(image.format or "", ("png", ""))[0]]
     try:
         image.draft("RGB", (width, height))  # JPEG: decode at a reduced scale when it can
         out = image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
