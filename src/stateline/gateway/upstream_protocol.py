@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = ("after_feed", "cl", "closed", "ex", "got_bytes", "has_conn", "has_rid", "headers",
-                 "parser",
-                 "reused", "skip_message", "te", "transport", "upstream")
+                 "parser", "reused", "skip_message", "te", "transport", "upstream")
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream

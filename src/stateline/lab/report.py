@@ -50,8 +50,8 @@ def _cell(results: Results, name: str, words: str,
 def _scaling(h: Mapping[str, Any]) -> str:
     return (f"image resize {_num(h['cpu_rps_1'])} → {_num(h['cpu_rps_max'])} req/s with 1 → "
             f"{h['max_instances']} instances (efficiency {_num(h['cpu_efficiency_max'])}); "
-            f"cart {_num(h['store_rps_1'])} → {_num(h['store_rps_max'])} req/s; flattens at "
-            f"{h['knee']} instance(s) on this {h['cores']}-core machine")
+            f"cart {_num(h['store_rps_1'])} → {_num(h['store_rps_max'])} req/s; on this "
+            f"{h['cores']}-core machine the curve is flat after {h['knee']} instance(s)")
 
 
 def _resharding(h: Mapping[str, Any]) -> str:

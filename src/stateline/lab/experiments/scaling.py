@@ -86,11 +86,13 @@ def run(ctx: Context) -> Result:
                     "cart req/s", "cart p99 ms", "cart efficiency"], rows)
         + f"\n\n**This machine has {n_cores} core(s)** (`os.sched_getaffinity`). App "
         "instances, the gateway, Redis and the load generator all share them, so the curve "
-        f"flattens at the core count: measured knee at {knees[cpu]} instance(s) for the "
-        f"CPU-bound resize and {knees[store]} for the store-bound cart. Beyond "
-        f"{n_cores} instances more processes only share the same {n_cores} core(s); on a "
-        "machine with more cores the same command measures further along the curve "
-        "(`--max-instances`). Efficiency = throughput(N) / (N × throughput(1)).\n"
+        f"cannot keep rising past {n_cores} instance(s): here it flattened after "
+        f"{knees[cpu]} instance(s) for the CPU-bound resize and {knees[store]} for the "
+        "store-bound cart (the knee: the point after which one more instance adds less than "
+        "10 %). An app instance resizes on a small thread pool (Pillow releases the GIL), so "
+        "even one instance can use more than one core. On a machine with more cores the "
+        "same command measures further along the curve (`--max-instances`). "
+        "Efficiency = throughput(N) / (N × throughput(1)).\n"
     )
     png_t = plots.lines(ns, {w: [points[w][n]["throughput_rps"] for n in ns] for w in WORKLOADS},
                         "app instances", "requests/s", "Throughput vs instances",
