@@ -40,6 +40,17 @@ REPO = Path(__file__).resolve().parent.parent
 HARNESS = REPO.parent / "shared" / "bench" / "proxy_ratio.py"
 STATELINE = str(Path(sys.executable).parent / "stateline")
 
+NGINX_PROXY = """
+worker_processes 1; daemon off; pid {d}/proxy.pid; error_log {d}/proxy.err;
+events {{ worker_connections 4096; }}
+http {{ access_log off; client_body_temp_path {d}/p1; proxy_temp_path {d}/p2;
+  fastcgi_temp_path {d}/p3; uwsgi_temp_path {d}/p4; scgi_temp_path {d}/p5;
+  upstream b {{ server 127.0.0.1:{backend}; keepalive 64; keepalive_requests 1000000; }}
+  server {{ listen 127.0.0.1:{port}; keepalive_requests 1000000;
+    location / {{ proxy_pass http://b; proxy_http_version 1.1;
+      proxy_set_header Connection ""; }} }} }}
+"""
+
 NGINX_STATIC = """
 worker_processes 1; daemon off; pid {d}/static.pid; error_log {d}/static.err;
 events {{ worker_connections 4096; }}
@@ -137,6 +148,40 @@ def wrk_rps(port: int, seconds: int, conns: int) -> float:
     return float(m.group(1)) if m else float("nan")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (from /proc)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def with_children(pid: int) -> list[int]:
+    """``pid`` and its child processes (nginx's worker runs under its master)."""
+    out = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def cpu_per_request(port: int, pid: int, seconds: int) -> tuple[float, float]:
+    """(microseconds of proxy CPU per request, req/s) under wrk -c64."""
+    wrk_rps(port, 1, 64)
+    pids = with_children(pid)
+    before = cpu_seconds(pids)
+    rps = wrk_rps(port, seconds, 64)
+    used = cpu_seconds(pids) - before
+    return used / (rps * seconds) * 1e6, rps
+
+
 def gateway(port: int, backend: int, workers: int) -> subprocess.Popen:
     return start([STATELINE, "gateway", "--listen", f"127.0.0.1:{port}", "--backend",
                   f"http://127.0.0.1:{backend}", "--workers", str(workers),
@@ -195,6 +240,24 @@ def main() -> None:
                 finally:
                     stop(gw)
             print(f"direct to backend: {wrk_rps(bport, args.seconds, 64):10.0f} req/s")
+
+            print("\n== CPU per proxied request (user+sys of the proxy process, wrk -c64): "
+                  "steadier than req/s on a busy machine", flush=True)
+            for name in ("nginx", "gateway", "nginx", "gateway"):
+                port = free_port()
+                if name == "nginx":
+                    Path(d, "proxy.conf").write_text(
+                        NGINX_PROXY.format(d=d, port=port, backend=bport))
+                    proc = start(["nginx", "-p", d, "-c", f"{d}/proxy.conf"])
+                else:
+                    proc = gateway(port, bport, 1)
+                try:
+                    wait_port(port)
+                    time.sleep(0.3)
+                    us, rps = cpu_per_request(port, proc.pid, args.seconds)
+                    print(f"{name:<8} {us:6.1f} us CPU/request   ({rps:8.0f} req/s)", flush=True)
+                finally:
+                    stop(proc)
         finally:
             stop(backend)
 

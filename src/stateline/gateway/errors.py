@@ -63,3 +63,25 @@ def error_response(
         head_only=head_only,
         extra=extra,
     )
+
+
+_REASONS: dict[int, bytes] = {}
+
+
+def cached_reason(status: int) -> bytes:
+    """The standard reason phrase, memoised (an instance's own phrase means nothing, RFC 9112)."""
+    r = _REASONS.get(status)
+    if r is None:
+        r = _REASONS[status] = reason(status)
+    return r
+
+
+#: What the client gets when an attempt failed and no retry follows, by ``retry.Failure`` name.
+FAILURE_ANSWERS: dict[str, tuple[int, str, str]] = {
+    "CONNECT_FAILED": (502, "upstream_unreachable", "could not connect to an instance"),
+    "STALE_CONNECTION": (502, "upstream_reset", "the instance closed the connection"),
+    "RESET_AFTER_SEND": (502, "upstream_reset", "the instance closed the connection"),
+    "UPSTREAM_TIMEOUT": (504, "upstream_timeout", "the instance did not answer in time"),
+    "BAD_RESPONSE": (502, "bad_upstream_response", "the instance sent an invalid response"),
+    "HTTP_5XX": (502, "upstream_error", "the instance failed"),
+}

@@ -41,6 +41,7 @@ _RESPONSE_OWN = frozenset({b"content-length", b"x-served-by"})
 _RESPONSE_DROP = HOP_BY_HOP | _RESPONSE_OWN
 MAX_REQUEST_ID = 200
 
+_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
 _ID_PREFIX = os.urandom(6).hex().encode()
 _ids = itertools.count(1)
 
@@ -70,7 +71,6 @@ def request_head(
     method: bytes,
     target: bytes,
     headers: Sequence[tuple[bytes, bytes]],
-    *,
     host: bytes,
     client_ip: bytes,
     proto: bytes,
@@ -78,6 +78,9 @@ def request_head(
     has_connection: bool,
 ) -> tuple[bytes, bytes]:
     """The HTTP/1.1 request head for the upstream, and the request id it carries.
+
+    (Arguments are positional-or-keyword: the data plane passes them by position,
+    which is measurably cheaper on its per-request path; tests name them.)
 
     ``host`` is the Host to send (the client's, or the absolute-form
     authority, or the upstream address when a 1.0 client sent none).
@@ -121,7 +124,6 @@ def response_head(
     status: int,
     reason: bytes,
     headers: Sequence[tuple[bytes, bytes]],
-    *,
     served_by: bytes,
     request_id: bytes,
     content_length: bytes | None,
@@ -153,7 +155,10 @@ def response_head(
         tail.append(b"connection: close\r\n")
     elif http10_client:
         tail.append(b"connection: keep-alive\r\n")
-    return b"".join((b"HTTP/1.1 %d %s\r\n" % (status, reason), *lines, *tail, b"\r\n"))
+    line = _STATUS_LINES.get((status, reason))
+    if line is None:
+        line = _STATUS_LINES[(status, reason)] = b"HTTP/1.1 %d %s\r\n" % (status, reason)
+    return b"".join((line, *lines, *tail, b"\r\n"))
 
 
 def header_value(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:

@@ -44,30 +44,9 @@ _BUFFER = 4  # ClientProtocol pause reason: body buffered while no connection is
 _READ_PAUSES = 2 | 4  # UPLOAD | BUFFER: this exchange's reasons to stop reading the client
 _DOWNLOAD = 8  # the client's socket is full
 
-_FAILURE_ANSWER = {
-    Failure.CONNECT_FAILED: (502, "upstream_unreachable", "could not connect to an instance"),
-    Failure.STALE_CONNECTION: (502, "upstream_reset", "the instance closed the connection"),
-    Failure.RESET_AFTER_SEND: (502, "upstream_reset", "the instance closed the connection"),
-    Failure.UPSTREAM_TIMEOUT: (504, "upstream_timeout", "the instance did not answer in time"),
-    Failure.BAD_RESPONSE: (502, "bad_upstream_response", "the instance sent an invalid response"),
-    Failure.HTTP_5XX: (502, "upstream_error", "the instance failed"),
-}
-
-
 _FREE_RETRIES = (Failure.CONNECT_FAILED, Failure.STALE_CONNECTION)
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _NO_BODY_STATUSES = frozenset({204, 304})
-_REASONS: dict[int, bytes] = {}
-
-
-def _reason(status: int) -> bytes:
-    """The standard reason phrase (the instance's own phrase carries no meaning, RFC 9112)."""
-    r = _REASONS.get(status)
-    if r is None:
-        r = _REASONS[status] = errors.reason(status)
-    return r
-
-
 class Exchange:
     # Class-level defaults: a new exchange only sets what differs per request (no
     # __slots__ on purpose — fifteen assignments per request instead of thirty-odd).
@@ -89,7 +68,7 @@ class Exchange:
     activity = 0.0  # coarse time of the last sign of life from the upstream side
 
     def __init__(self, client: ClientProtocol, route: Route, method: bytes, head: bytes,
-                 request_id: bytes, framing: BodyFraming, *, keep_alive: bool,
+                 request_id: bytes, framing: BodyFraming, keep_alive: bool,
                  key: bytes | None, expect_continue: bool, idempotent_key: bool) -> None:
         self.client = client
         self.route = route
@@ -298,12 +277,8 @@ class Exchange:
         if not self.request_done:
             keep = False
         client.wbuf.append(response_head(
-            status, _REASONS.get(status) or _reason(status), headers,
-            served_by=conn.upstream.id_bytes, request_id=self.request_id,
-            content_length=out_cl, chunked=self.out_chunked,
-            keep_alive=keep, http10_client=client.http10, has_connection=has_conn,
-            has_request_id=has_rid,
-        ))
+            status, errors.cached_reason(status), headers, conn.upstream.id_bytes,
+            self.request_id, out_cl, self.out_chunked, keep, client.http10, has_conn, has_rid))
         self.close_client = not keep
         self.response_started = True
         self.status = status
@@ -404,7 +379,7 @@ class Exchange:
             self.pool.metrics.retries += 1
             self._attempt()
             return
-        status, code, message = _FAILURE_ANSWER[failure]
+        status, code, message = errors.FAILURE_ANSWERS[failure.name]
         self._local_error(status, code, message)
 
     def _drop_conn(self) -> None:

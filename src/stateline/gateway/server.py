@@ -149,7 +149,7 @@ async def serve(config: GatewayConfig, *, reuse_port: bool = False,
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    host, port = config.listen
+    host, port = sock.getsockname()[:2]  # the real port, when 0 asked for any free one
     log.info("gateway listening on %s:%d (pools: %s)", host, port, ", ".join(gw.pools))
     if ready is not None:
         ready.set()

@@ -51,7 +51,9 @@ def _scaling(h: Mapping[str, Any]) -> str:
     return (f"image resize {_num(h['cpu_rps_1'])} → {_num(h['cpu_rps_max'])} req/s with 1 → "
             f"{h['max_instances']} instances (efficiency {_num(h['cpu_efficiency_max'])}); "
             f"cart {_num(h['store_rps_1'])} → {_num(h['store_rps_max'])} req/s; on this "
-            f"{h['cores']}-core machine the curve is flat after {h['knee']} instance(s)")
+            f"{h['cores']}-core machine the curve is "
+            + (f"flat after {h['knee']} instance(s)" if h["knee"] < h["max_instances"]
+               else f"still rising at {h['max_instances']} instance(s)"))
 
 
 def _resharding(h: Mapping[str, Any]) -> str:

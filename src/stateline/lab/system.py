@@ -45,6 +45,28 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a live process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        out.setdefault(ppid, []).append(int(entry.name))
+    return out
+
+
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, dict[str, str], bytes]:
     """A plain GET (status, headers, body); HTTP errors are answers, not exceptions."""
     try:
@@ -246,6 +268,26 @@ class System:
 
     def scale(self, apps: int) -> dict[str, Any]:
         return self.call({"cmd": "scale", "apps": apps})
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by role (gateway, app, redis) and by this process ("lab").
+
+        Differences of two readings over a load show which tier is the bottleneck.
+        Processes that exited in between are missing from the second reading, so
+        compare readings taken while the pool is stable.
+        """
+        children = _children_by_parent()
+        out: dict[str, float] = {}
+        for p in self.processes():
+            role = "redis" if p["role"].startswith("redis") else p["role"]
+            if p.get("pid"):
+                family = [int(p["pid"])]
+                for pid in family:  # grows while walked: worker processes count too
+                    family.extend(children.get(pid, ()))
+                out[role] = out.get(role, 0.0) + sum(_cpu_of(pid) for pid in family)
+        t = os.times()
+        out["lab"] = t.user + t.system
+        return out
 
     def processes(self, role_prefix: str = "") -> list[dict[str, Any]]:
         status = self.status()

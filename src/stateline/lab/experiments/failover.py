@@ -15,9 +15,10 @@ import time
 from typing import Any
 
 from stateline.lab import plots
+from stateline.lab.background import Background
 from stateline.lab.experiments.base import Context, Result, md_table
 from stateline.lab.faults import FaultSchedule, failover_schedule
-from stateline.lab.loadgen import Background, LoadConfig
+from stateline.lab.loadgen import LoadConfig
 from stateline.lab.metrics import latency_spike, time_to_full_capacity
 from stateline.lab.mix import parse_mix
 from stateline.lab.system import System

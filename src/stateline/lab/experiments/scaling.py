@@ -38,6 +38,13 @@ WORKLOADS: dict[str, dict[str, Any]] = {
 }
 
 
+def _cores(point: dict[str, Any]) -> str:
+    """``app 1.9 · gateway 0.8 · redis 0.2 · lab 0.6`` for the table."""
+    used = point.get("cores_used", {})
+    return " · ".join(f"{k} {used[k]:.1f}" for k in ("app", "gateway", "redis", "lab")
+                      if k in used)
+
+
 def wait_serving(system: System, n: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -52,47 +59,71 @@ def run(ctx: Context) -> Result:
     max_n = ctx.max_instances or (n_cores + 1 if ctx.quick else n_cores + 2)
     seconds = 4.0 if ctx.quick else 10.0
     points: dict[str, dict[int, dict[str, Any]]] = {w: {} for w in WORKLOADS}
+    stopped: str | None = None
     with System(1, ctx.log) as system:
         for n in range(1, max_n + 1):
             if n > 1:
-                system.scale(n)
-                wait_serving(system, n)
+                try:
+                    system.scale(n)
+                    wait_serving(system, n)
+                except SystemFailure as exc:  # report the points measured so far
+                    ctx.log(f"scaling: stopped at {n - 1} instance(s): {exc}")
+                    stopped = f"stopped before {n} instances: {exc}"
+                    break
             for name, mix in WORKLOADS.items():
                 config = LoadConfig(system.gateway_url,
                                     connections=CONNECTIONS_PER_INSTANCE[name] * n,
                                     duration=seconds, mix=parse_mix(mix), seed=n)
+                before = system.cpu_seconds()
                 r = run_load(config)
+                after = system.cpu_seconds()
+                cpu = {role: round((after.get(role, 0.0) - used) / r["duration_s"], 2)
+                       for role, used in before.items()}
                 goodput = round(r["ok"] / r["duration_s"], 1)
                 points[name][n] = {"throughput_rps": goodput,
                                    "connections": config.n_connections,
                                    "p99_ms": r["latency"]["p99_ms"],
                                    "p50_ms": r["latency"]["p50_ms"], "failed": r["failed"],
-                                   "errors": r["errors"], "instances": r["instances"]}
+                                   "errors": r["errors"], "instances": r["instances"],
+                                   "cores_used": cpu}
                 ctx.log(f"scaling: {n} instance(s), {name}: {goodput:,.0f} ok/s, "
-                        f"p99 {r['latency']['p99_ms']:.1f} ms, {r['failed']} failed")
-    ns = list(range(1, max_n + 1))
+                        f"p99 {r['latency']['p99_ms']:.1f} ms, {r['failed']} failed; cores used "
+                        + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+    ns = sorted(next(iter(points.values())))
+    max_n = ns[-1]
     eff = {w: scaling_efficiency({n: p[n]["throughput_rps"] for n in ns})
            for w, p in points.items()}
     knees = {w: knee({n: p[n]["throughput_rps"] for n in ns}) for w, p in points.items()}
     cpu, store = list(WORKLOADS)
+
+    def flat(w: str) -> str:
+        if knees[w] >= max_n:
+            return f"still rising at {max_n} instance(s)"
+        return f"flat after {knees[w]} instance(s)"
+
     rows = [[n, f"{points[cpu][n]['throughput_rps']:,.0f}", f"{points[cpu][n]['p99_ms']:.1f}",
-             f"{eff[cpu][n]:.2f}", f"{points[store][n]['throughput_rps']:,.0f}",
-             f"{points[store][n]['p99_ms']:.1f}", f"{eff[store][n]:.2f}"] for n in ns]
+             f"{eff[cpu][n]:.2f}", _cores(points[cpu][n]),
+             f"{points[store][n]['throughput_rps']:,.0f}",
+             f"{points[store][n]['p99_ms']:.1f}", f"{eff[store][n]:.2f}",
+             _cores(points[store][n])] for n in ns]
     md = (
         f"Closed loop through the gateway, {seconds:g} s per point, with 4 (resize) and 8 "
         f"(cart) connections per instance; the pool is scaled 1 → {max_n} with the "
         "supervisor. Throughput counts successful responses only.\n\n"
         + md_table(["instances", "resize req/s", "resize p99 ms", "resize efficiency",
-                    "cart req/s", "cart p99 ms", "cart efficiency"], rows)
+                    "resize cores used", "cart req/s", "cart p99 ms", "cart efficiency",
+                    "cart cores used"], rows)
         + f"\n\n**This machine has {n_cores} core(s)** (`os.sched_getaffinity`). App "
         "instances, the gateway, Redis and the load generator all share them, so the curve "
-        f"cannot keep rising past {n_cores} instance(s): here it flattened after "
-        f"{knees[cpu]} instance(s) for the CPU-bound resize and {knees[store]} for the "
-        "store-bound cart (the knee: the point after which one more instance adds less than "
-        "10 %). An app instance resizes on a small thread pool (Pillow releases the GIL), so "
-        "even one instance can use more than one core. On a machine with more cores the "
-        "same command measures further along the curve (`--max-instances`). "
-        "Efficiency = throughput(N) / (N × throughput(1)).\n"
+        f"cannot keep rising past {n_cores} instance(s). Measured: {flat(cpu)} for the "
+        f"CPU-bound resize, {flat(store)} for the store-bound cart (flat = one more instance "
+        "adds less than 10 %). An app instance resizes on a small thread pool (Pillow "
+        "releases the GIL), so even one instance can use more than one core. On a machine "
+        "with more cores the same command measures further along the curve (`--max-instances`). "
+        "Efficiency = throughput(N) / (N × throughput(1)). Cores used: CPU seconds per "
+        "second of each tier during the point (app = all instances together, lab = the load "
+        "generator); a tier near a whole core it cannot spread over (the one gateway "
+        "process, the one load generator process) is the next bottleneck.\n"
     )
     png_t = plots.lines(ns, {w: [points[w][n]["throughput_rps"] for n in ns] for w in WORKLOADS},
                         "app instances", "requests/s", "Throughput vs instances",
@@ -114,6 +145,6 @@ def run(ctx: Context) -> Result:
             "seconds_per_point": seconds,
             "points": {w: {str(n): v for n, v in p.items()} for w, p in points.items()},
             "efficiency": {w: {str(n): v for n, v in e.items()} for w, e in eff.items()},
-            "knee": knees, "teardown": system.teardown}
+            "knee": knees, "stopped": stopped, "teardown": system.teardown}
     return Result("scaling", "Scaling: throughput and p99 vs app instances", data, headline,
                   md, {"throughput.png": png_t, "p99.png": png_p})
