@@ -40,15 +40,25 @@ def _register_all() -> None:
         importlib.import_module(name).register(app)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from stateline import __version__
 
-        typer.echo(__version__)
+        typer.echo(f"stateline {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_print_version,
+        is_eager=True,  # answered before typer insists on a subcommand
+    ),
+) -> None:
+    """Stateless app servers behind a gateway; state lives in Redis Cluster, SQL and blobs."""
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from stateline.gateway import errors
 from stateline.gateway.clock import coarse
 from stateline.gateway.framing import (
     BODY_NONE,
+    NO_BODY,
     FramingError,
     check_header_size,
     check_target_size,
@@ -221,9 +222,15 @@ class ClientProtocol(asyncio.Protocol):
             self._enqueue(self._local(method, target, headers, specials, version, keep_alive))
             return
         pool = route.pool
-        framing = request_body_framing(specials, version, pool.config.max_body_bytes)
         host = authority
         expect = idem = has_connection = False
+        if len(specials) == 1 and specials[0][0] == b"host":  # the common case: Host alone
+            framing = NO_BODY
+            if host is None:
+                host = specials[0][1]
+            specials = ()  # type: ignore[assignment]
+        else:
+            framing = request_body_framing(specials, version, pool.config.max_body_bytes)
         for name, value in specials:
             if name == b"host":
                 if host is None:

@@ -39,6 +39,7 @@ _REQUEST_OWN = frozenset({b"content-length", b"x-forwarded-for", b"x-forwarded-p
                           b"x-request-id", b"expect", b"host"})
 _RESPONSE_OWN = frozenset({b"content-length", b"x-served-by"})
 _RESPONSE_DROP = HOP_BY_HOP | _RESPONSE_OWN
+_REQUEST_SKIP = HOP_BY_HOP | _REQUEST_OWN
 MAX_REQUEST_ID = 200
 
 _STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
@@ -90,33 +91,27 @@ def request_head(
     drop = connection_tokens(headers) if has_connection else frozenset()
     xff: bytes | None = None
     rid: bytes | None = None
-    parts = [method, b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
+    parts = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (method, target, host)]
     for name, value in headers:
-        if name in HOP_BY_HOP or name in _REQUEST_OWN or name in drop:
+        if name in _REQUEST_SKIP or name in drop:
             if name == b"te" and value.strip(b" \t").lower() == b"trailers" and name not in drop:
-                parts += (b"te: trailers\r\n",)
+                parts.append(b"te: trailers\r\n")
             elif name == b"x-forwarded-for":
                 xff = value if xff is None else xff + b", " + value
             elif name == b"x-request-id" and rid is None and _valid_request_id(value):
                 rid = value
             continue
-        parts += (name, b": ", value, b"\r\n")
+        parts.append(b"%s: %s\r\n" % (name, value))
     if rid is None:
-        rid = new_request_id()
-    parts += (
-        b"x-forwarded-for: ",
-        client_ip if xff is None else xff + b", " + client_ip,
-        b"\r\nx-forwarded-proto: ",
-        proto,
-        b"\r\nx-request-id: ",
-        rid,
-        b"\r\n",
-    )
+        rid = b"%s-%x" % (_ID_PREFIX, next(_ids))
+    parts.append(b"x-forwarded-for: %s\r\nx-forwarded-proto: %s\r\nx-request-id: %s\r\n" % (
+        client_ip if xff is None else xff + b", " + client_ip, proto, rid))
     if framing.kind == BODY_LENGTH:
-        parts += (b"content-length: ", b"%d" % framing.length, b"\r\n")
+        parts.append(b"content-length: %d\r\n\r\n" % framing.length)
     elif framing.kind == BODY_CHUNKED:
-        parts += (b"transfer-encoding: chunked\r\n",)
-    parts += (b"\r\n",)
+        parts.append(b"transfer-encoding: chunked\r\n\r\n")
+    else:
+        parts.append(b"\r\n")
     return b"".join(parts), rid
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from gwtest import Reader, connect, pool_toml
 
@@ -66,8 +68,6 @@ def test_a_200_mib_download_to_a_slow_reader_streams_with_bounded_memory(gw) -> 
         while b"\r\n\r\n" not in head:
             head += s.recv(65536)
         received = len(head.split(b"\r\n\r\n", 1)[1])
-        import time
-
         time.sleep(1.0)  # a slow reader: the gateway must stop reading from the instance
         assert peak_rss(gw.proc.pid) - before < ALLOWED_GROWTH
         while received < SIZE:
