@@ -5,6 +5,9 @@ Handlers raise :class:`ApiError`; the app turns it into
 stops answering mid-request gives 503 ``store_unavailable``. Anything else that
 escapes a handler is a bug in stateline, not bad input, so it becomes a JSON
 500 (and a logged traceback) rather than a hung or half-written response.
+
+A client that hangs up before its body arrived is neither: nobody is left to
+answer, so it is one line in the log at info level, not an error.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from stateline.app.responses import json_response
@@ -28,6 +31,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    431: "headers_too_large",
 }
 
 
@@ -67,6 +71,18 @@ async def store_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(503, "store_unavailable", "a store did not answer; retry shortly")
 
 
+async def client_disconnect_handler(request: Request, exc: Exception) -> Response:
+    """The client went away mid-body: log one line; the answer goes nowhere.
+
+    Handled here, in the exception middleware, so it never reaches the 500
+    handler, which logs a traceback and re-raises to the server (granian would
+    log a second one).
+    """
+    log.info("client disconnected before sending its body: %s %s",
+             request.method, request.url.path)
+    return error_response(400, "client_disconnected", "the client closed the connection")
+
+
 def _named(request: Request, response: Response) -> Response:
     # The 500 handler runs outside the middleware that names the instance: name it here.
     ctx = getattr(request.app.state, "ctx", None)
@@ -84,6 +100,7 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> Response
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     ApiError: api_error_handler,
     HTTPException: http_error_handler,
+    ClientDisconnect: client_disconnect_handler,
     RedisError: store_error_handler,
     sa_exc.OperationalError: store_error_handler,
     sa_exc.InterfaceError: store_error_handler,
