@@ -238,6 +238,49 @@ def test_status_scale_and_kill_from_the_command_line(stack: Stack, http: httpx.C
     for _ in range(6):
         assert http.get("/api/calc/add", params={"a": 1, "b": 1}).status_code == 200
 
+    old = {p["id"]: p for p in stack.status()["processes"]}["app-2"]["pid"]
+    out = stack.cli("restart", "app-2")
+    assert out.returncode == 0, out.stderr
+    new = {p["id"]: p for p in stack.status()["processes"]}["app-2"]
+    assert new["state"] == "up" and new["pid"] != old and str(new["pid"]) in out.stdout
+    assert not pid_alive(old)
+
+    out = stack.cli("scale", "apps=-1")
+    assert out.returncode == 2 and "apps must be ≥ 1 (got -1)" in out.stderr
+
+
+def test_narrow_status_drops_the_log_column_and_names_the_logs_dir(stack: Stack) -> None:
+    out = subprocess.run([*STATELINE, "status", "--data-dir", str(stack.data_dir)],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "COLUMNS": "80"})
+    assert out.returncode == 0, out.stderr
+    assert "…" not in out.stdout
+    assert f"logs     {stack.data_dir.resolve()}/logs/<id>.log" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--port", "70000"], "--port must be from 1 to 65535 (got 70000)"),
+    (["--port", "0"], "--port must be from 1 to 65535 (got 0)"),
+    (["--apps", "0"], "--apps must be ≥ 1 (got 0)"),
+])
+def test_bad_up_arguments_fail_at_once_in_one_line(
+    tmp_path: Path, args: list[str], message: str,
+) -> None:
+    out = subprocess.run([*STATELINE, "up", "--data-dir", str(tmp_path / "d"), *args],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"error: {message}"
+    assert not (tmp_path / "d").exists()  # nothing started, nothing written
+
+
+def test_status_from_another_directory_names_the_absolute_data_dir(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
+    out = subprocess.run([*STATELINE, "status"], capture_output=True, text=True,
+                         timeout=30, cwd=tmp_path, env=env)
+    assert out.returncode == 1
+    assert f"nothing is running on {tmp_path.resolve() / '.stateline'};" in out.stderr
+    assert "STATELINE_DATA_DIR" in out.stderr
+
 
 def test_ctrl_c_leaves_nothing_and_up_again_keeps_all_state(stack: Stack) -> None:
     with httpx.Client(base_url=stack.url, timeout=10) as http:

@@ -17,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 
+from redis.exceptions import RedisError
+from sqlalchemy import exc as sa_exc
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +33,7 @@ from stateline.app.errors import EXCEPTION_HANDLERS
 from stateline.app.lifecycle import Lifecycle, State
 from stateline.app.rates import RateSnapshot, shipped_snapshot
 from stateline.app.responses import json_response
+from stateline.app.routing import merge_routes
 from stateline.app.services import (
     calc,
     carts,
@@ -52,6 +56,25 @@ log = logging.getLogger("stateline.app")
 HEALTH_PATH = "/_stateline/health"
 #: Longest pause between two attempts to reach the stores at start-up.
 MAX_RETRY_DELAY_S = 2.0
+#: A store problem that persists is logged again at most this often.
+PROBLEM_LOG_EVERY_S = 5.0
+
+
+def store_problem(exc: BaseException) -> str:
+    """One line (at most 300 characters) saying which store failed and why.
+
+    Database drivers write multi-line messages; a log line must stay one line.
+    """
+    if isinstance(exc, RedisError):
+        which = "redis store"
+    elif isinstance(exc, sa_exc.SQLAlchemyError):
+        which = "sql store"
+    else:
+        which = "a store"
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig  # the driver's own words, without SQLAlchemy's SQL and URL boilerplate
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{which} not reachable yet: {type(exc).__name__}: {text}"[:300]
 
 
 class InstanceHeader:
@@ -89,12 +112,13 @@ def _routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [Route(HEALTH_PATH, health, methods=["GET"])]
     for service in (calc, currency, images, users, carts, counter, sessions, players, demo):
         routes.extend(service.routes)
-    return routes
+    return merge_routes(routes)  # one route per path: a 405's Allow lists all its methods
 
 
 async def _connect_stores(ctx: AppContext, stores: Stores, snapshot: RateSnapshot) -> None:
     """Retry until Redis and SQL answer; then create the schema and seed the rates."""
     delay = 0.05
+    logged: tuple[str, float] | None = None  # the last problem logged, and when
     while True:
         try:
             await stores.redis.ping()
@@ -103,7 +127,13 @@ async def _connect_stores(ctx: AppContext, stores: Stores, snapshot: RateSnapsho
                 log.info("seeded %d rates as of %s", len(snapshot.rates), snapshot.as_of)
             break
         except Exception as exc:  # any store failure at start-up means "retry"
-            ctx.lifecycle.starting_problem(f"stores not reachable yet: {exc!r}"[:300])
+            problem = store_problem(exc)
+            ctx.lifecycle.starting_problem(problem)
+            now = time.monotonic()
+            if logged is None or logged[0] != problem or now - logged[1] >= PROBLEM_LOG_EVERY_S:
+                # The log is where `stateline up` and an operator learn why we are not ready.
+                log.warning("instance %s not ready: %s", ctx.instance_id, problem)
+                logged = (problem, now)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
     ctx.attach(stores)
@@ -158,6 +188,9 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    # No redirect from /api/users/ to /api/users: Starlette builds that Location
+    # from the Host header, which a client controls. An unknown path is a JSON 404.
+    app.router.redirect_slashes = False
     app.state.ctx = ctx
     app.add_middleware(InstanceHeader, instance_id=ident)
     return app

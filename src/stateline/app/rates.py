@@ -28,6 +28,8 @@ from importlib import resources
 from pathlib import Path
 
 BASE = "EUR"
+#: Largest CSV read out of a zip: the full ECB history since 1999 is a few MB.
+MAX_CSV_BYTES = 64 * 1024 * 1024
 _CODE = re.compile(r"[A-Z]{3}")
 
 
@@ -109,14 +111,33 @@ def parse_ecb_csv(text: str) -> RateSnapshot:
 def read_ecb_file(path: Path) -> RateSnapshot:
     """Parse a CSV file, or the CSV inside a ``.zip`` as the ECB publishes the history."""
     if path.suffix.lower() == ".zip":
-        import zipfile
-
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
-            if len(names) != 1:
-                raise RatesFormatError(f"{path} should hold exactly one CSV file")
-            return parse_ecb_csv(archive.read(names[0]).decode("utf-8"))
+        return parse_ecb_csv(_read_zipped_csv(path).decode("utf-8"))
     return parse_ecb_csv(path.read_text(encoding="utf-8"))
+
+
+def _read_zipped_csv(path: Path) -> bytes:
+    """The one CSV inside a zip; a corrupt or oversized archive is a format error.
+
+    ``zipfile`` reports damage with its own exceptions (and zlib's), which the
+    caller should not have to know: they become :class:`RatesFormatError`.
+    """
+    import zipfile
+    import zlib
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = [i for i in archive.infolist() if i.filename.lower().endswith(".csv")]
+            if len(infos) != 1:
+                raise RatesFormatError("the zip should hold exactly one CSV file")
+            if infos[0].file_size > MAX_CSV_BYTES:
+                raise RatesFormatError(f"the CSV in the zip is over {MAX_CSV_BYTES} bytes")
+            return archive.read(infos[0])
+    except zipfile.BadZipFile as exc:
+        if "not a zip file" in str(exc).lower():
+            raise RatesFormatError("not a zip file") from None
+        raise RatesFormatError(f"damaged zip file: {exc}") from None
+    except (zlib.error, EOFError) as exc:
+        raise RatesFormatError(f"damaged zip file: {exc}") from None
 
 
 def shipped_snapshot() -> RateSnapshot:

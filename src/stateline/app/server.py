@@ -15,6 +15,14 @@ The instance's life (see ``lifecycle.py``):
    stop sending new work within one poll interval), keep serving for the grace
    period, deregister, stop the server, exit 0. A second signal cuts the grace
    period short.
+
+Header limits are granian's (hyper's) and not ours to set: granian 2.8 exposes
+no option for the number of header fields, and hyper's fixed limit is 100
+(request line aside), so a request with more gets ``431`` with an empty body
+from the server before the app sees it. The head's total size may reach
+granian's read buffer (``HTTP1Settings.max_buffer_size``, about 408 KiB), well
+above the gateway's 64 KiB. The gateway, which faces clients, is where a JSON
+431 for too many headers belongs.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from typing import Any
 
 from stateline.app.errors import ApiError
@@ -17,6 +18,11 @@ from stateline.app.errors import ApiError
 #: Identifiers that become part of a Redis key (user ids, skus, player ids).
 _IDENT = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
 _INT = re.compile(r"-?[0-9]{1,12}")
+#: A number as the docs define it: ASCII digits, optional sign, fraction and exponent.
+#: Python's own float()/int() are far looser (``1_000``, `` 1``, ``１``, ``١``, ``nan``),
+#: so input is matched against this before either sees it.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 #: Longest query parameter we parse as a number: longer ones are refused, not parsed.
 MAX_NUMBER_CHARS = 64
 
@@ -32,20 +38,21 @@ def identifier(value: str, name: str) -> str:
 
 
 def query_number(raw: str | None, name: str) -> int | float:
-    """A finite number from a query string: an ``int`` when written as one, else a ``float``."""
+    """A finite number from a query string: an ``int`` when written as one, else a ``float``.
+
+    Only ASCII decimal or scientific notation (``12``, ``-1.5``, ``2e10``) is a
+    number; no spaces, digit separators, other scripts' digits, NaN or infinity.
+    """
     if raw is None or raw == "":
         raise ApiError(400, "missing_parameter", f"query parameter {name!r} is required")
-    text = raw.strip()
-    if len(text) > MAX_NUMBER_CHARS:
+    if len(raw) > MAX_NUMBER_CHARS:
         raise ApiError(400, "invalid_number", f"{name} is over {MAX_NUMBER_CHARS} characters")
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        raise ApiError(400, "invalid_number", f"{name} is not a number") from None
+    if not _NUMBER.fullmatch(raw):
+        raise ApiError(400, "invalid_number",
+                       f"{name} is not a number (ASCII digits, optional sign, '.', exponent)")
+    if _INTEGER.fullmatch(raw):
+        return int(raw)
+    value = float(raw)
     if not math.isfinite(value):
         raise ApiError(400, "invalid_number", f"{name} must be a finite number")
     return value
@@ -71,9 +78,9 @@ def json_number(data: dict[str, Any], name: str) -> float:
     try:
         number = float(value)
     except OverflowError:
-        raise ApiError(422, "invalid_field", f"{name} is too large") from None
+        raise ApiError(422, "invalid_number", f"{name} is too large") from None
     if not math.isfinite(number):
-        raise ApiError(422, "invalid_field", f"{name} must be a finite number")
+        raise ApiError(422, "invalid_number", f"{name} must be a finite number")
     return number
 
 
@@ -84,12 +91,24 @@ def json_int(data: dict[str, Any], name: str, low: int, high: int) -> int:
     return value
 
 
+def has_control_characters(value: str) -> bool:
+    """Whether ``value`` holds a C0 or C1 control character or DEL (Unicode category Cc).
+
+    They have no place in a name, and an ANSI escape sequence (ESC ``[`` ...)
+    in stored text would repaint the terminal of whoever reads a log or a
+    ``psql`` listing later.
+    """
+    return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
 def json_text(data: dict[str, Any], name: str, max_len: int) -> str:
-    """A non-empty string field, trimmed, at most ``max_len`` characters."""
+    """A non-empty string field, trimmed, at most ``max_len`` characters, no control characters."""
     value = data.get(name)
     if not isinstance(value, str) or not value.strip():
         raise ApiError(422, "invalid_field", f"{name} must be a non-empty string")
     value = value.strip()
     if len(value) > max_len:
         raise ApiError(422, "invalid_field", f"{name} must be at most {max_len} characters")
+    if has_control_characters(value):
+        raise ApiError(422, "invalid_field", f"{name} must not contain control characters")
     return value

@@ -109,6 +109,8 @@ class Admin:
                 "retries": m.retries,
                 "retry_budget_exhausted": p.budget.exhausted_total,
                 "rate_limited": m.rate_limited,
+                "panic": m.panic,
+                "panics": m.panics,
                 "mean_latency_ms": round(1000 * m.latency_sum / m.latency_count, 3)
                 if m.latency_count else None,
                 "upstreams": {u.id: {"requests": u.metrics.requests,

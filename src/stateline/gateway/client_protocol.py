@@ -31,12 +31,14 @@ from stateline.gateway.framing import (
     BODY_NONE,
     NO_BODY,
     FramingError,
+    check_header_count,
     check_header_size,
+    check_http_version,
     check_target_size,
     origin_form,
     request_body_framing,
 )
-from stateline.gateway.headers import request_head
+from stateline.gateway.headers import forwarded_proto, request_head
 from stateline.gateway.proxy import Exchange
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ PIPELINE = 1
 UPLOAD = 2
 BUFFER = 4
 DOWNLOAD = 8  # not a read pause: the client's socket is full, the upstream pauses instead
+LINGER_S = 2.0  # after an error answer, discard what the client still sends for this long
 
 _IDEMPOTENCY = b"idempotency-key"
 _ADMIN = b"/_stateline/"
@@ -57,6 +60,7 @@ class LocalAnswer:
     """A response the gateway makes itself, sent once the request body has been read."""
 
     __slots__ = ("build", "client", "close_client", "finished", "keep_alive", "request_done")
+    chunk_ok = True  # nothing is held back for a local answer
 
     def __init__(self, client: ClientProtocol, build: Any, *, keep_alive: bool,
                  request_done: bool, close: bool = False) -> None:
@@ -86,7 +90,8 @@ class LocalAnswer:
         if self.finished:
             return
         self.finished = True
-        keep = self.keep_alive and not self.client.gw.stopping
+        # while stopping, only requests already received keep the connection open
+        keep = self.keep_alive and (not self.client.gw.stopping or bool(self.client.queue))
         self.close_client = not keep
         data = self.build if isinstance(self.build, bytes) else self.build(keep)
         self.client.write(data)
@@ -113,6 +118,7 @@ class ClientProtocol(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.specials: list[tuple[bytes, bytes]] = []  # the headers framing and routing read
         self.head_bytes = 0
+        self.trusted = False  # the peer is a trusted proxy (its X-Forwarded-Proto is kept)
         self.last_active = coarse.now
         self.download_paused_conn: Any = None  # the upstream connection paused for a slow client
 
@@ -123,6 +129,8 @@ class ClientProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip = str(peer[0]).encode()
+            if self.gw.trusted_proxies:
+                self.trusted = self.gw.trusts(str(peer[0]))
         self.gw.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -206,10 +214,14 @@ class ClientProtocol(asyncio.Protocol):
         parser = self.parser
         version = parser.get_http_version()
         http10 = self.http10 = version != "1.1"
+        if http10:
+            check_http_version(version)
         keep_alive = parser.should_keep_alive()
         method = parser.get_method()
         url, headers, specials = self.url, self.headers, self.specials
         self.url, self.headers, self.specials, self.head_bytes = b"", [], [], 0
+        if len(headers) > self.gw.config.max_headers:
+            check_header_count(len(headers), self.gw.config.max_headers)
         if url[:1] == b"/":
             target, authority = url, None
         else:
@@ -243,8 +255,9 @@ class ClientProtocol(asyncio.Protocol):
                 has_connection = True
             elif name == _IDEMPOTENCY:
                 idem = True
+        proto = forwarded_proto(headers, self.gw.proto) if self.trusted else self.gw.proto
         head, rid = request_head(method, target, headers, host or b"localhost", self.client_ip,
-                                 self.gw.proto, framing, has_connection)
+                                 proto, framing, has_connection)
         key = pool.key_source.extract(target, headers) if pool.needs_key else None
         # positional: keyword arguments cost measurably on this path
         self._enqueue(Exchange(self, route, method, head, rid, framing, keep_alive, key, expect,
@@ -267,6 +280,11 @@ class ClientProtocol(asyncio.Protocol):
         if self.parsing is not None:
             self.parsing.on_body(body)
 
+    def on_chunk_header(self) -> None:
+        item = self.parsing
+        if item is not None and not item.chunk_ok:
+            item.chunk_validated()
+
     def on_message_complete(self) -> None:
         item, self.parsing = self.parsing, None
         if item is not None and not item.request_done:
@@ -288,9 +306,15 @@ class ClientProtocol(asyncio.Protocol):
             return
         self.current = None
         self.last_active = coarse.now
-        if item.close_client or self.transport is None or (self.gw.stopping and not self.queue):
+        # While stopping, a response that promised keep-alive leaves the connection
+        # open: the client may already be sending its next request, which is
+        # answered (with Connection: close); Gateway.stop closes it once idle.
+        if item.close_client or self.transport is None:
             self.parsing = None
-            self.close()
+            if self.rejected or not item.request_done:
+                self.close_lingering()
+            else:
+                self.close()
             return
         if self.queue:
             nxt = self.queue.popleft()
@@ -343,6 +367,30 @@ class ClientProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def close_lingering(self) -> None:
+        """Half-close after an answer the client may still be sending into (lingering close).
+
+        Closing a socket with unread input makes the kernel send RST, and a
+        client still writing its request (a huge head, a refused upload) may
+        then lose the answer it was sent. So: send FIN, keep reading and
+        discarding for at most ``LINGER_S``, and close when the client does.
+        """
+        self.flush()
+        t = self.transport
+        if t is None:
+            return
+        if not t.can_write_eof():
+            t.close()
+            return
+        t.write_eof()
+        self.rejected = True  # data_received discards from now on
+        self.paused = 0
+        t.resume_reading()
+        asyncio.get_running_loop().call_later(LINGER_S, t.close)
+
+    def eof_received(self) -> bool:
+        return False  # the client is done sending: close (a lingering close ends here)
+
     def abort_after_flush(self) -> None:
         """A truncated response: flush what we have and close (the client sees the cut)."""
         self.close()
@@ -379,8 +427,11 @@ class ClientProtocol(asyncio.Protocol):
                 self.close()
             return
         if not current.request_done and now - self.last_active > cfg.header_read_timeout \
-                and not self.paused & ~DOWNLOAD:
-            self.close()
+                and not self.paused & ~DOWNLOAD and not getattr(current, "await_continue", False):
+            # A stalled body: answer 408 (unless a response already started) and
+            # abort the upstream request, as for a stalled head.
+            self._reject(FramingError(408, "request_timeout", "request body stalled"))
+            self.flush()
             return
         if isinstance(current, Exchange):
             current.check_timeout(now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from stateline.gateway.balancers.keys import KeySource
 from stateline.gateway.framing import (
     DEFAULT_MAX_BODY_BYTES,
     MAX_HEADER_BYTES,
+    MAX_HEADERS,
     MAX_TARGET_BYTES,
 )
 from stateline.gateway.health import OutlierPolicy
@@ -90,7 +92,10 @@ class GatewayConfig:
     shutdown_grace: float = 10.0
     max_header_bytes: int = MAX_HEADER_BYTES
     max_target_bytes: int = MAX_TARGET_BYTES
+    max_headers: int = MAX_HEADERS  # request header fields; more → 431
     proto: str = "http"  # what X-Forwarded-Proto says
+    # Peers (CIDRs) whose X-Forwarded-Proto is kept, e.g. a TLS terminator in front.
+    trusted_proxies: tuple[str, ...] = ()
 
     def with_(self, **changes: Any) -> GatewayConfig:
         return replace(self, **changes)
@@ -101,6 +106,17 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ConfigError(f"listen address {value!r}: want HOST:PORT")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def parse_trusted_proxies(values: list[Any]) -> tuple[str, ...]:
+    """CIDRs (or single addresses) of proxies whose X-Forwarded-Proto is believed."""
+    out = []
+    for v in values:
+        try:
+            out.append(str(ip_network(str(v), strict=False)))
+        except ValueError:
+            raise ConfigError(f"gateway.trusted_proxies: {v!r} is not an address or CIDR") from None
+    return tuple(out)
 
 
 def parse_backend(url: str) -> str:
@@ -219,10 +235,15 @@ def load(text: str, *, source: str = "config") -> GatewayConfig:
     g = _take(top.get("gateway", {}), "gateway", {
         "listen": str, "workers": int, "redis_url": str, "registry_interval": float,
         "header_read_timeout": float, "idle_timeout": float, "shutdown_grace": float,
-        "max_header_bytes": int, "max_target_bytes": int, "proto": str,
+        "max_header_bytes": int, "max_target_bytes": int, "max_headers": int, "proto": str,
+        "trusted_proxies": list,
     })
     if "listen" in g:
         g["listen"] = parse_listen(g["listen"])
+    if "trusted_proxies" in g:
+        g["trusted_proxies"] = parse_trusted_proxies(g["trusted_proxies"])
+    if g.get("max_headers", 1) < 1:
+        raise ConfigError("gateway.max_headers: must be at least 1")
     pools = {name: _pool(name, t) for name, t in top.get("pools", {}).items()}
     if not pools:
         raise ConfigError(f"{source}: no [pools.NAME] table")

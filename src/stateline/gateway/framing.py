@@ -15,7 +15,8 @@ without sockets:
 - HTTP/1.1 requests carry exactly one Host.
 
 Every refusal closes the connection (the byte stream can no longer be
-trusted) and nothing is forwarded. Limits answer 431 / 414 / 413.
+trusted) and nothing is forwarded. Limits answer 431 / 414 / 413; request
+lines that are not HTTP/1.0 or 1.1 answer 505 (2.x and later) or 400.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_TARGET_BYTES = 8 * 1024
+MAX_HEADERS = 100  # request header fields (nginx/Apache allow about 100 too)
 DEFAULT_MAX_BODY_BYTES = 100 * 1024 * 1024
 
 # How the request body reaches the upstream.
@@ -98,6 +100,25 @@ def request_body_framing(
             raise FramingError(413, "body_too_large", f"request body over {max_body} bytes")
         return BodyFraming(BODY_LENGTH, n) if n else NO_BODY
     return NO_BODY
+
+
+def check_http_version(version: str) -> None:
+    """Refuse anything but HTTP/1.0 and 1.1 (llhttp also parses 0.9 and 2.0 request lines).
+
+    HTTP/2 and later never arrive in an HTTP/1 request line from a real client
+    (h2c upgrades and prior knowledge look different), so 2.x+ is answered 505;
+    an HTTP/0.9-style line without a version is simply malformed: 400.
+    """
+    if version in ("1.1", "1.0"):
+        return
+    if version[:1].isdigit() and int(version.split(".")[0]) >= 2:
+        raise FramingError(505, "http_version_not_supported", f"HTTP/{version} is not supported")
+    raise FramingError(400, "bad_http_version", "request line needs HTTP/1.0 or HTTP/1.1")
+
+
+def check_header_count(count: int, limit: int = MAX_HEADERS) -> None:
+    if count > limit:
+        raise FramingError(431, "too_many_headers", f"more than {limit} request headers")
 
 
 def check_target_size(size: int, limit: int = MAX_TARGET_BYTES) -> None:

@@ -7,7 +7,8 @@ credentials meant for the proxy (``Proxy-Authorization``). So both directions
 drop them, plus any header the Connection header names.
 
 The gateway then adds what the upstream needs to know about the client
-(X-Forwarded-For, X-Forwarded-Proto, X-Request-ID) and what the client needs
+(X-Forwarded-For, X-Forwarded-Proto — kept from a trusted proxy, see
+:func:`forwarded_proto` — X-Request-ID) and what the client needs
 to know about the path its request took (X-Served-By). Heads are built as one
 ``bytes`` join: this runs once per request on the hot path.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Sequence
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 
 from stateline.gateway.framing import BODY_CHUNKED, BODY_LENGTH, BodyFraming
 
@@ -154,6 +156,30 @@ def response_head(
     if line is None:
         line = _STATUS_LINES[(status, reason)] = b"HTTP/1.1 %d %s\r\n" % (status, reason)
     return b"".join((line, *lines, *tail, b"\r\n"))
+
+
+def forwarded_proto(headers: Sequence[tuple[bytes, bytes]], default: bytes) -> bytes:
+    """The X-Forwarded-Proto a trusted proxy (a TLS terminator) sent, else ``default``.
+
+    Only ``http`` and ``https`` are passed on: the value decides whether an app
+    sets Secure cookies and builds https links, so anything odd is ignored.
+    """
+    for n, v in headers:
+        if n == b"x-forwarded-proto":
+            v = v.strip(b" \t").lower()
+            return v if v in (b"http", b"https") else default
+    return default
+
+
+def is_trusted(ip: str, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    """Whether a peer address lies in one of the trusted proxy networks."""
+    try:
+        addr = ip_address(ip)
+    except ValueError:
+        return False
+    if isinstance(addr, IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr.version == net.version and addr in net for net in networks)
 
 
 def header_value(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:

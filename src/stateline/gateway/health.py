@@ -33,6 +33,14 @@ rounded in favour of ejecting one host: in a pool of three, 10% is 0.3 hosts,
 and flooring that would mean outlier detection never works in small pools,
 which is exactly where one bad instance hurts most. So one host may always be
 ejected (Envoy behaves the same way).
+
+**Panic** (Envoy's ``healthy_panic_threshold``): when fewer than
+``panic_threshold`` percent of the pool's routable hosts (those neither draining
+nor ejected by an admin) are available, the pool routes to all of them, ejected
+and unhealthy included. Health data that condemns most of a pool is more
+likely wrong (one overloaded instance answering 503, a flaky check) than most
+of the pool is down, and a guess that turns every request into "no upstream"
+is a self-inflicted outage. 0 turns panic off.
 """
 
 from __future__ import annotations
@@ -72,6 +80,7 @@ class OutlierPolicy:
     base_ejection_time: float = 30.0
     max_ejection_time: float = 300.0
     max_ejection_percent: float = 10.0
+    panic_threshold: float = 50.0  # percent available below which the whole pool is used
     multiplier_decay_interval: float = 10.0  # Envoy's outlier detection ``interval``
     # active health checks
     interval: float = 5.0
@@ -91,6 +100,8 @@ class OutlierPolicy:
                 raise ValueError(f"{name} must be > 0")
         if not 0.0 <= self.max_ejection_percent <= 100.0:
             raise ValueError("max_ejection_percent must be within 0..100")
+        if not 0.0 <= self.panic_threshold <= 100.0:
+            raise ValueError("panic_threshold must be within 0..100")
 
     def ejection_time(self, times_ejected: int) -> float:
         """How long the ``times_ejected``-th recent ejection lasts: linear growth, capped."""
@@ -156,6 +167,9 @@ class PoolHealth:
         self.ejections_total: dict[str, int] = {}
         self._hosts: dict[str, _Host] = {}
         self._available: frozenset[str] = frozenset()
+        self._routable: frozenset[str] = frozenset()
+        self.panic = False  # routing to every routable host, ignoring health
+        self.panics_total = 0  # times the pool entered panic
         self._passively_ejected = 0
         self._next_event = INFINITY  # next ejection end or multiplier decay
 
@@ -186,8 +200,12 @@ class PoolHealth:
     # -- the hot path --------------------------------------------------------
 
     def available_ids(self) -> frozenset[str]:
-        """The instances that may get new requests now (cached; rebuilt on change)."""
+        """The healthy instances (cached; rebuilt on change)."""
         return self._available
+
+    def routable_ids(self) -> frozenset[str]:
+        """The instances to route new requests to: the available ones, or in panic all."""
+        return self._routable
 
     def record(self, id: str, outcome: Outcome, now: float) -> Transition | None:
         """Account one proxied request's outcome; returns the ejection it caused, if any."""
@@ -383,6 +401,14 @@ class PoolHealth:
 
     def _refresh(self) -> None:
         available = frozenset(id for id, h in self._hosts.items() if h.state is State.HEALTHY)
-        if available != self._available:
+        base = [id for id, h in self._hosts.items() if not h.draining and not h.admin_ejected]
+        threshold = self.policy.panic_threshold
+        panic = bool(base) and len(available) * 100.0 < threshold * len(base)
+        routable = frozenset(base) if panic else available
+        if panic and not self.panic:
+            self.panics_total += 1
+        self.panic = panic
+        if available != self._available or routable != self._routable:
             self._available = available
+            self._routable = routable
             self.version += 1

@@ -23,7 +23,7 @@ class PoolMetrics:
     """Per-pool request counters and latency histogram."""
 
     __slots__ = ("by_class", "errors_local", "latency_buckets", "latency_count", "latency_sum",
-                 "rate_limited", "retries")
+                 "panic", "panics", "rate_limited", "retries")
 
     def __init__(self) -> None:
         self.by_class = [0, 0, 0, 0, 0, 0]  # index status // 100 (1xx..5xx)
@@ -32,6 +32,8 @@ class PoolMetrics:
         self.latency_count = 0
         self.retries = 0
         self.rate_limited = 0
+        self.panic = False  # routing ignores health (too few instances available)
+        self.panics = 0  # times the pool entered panic
         self.errors_local: dict[str, int] = {}  # gateway-made error answers by code
 
     def observe(self, status: int, seconds: float) -> None:
@@ -82,6 +84,11 @@ def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamM
               "# TYPE stateline_gateway_upstream_requests_total counter"]
     up_err = ["# HELP stateline_gateway_upstream_errors_total Upstream failures per instance.",
               "# TYPE stateline_gateway_upstream_errors_total counter"]
+    panic = ["# HELP stateline_gateway_panic Whether a pool routes to all instances, ignoring "
+             "health (too few available).",
+             "# TYPE stateline_gateway_panic gauge"]
+    panics = ["# HELP stateline_gateway_panics_total Times a pool entered panic routing.",
+              "# TYPE stateline_gateway_panics_total counter"]
     eject = ["# HELP stateline_gateway_ejections_total Ejections per instance.",
              "# TYPE stateline_gateway_ejections_total counter"]
     for name, pm, upstreams in pools:
@@ -102,6 +109,10 @@ def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamM
                        f"{pm.retries}")
         limited.append(f"stateline_gateway_rate_limited_total{_labels(pool=name, worker=worker)} "
                        f"{pm.rate_limited}")
+        panic.append(f"stateline_gateway_panic{_labels(pool=name, worker=worker)} "
+                     f"{int(pm.panic)}")
+        panics.append(f"stateline_gateway_panics_total{_labels(pool=name, worker=worker)} "
+                      f"{pm.panics}")
         for inst, um, ejections in upstreams:
             labels = _labels(pool=name, instance=inst, worker=worker)
             up_req.append(f"stateline_gateway_upstream_requests_total{labels} {um.requests}")
@@ -112,4 +123,5 @@ def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamM
     conns = ["# HELP stateline_gateway_client_connections Open client connections.",
              "# TYPE stateline_gateway_client_connections gauge",
              f"stateline_gateway_client_connections{_labels(worker=worker)} {connections}"]
-    return "\n".join([*out, *lat, *retries, *limited, *up_req, *up_err, *eject, *conns]) + "\n"
+    return "\n".join([*out, *lat, *retries, *limited, *panic, *panics, *up_req, *up_err, *eject,
+                      *conns]) + "\n"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from stateline.gateway.balancers import create_balancer
 from stateline.gateway.balancers.keys import KeySource
 from stateline.gateway.config import PoolConfig
-from stateline.gateway.health import Outcome, PoolHealth, State, Transition
+from stateline.gateway.health import Outcome, PoolHealth, Transition
 from stateline.gateway.metrics import PoolMetrics
 from stateline.gateway.retry import RetryBudget
 from stateline.gateway.upstream import Upstream
@@ -70,18 +70,16 @@ class Pool:
     def candidates(self) -> list[Upstream]:
         """Members that may get new requests (one list object per health version).
 
-        When every member is out (ejected or failing checks) but not draining, the
-        pool "panics" like Envoy: it routes to all of them rather than answer 503
-        to everyone, since health data that condemns a whole pool is more likely
-        wrong than the whole pool is down.
+        When too few members are available the pool "panics" like Envoy and
+        routes to all non-draining ones (see ``health`` for the rule), rather
+        than answer 503 to everyone on the strength of health data that
+        condemns most of the pool.
         """
         if self._version != self.health.version:
-            available = self.health.available_ids()
-            cands = [u for u in self.members.values() if u.id in available]
-            if not cands:
-                cands = [u for u in self.members.values()
-                         if self.health.state(u.id) is not State.DRAINING]
-            self._candidates = cands
+            routable = self.health.routable_ids()
+            self._candidates = [u for u in self.members.values() if u.id in routable]
+            self.metrics.panic = self.health.panic
+            self.metrics.panics = self.health.panics_total
             self._version = self.health.version
         return self._candidates
 
@@ -119,7 +117,8 @@ class Pool:
                  **health.get(u.id, {})}
                 for u in self.members.values()
             ],
-            "available": len(self.candidates()),
+            "available": len(self.health.available_ids()),
+            "panic": self.health.panic,
             "recent_transitions": [
                 {"id": t.id, "from": str(t.old_state), "to": str(t.new_state), "reason": t.reason}
                 for t in self.transitions

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("stateline.gateway")
 
 REPLAY_LIMIT = 64 * 1024
+EXPECT_WAIT = 1.0  # seconds to wait for an instance's 100 Continue before sending our own
 _BUFFER = 4  # ClientProtocol pause reason: body buffered while no connection is bound
 _READ_PAUSES = 2 | 4  # UPLOAD | BUFFER: this exchange's reasons to stop reading the client
 _DOWNLOAD = 8  # the client's socket is full
@@ -64,6 +65,9 @@ class Exchange:
     eof_body = False  # the instance's body ends when it closes
     close_client = False
     finished = False
+    held = False  # chunked: waiting for the first chunk size before going upstream
+    await_continue = False  # Expect: waiting for the instance's 100 (or its final answer)
+    chunk_ok = False
     status = 0
     activity = 0.0  # coarse time of the last sign of life from the upstream side
 
@@ -95,17 +99,58 @@ class Exchange:
             asyncio.get_running_loop().create_task(self._limited_start(self.route.limiter))
             return
         if self.expect_continue:
-            self._continue()
+            self._expect()
+        if self.chunked_in and not self.chunk_ok:
+            self.held = True
+            return
         self._attempt()
 
     def _begin(self) -> None:
         if self.expect_continue:
-            self._continue()
+            self._expect()
+        if self.chunked_in and not self.chunk_ok:
+            self.held = True
+            return
         self._attempt()
+
+    def chunk_validated(self) -> None:
+        """The first chunk-size line parsed: the held request may now go upstream.
+
+        A chunked request's head is held back until llhttp has accepted its first
+        chunk size, so a request whose body framing is broken from the start is
+        answered 400 without the instance ever seeing (and acting on) its head.
+        """
+        self.chunk_ok = True
+        if self.held and not self.finished:
+            self.held = False
+            self._attempt()
 
     def _continue(self) -> None:
         if not self.request_done and not self.body:
             self.client.wbuf.append(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _expect(self) -> None:
+        """``Expect: 100-continue``: let the instance decide before the client sends the body.
+
+        The head goes upstream with the Expect header; the instance's ``100``
+        is relayed, and a final answer it gives at once (413 to an upload over
+        its limit) reaches the client without a ``100`` before it, so no body
+        is sent in vain. An instance that ignores Expect gets a ``100`` from
+        the gateway after ``EXPECT_WAIT`` seconds, as curl itself would go on.
+        A chunked body cannot wait (its head is held for the first chunk).
+        """
+        if self.chunked_in or self.request_done or self.body:
+            self._continue()
+            return
+        self.await_continue = True
+        self.head = self.head[:-2] + b"expect: 100-continue\r\n\r\n"
+
+    def upstream_continue(self) -> None:
+        """The instance answered ``100 Continue``: pass it on (once)."""
+        if self.await_continue and not self.response_started:
+            self.await_continue = False
+            self.client.last_active = coarse.now
+            self._continue()
 
     async def _limited_start(self, limiter: Any) -> None:
         who = self.client.client_ip.decode()
@@ -147,6 +192,8 @@ class Exchange:
         if self.chunked_in:
             self._send_body(b"0\r\n\r\n")
         self.request_done = True
+        if self.held:
+            self.chunk_validated()
 
     def _send_body(self, data: bytes) -> None:
         conn = self.conn
@@ -175,6 +222,11 @@ class Exchange:
             return
         if self.upstream is not None:
             self.upstream.outstanding -= 1
+        conn = self.conn
+        if conn is not None and not self.request_done and conn.transport is not None:
+            # Reset, not close: the instance must see a broken request, never a
+            # complete one (a framing error mid-body, or the client went away).
+            conn.transport.abort()
         self._drop_conn()
         self.upstream = None
         self.status = 499
@@ -240,6 +292,11 @@ class Exchange:
     def check_timeout(self, now: float) -> None:
         if self.finished or self.upstream is None:
             return
+        if self.await_continue and now - self.activity > EXPECT_WAIT:
+            self.await_continue = False
+            if not self.response_started and not self.body_bytes:
+                self.client.last_active = now
+                self._continue()
         if now - self.activity > self.pool.config.response_timeout:
             if self.response_started:
                 self._abort("timeout")
@@ -273,7 +330,9 @@ class Exchange:
             else:
                 self.out_chunked = True
             self.eof_body = not te
-        keep = self.keep_alive and not self.close_client and not client.gw.stopping
+        # while stopping, only pipelined requests already received keep it open
+        keep = self.keep_alive and not self.close_client and (not client.gw.stopping
+                                                              or bool(client.queue))
         if not self.request_done:
             keep = False
         client.wbuf.append(response_head(
@@ -410,7 +469,8 @@ class Exchange:
             self.upstream.outstanding -= 1
             self.upstream = None
         self._drop_conn()
-        keep = self.keep_alive and self.request_done and not self.client.gw.stopping
+        keep = self.keep_alive and self.request_done and (not self.client.gw.stopping
+                                                          or bool(self.client.queue))
         self.close_client = not keep
         self.client.write(errors.error_response(
             status, code, message, keep_alive=keep, head_only=self.head_only,

@@ -4,26 +4,30 @@
 client connections, and the background work that keeps the tables current:
 a sweep every 100 ms (timeouts, un-ejections), active health checks, and
 registry watchers. ``serve`` runs one process: bind, serve, and on SIGTERM or
-SIGINT stop accepting, let in-flight requests finish (up to
-``shutdown_grace``), then exit. Several processes share one port with
-SO_REUSEPORT (see ``workers``): the gateway keeps nothing that a sibling
-would need.
+SIGINT stop accepting, answer requests already received or on their way in
+(with ``Connection: close``), close idle keep-alive connections only between
+requests, and exit when none is left (or after ``shutdown_grace``). Several
+processes share one port with SO_REUSEPORT (see ``workers``): the gateway
+keeps nothing that a sibling would need.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import time
 from collections.abc import Iterator
+from ipaddress import ip_network
 from typing import Any
 
 from stateline.gateway.admin import Admin
 from stateline.gateway.client_protocol import ClientProtocol
 from stateline.gateway.clock import coarse
 from stateline.gateway.config import GatewayConfig
+from stateline.gateway.headers import is_trusted
 from stateline.gateway.membership import add_static, health_checks, watch_registry
 from stateline.gateway.metrics import PoolMetrics, UpstreamMetrics
 from stateline.gateway.pool import Pool
@@ -38,6 +42,7 @@ class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self.proto = config.proto.encode()
+        self.trusted_proxies = [ip_network(c) for c in config.trusted_proxies]
         self.pools: dict[str, Pool] = {name: Pool(pc) for name, pc in config.pools.items()}
         self.redis: Any = None
         routes = []
@@ -65,6 +70,10 @@ class Gateway:
                 raise ValueError("a Redis URL is needed for the registry and rate limits")
             self.redis = connect(self.config.redis_url)
         return self.redis
+
+    def trusts(self, ip: str) -> bool:
+        """Whether a peer is a trusted proxy (checked once per client connection)."""
+        return is_trusted(ip, self.trusted_proxies)
 
     def protocol(self) -> ClientProtocol:
         return ClientProtocol(self)
@@ -108,7 +117,8 @@ class Gateway:
         deadline = time.monotonic() + self.config.shutdown_grace
         while time.monotonic() < deadline:
             for conn in list(self.connections):
-                if conn.current is None and not conn.queue and not conn.in_head:
+                if conn.current is None and not conn.queue and not conn.in_head \
+                        and not input_pending(conn.transport):
                     conn.close()
             if not self.connections:
                 break
@@ -123,6 +133,22 @@ class Gateway:
                 up.close_idle()
         if self.redis is not None:
             await self.redis.aclose()
+
+
+def input_pending(transport: asyncio.BaseTransport | None) -> bool:
+    """Whether a client sent bytes the loop has not read yet: a request on its way in.
+
+    Closing an idle keep-alive connection during shutdown is only safe between
+    requests; a peek tells "idle" from "its next request is in the socket".
+    """
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return False
+    try:
+        with socket.socket(fileno=os.dup(sock.fileno())) as s:
+            return bool(s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except OSError:
+        return False
 
 
 def bind(host: str, port: int, *, reuse_port: bool) -> socket.socket:

@@ -11,6 +11,7 @@ reading when the client is slow to take a big download.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import TYPE_CHECKING
 
 from httptools import HttpParserError, HttpResponseParser
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 
 
 class UpstreamConnection(asyncio.Protocol):
-    __slots__ = ("after_feed", "cl", "closed", "ex", "got_bytes", "has_conn", "has_rid", "headers",
-                 "parser", "reused", "skip_message", "te", "transport", "upstream")
+    __slots__ = ("after_feed", "cl", "closed", "ex", "fd", "got_bytes", "has_conn", "has_rid",
+                 "headers", "parser", "reused", "skip_message", "te", "transport", "upstream")
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
@@ -44,11 +45,18 @@ class UpstreamConnection(asyncio.Protocol):
         self.has_conn = False
         self.has_rid = False
         self.after_feed: Upstream | None = None  # release here once the current read is parsed
+        self.fd = -1  # a duplicate of the socket, to read an early response after a reset
 
     # -- asyncio callbacks ---------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Once per connection, not per request: when a body write fails with a
+            # reset, the event loop closes its fd at once, and a response the
+            # instance sent before resetting (413 to an upload) would be lost.
+            self.fd = os.dup(sock.fileno())
 
     def data_received(self, data: bytes) -> None:
         ex = self.ex
@@ -78,10 +86,37 @@ class UpstreamConnection(asyncio.Protocol):
         ex = self.ex
         if ex is not None:
             client = ex.client
-            ex.upstream_lost(self)
+            if exc is not None and not ex.response_started:
+                self._read_early_response()
+            if self.ex is not None:
+                self.ex.upstream_lost(self)
             client.flush()
         else:
             self.upstream.forget(self)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def _read_early_response(self) -> None:
+        """After a reset, parse what the instance sent before it (early response handling).
+
+        An app that refuses an upload answers at once and closes with the body
+        unread, so its kernel resets the connection; the gateway then fails a
+        write, but the answer is still in the socket's receive queue. Reading
+        it here turns a spurious 502 into the app's own response (nginx and
+        Envoy do the same).
+        """
+        if self.fd < 0:
+            return
+        try:
+            while self.ex is not None:
+                data = os.read(self.fd, 65536)
+                if not data:
+                    break
+                self.got_bytes = True
+                self.parser.feed_data(data)
+        except (OSError, HttpParserError):
+            pass
 
     def eof_received(self) -> bool:
         return False  # close our side too
@@ -116,6 +151,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.headers, self.cl, self.te, self.has_conn, self.has_rid = [], None, False, False, False
         if status < 200 and status != 101:
             self.skip_message = True  # 100 Continue, 103 Early Hints: the gateway answers those
+            if status == 100 and self.ex is not None:
+                self.ex.upstream_continue()
             return
         if self.ex is not None:
             self.ex.response_head(self, status, headers, cl, te, has_conn, has_rid)

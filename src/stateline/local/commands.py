@@ -1,20 +1,25 @@
-"""``stateline up | status | scale | kill | down``: run it all on one machine.
+"""``stateline up | status | scale | kill | restart | down``: run it all on one machine.
 
 ``up`` is the supervisor in the foreground; the other commands talk to it over
-the control socket in the data dir, so they work from any terminal.
+the control socket in the data dir, so they work from any terminal that names
+the same data dir: the same directory (the default ``.stateline`` is
+relative), ``--data-dir DIR`` or ``STATELINE_DATA_DIR``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from stateline.local.control import ControlClient, ControlError
+from stateline.local.limits import apps_problem, port_problem
 from stateline.local.lock import DataDirBusy, DataDirLock
 from stateline.settings import Settings
 
@@ -25,7 +30,15 @@ DataDir = Annotated[Path | None, typer.Option(
 
 def _error(message: str) -> None:
     # soft_wrap: a path in an error must stay copy-pasteable, not be folded at 80 columns.
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {message}")
+    # escape: a message may quote log lines, whose "[...]" is not rich markup.
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]error:[/] {escape(message)}")
+
+
+def _usage_error(message: str) -> typer.Exit:
+    """A bad argument: one line on stderr and exit status 2, like any usage error."""
+    _error(message)
+    return typer.Exit(2)
 
 
 def _data_dir(data_dir: Path | None) -> Path:
@@ -42,9 +55,9 @@ def _call(data_dir: Path | None, request: dict[str, object]) -> dict[str, object
 
 def up(
     port: Annotated[int | None, typer.Option(
-        "--port", help="Gateway port on 127.0.0.1 (default 8080).")] = None,
+        "--port", help="Gateway port on 127.0.0.1, 1-65535 (default 8080).")] = None,
     apps: Annotated[int | None, typer.Option(
-        "--apps", min=0, max=64, help="How many app instances to start (default 3).")] = None,
+        "--apps", help="How many app instances to start, 1-64 (default 3).")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Start everything in the foreground: Redis Cluster, SQL, N app instances, the gateway.
@@ -57,7 +70,17 @@ def up(
     """
     from stateline.local.supervisor import Supervisor
 
+    # Checked here, before anything starts, and after the environment is read:
+    # STATELINE_PORT / STATELINE_APPS must obey the same bounds as the flags.
+    for name in ("STATELINE_PORT", "STATELINE_APPS"):
+        value = os.environ.get(name, "")
+        if value and not value.strip().lstrip("-").isdigit():
+            raise _usage_error(f"{name} must be a whole number (got {value!r})")
     settings = Settings.load(port=port, apps=apps, data_dir=data_dir)
+    if problem := (port_problem(settings.port, "--port" if port is not None else "STATELINE_PORT")
+                   or apps_problem(settings.apps, "--apps" if apps is not None
+                                   else "STATELINE_APPS")):
+        raise _usage_error(problem)
     try:
         code = Supervisor(settings).run()
     except DataDirBusy as exc:
@@ -72,16 +95,21 @@ def status(
         "--json", help="Print the raw status as JSON.")] = False,
 ) -> None:
     """Show every process the supervisor runs: role, id, pid, address, state, restarts."""
-    from stateline.local.table import process_table
+    from stateline.local.table import fitted_table, logs_line
 
     answer = _call(data_dir, {"cmd": "status"})
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return
     processes = answer.get("processes")
-    Console(highlight=False).print(process_table(
-        processes if isinstance(processes, list) else [], str(_data_dir(data_dir).resolve())))
+    console = Console(highlight=False)
+    shown = str(_data_dir(data_dir).resolve())
+    table, with_logs = fitted_table(
+        console, processes if isinstance(processes, list) else [], shown)
+    console.print(table)
     typer.echo(f"gateway  {answer.get('gateway_url')}")
+    if not with_logs:
+        typer.echo(logs_line(shown))
 
 
 def scale(
@@ -89,12 +117,15 @@ def scale(
         metavar="apps=N", help="The number of app instances wanted, e.g. apps=5.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Add or remove app instances; removed ones drain first (SIGTERM, SIGKILL if slow)."""
-    name, sep, value = spec.partition("=")
-    if not sep or name.strip() != "apps" or not value.strip().isdigit():
-        raise typer.BadParameter("write it as apps=N, e.g. `stateline scale apps=5`",
-                                 param_hint="apps=N")
-    answer = _call(data_dir, {"cmd": "scale", "apps": int(value)})
+    """Run N app instances: add some, or remove the highest-numbered ones (they drain first).
+
+    Instances the supervisor gave up on (state failed) are started afresh, so
+    `stateline scale apps=N` at the current N also brings failed ones back.
+    """
+    apps = parse_scale(spec)
+    if isinstance(apps, str):
+        raise _usage_error(apps)
+    answer = _call(data_dir, {"cmd": "scale", "apps": apps})
     typer.echo(f"apps: {answer['apps']}")
 
 
@@ -111,6 +142,34 @@ def kill(
     """
     answer = _call(data_dir, {"cmd": "kill", "id": ident})
     typer.echo(f"killed {ident} (pid {answer['pid']})")
+
+
+def restart(
+    ident: Annotated[str, typer.Argument(
+        metavar="ID", help="app-K, gateway or redis-K (see `stateline status`).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Start one process afresh: how a failed one comes back.
+
+    The supervisor gives up on a process that crashes again and again (state
+    failed); once its log has told you why and you fixed it, this starts it
+    with a clean record and returns when it is healthy. A running app or
+    gateway is stopped gracefully first (unlike `kill`, which is a crash).
+    """
+    answer = _call(data_dir, {"cmd": "restart", "id": ident})
+    typer.echo(f"restarted {ident} (pid {answer['pid']})")
+
+
+def parse_scale(spec: str) -> int | str:
+    """``apps=N`` as N, or a one-line reason why ``spec`` is not an allowed scale."""
+    name, sep, value = spec.partition("=")
+    try:
+        apps = int(value.strip())
+    except ValueError:
+        apps = None
+    if not sep or name.strip() != "apps" or apps is None:
+        return f"write it as apps=N, e.g. `stateline scale apps=5` (got {spec!r})"
+    return apps_problem(apps) or apps
 
 
 def down(
@@ -136,6 +195,6 @@ def down(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``up``, ``status``, ``scale``, ``kill`` and ``down`` to the `stateline` command."""
-    for command in (up, status, scale, kill, down):
+    """Add ``up``, ``status``, ``scale``, ``kill``, ``restart`` and ``down`` to `stateline`."""
+    for command in (up, status, scale, kill, restart, down):
         app.command(command.__name__)(command)

@@ -10,6 +10,7 @@ request                            response
                                    "redis_url", "database_url"}``
 ``{"cmd": "scale", "apps": N}``    ``{"ok": true, "apps": N}``
 ``{"cmd": "kill", "id": "app-2"}`` ``{"ok": true, "pid": ...}``
+``{"cmd": "restart", "id": "app-2"}`` ``{"ok": true, "pid": ...}`` once it is healthy
 ``{"cmd": "down"}``                ``{"ok": true}``, then a clean shutdown
 =================================  ==================================================
 
@@ -30,8 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stateline.local.limits import MAX_APPS, MIN_APPS, apps_problem
+
 SOCKET_NAME = "control.sock"
-MAX_APPS = 64
+COMMANDS = ("status", "scale", "kill", "restart", "down")
 #: sun_path holds 108 bytes; longer paths are reached through /proc/self/fd.
 _SUN_PATH_MAX = 100
 
@@ -46,10 +49,20 @@ class ControlError(RuntimeError):
 
 
 class NotRunning(ControlError):
+    """No supervisor listens on the data dir's socket.
+
+    The message names the data dir as an absolute path: the default
+    ``.stateline`` is relative, so from another directory "nothing is running
+    on .stateline" hid the real cause -- the command looked in the wrong place.
+    """
+
     def __init__(self, data_dir: Path) -> None:
         flag = "" if str(data_dir) in (".stateline", "./.stateline") else f" --data-dir {data_dir}"
         super().__init__(
-            "not_running", f"nothing is running on {data_dir}; start it with `stateline up{flag}`")
+            "not_running",
+            f"nothing is running on {Path(data_dir).resolve()}; start it with "
+            f"`stateline up{flag}`, or, if it runs from another directory, pass "
+            "--data-dir DIR or set STATELINE_DATA_DIR")
 
 
 @dataclass(frozen=True)
@@ -68,17 +81,20 @@ def parse_request(obj: Any) -> Request:
         return Request(cmd)
     if cmd == "scale":
         apps = obj.get("apps")
-        if not isinstance(apps, int) or isinstance(apps, bool) or not 0 <= apps <= MAX_APPS:
-            raise ControlError("bad_request", f'"apps" must be an integer from 0 to {MAX_APPS}')
+        if not isinstance(apps, int) or isinstance(apps, bool):
+            raise ControlError("bad_request", f'"apps" must be an integer from {MIN_APPS} '
+                               f"to {MAX_APPS}")
+        if problem := apps_problem(apps):
+            raise ControlError("bad_request", problem)
         return Request(cmd, apps=apps)
-    if cmd == "kill":
+    if cmd in ("kill", "restart"):
         ident = obj.get("id")
         if not isinstance(ident, str) or not ident:
-            raise ControlError("bad_request", '"kill" needs an "id" such as "app-1", '
+            raise ControlError("bad_request", f'"{cmd}" needs an "id" such as "app-1", '
                                '"gateway" or "redis-2"')
         return Request(cmd, id=ident)
     raise ControlError("unknown_command", f"unknown command {cmd!r} "
-                       "(known: status, scale, kill, down)")
+                       f"(known: {', '.join(COMMANDS)})")
 
 
 def error_response(code: str, message: str) -> dict[str, Any]:

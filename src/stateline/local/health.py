@@ -57,6 +57,7 @@ def parse_answer(raw: bytes) -> Answer:
 async def probe(port: int, path: str = HEALTH_PATH, timeout: float = 1.0,
                 host: str = "127.0.0.1") -> Answer:
     """``GET path`` on ``host:port``; an empty :class:`Answer` if nothing answered."""
+    head = body = b""
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(host, port)
@@ -64,14 +65,25 @@ async def probe(port: int, path: str = HEALTH_PATH, timeout: float = 1.0,
                 writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
                              "Connection: close\r\n\r\n".encode())
                 await writer.drain()
-                raw = await reader.read(MAX_ANSWER)
-                while len(raw) < MAX_ANSWER and (chunk := await reader.read(MAX_ANSWER)):
-                    raw += chunk
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = _content_length(head)
+                if length is not None and length <= MAX_ANSWER:
+                    body = await reader.readexactly(length)
+                else:
+                    body = await reader.read(MAX_ANSWER)
             finally:
                 writer.close()
-    except (OSError, TimeoutError):
-        return Answer()
-    return parse_answer(raw)
+    except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        pass  # what arrived (a status line, say) still counts
+    return parse_answer(head + body)
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep and name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value.strip())
+    return None
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,16 @@ States, as ``stateline status`` shows them:
 from __future__ import annotations
 
 import subprocess
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from stateline.local import procs
 from stateline.local.restart_policy import Decision, GiveUp, RestartPolicy, RestartState
 from stateline.local.specs import ProcessSpec
+
+#: However long the gateway takes to drain, the apps still get this long after it.
+MIN_APP_GRACE = 2.0
 
 
 @dataclass
@@ -72,6 +77,27 @@ class ManagedProcess:
             return f"died of signal {-code}"
         return f"exited with code {code}"
 
+    def why_not_up(self, why: str, tail_lines: int) -> str:
+        """A failed start explained: how it ended, then the end of its log.
+
+        The tail skips blank lines and shows the last ``tail_lines``: the first
+        line of an app's log only says it started; why it never became ready
+        comes last.
+        """
+        if self.proc is not None and self.proc.poll() is not None:
+            how = f"{self.id} {self.exit_description()} during start-up"
+        else:
+            how = f"{self.id} {why}"
+        log = self.spec.log_path
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            text = ""
+        tail = [line for line in text.splitlines() if line.strip()][-tail_lines:]
+        if not tail:
+            return f"{how}\n  (its log, {log}, is empty)"
+        return f"{how}\n  last lines of its log, {log}:" + "".join(f"\n    {x}" for x in tail)
+
     def as_status(self) -> dict[str, object]:
         # Between an exit and the monitor's next tick, do not claim "up".
         state = "backoff" if self.exited_unexpectedly() else self.state
@@ -79,3 +105,39 @@ class ManagedProcess:
                 "address": self.spec.address, "state": state,
                 "restarts": self.restart.restarts, "log": str(self.spec.log_path),
                 **({"reason": self.reason} if self.reason else {})}
+
+
+def explain_failed_starts(failed: Sequence[tuple[ManagedProcess, str]], tail_lines: int) -> str:
+    """Why these processes did not come up, each with its log tail.
+
+    N apps given one wrong database URL fail alike: the reason and a log tail
+    are shown once, the others only point at their logs.
+    """
+    told: set[str] = set()
+    lines = []
+    for m, why in failed:
+        if why in told and m.alive():
+            lines.append(f"{m.id}: the same (its log: {m.spec.log_path})")
+        else:
+            lines.append(m.why_not_up(why or "did not become healthy", tail_lines))
+            told.add(why)
+    return "\n".join(lines)
+
+
+def stop_stateless(
+    ms: Sequence[ManagedProcess], gateway_grace: float, drain_timeout: float
+) -> None:
+    """Stop the gateway first, then the apps; every one is gone when this returns.
+
+    The gateway goes first and alone: it stops accepting and finishes the
+    requests it holds while the apps that serve them are still there (stopping
+    both at once dropped requests in flight). It gets up to ``gateway_grace``
+    seconds; the apps then drain (SIGTERM) for what is left of
+    ``drain_timeout``, but at least :data:`MIN_APP_GRACE`, before SIGKILL.
+    """
+    started = time.monotonic()
+    gateway = [m.proc for m in ms if m.spec.role == "gateway" and m.proc is not None]
+    procs.stop_gracefully(gateway, gateway_grace)
+    app_grace = max(MIN_APP_GRACE, drain_timeout - (time.monotonic() - started))
+    procs.stop_gracefully([m.proc for m in ms if m.spec.role != "gateway" and m.proc is not None],
+                          app_grace)

@@ -45,10 +45,34 @@ class RedisWatch:
 
     def kill(self, node_id: str) -> int:
         """SIGKILL a node on request; it is restarted without counting as a crash."""
-        if node_id in self._pending or node_id in self._failed:
-            raise ControlError("not_running", f"{node_id} is not running")
+        if node_id in self._pending:
+            raise ControlError("not_running", f"{node_id} is not running (it is being restarted)")
+        if node_id in self._failed:
+            raise ControlError("not_running", f"{node_id} is not running (state failed); "
+                               f"start it again with `stateline restart {node_id}`")
         self._requested.add(node_id)
         return self.cluster.kill(node_id)
+
+    def revive(self, node_id: str) -> int:
+        """Start a ``failed`` node again with a clean crash record; returns its new pid.
+
+        This is ``stateline restart redis-K``: the policy gave up on the node,
+        the user has looked at its log and wants it back. A running node is
+        refused (``stateline kill`` bounces one), and so is a node already
+        waiting for its restart.
+        """
+        if node_id in self._pending:
+            raise ControlError("already_restarting", f"{node_id} is already being restarted "
+                               "(once the cluster has covered its slots)")
+        if node_id not in self._failed:
+            raise ControlError("running", f"{node_id} is running; to bounce it, use "
+                               f"`stateline kill {node_id}`")
+        del self._failed[node_id]
+        self._requested.discard(node_id)
+        pid = self.cluster.restart(node_id, wait=False)
+        fresh = RestartState(restarts=self._states[node_id].restarts + 1)
+        self._states[node_id] = self.policy.started(fresh, time.monotonic())
+        return pid
 
     async def tick(self, note: Callable[[str], None]) -> None:
         """Notice exits and restart nodes that are due; call it every monitor tick."""

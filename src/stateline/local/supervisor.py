@@ -5,8 +5,10 @@ is set; SQLite needs nothing), then N app instances, then the gateway, each
 waited on until healthy. While running, the supervisor restarts whatever exits
 (with backoff, see :mod:`restart_policy`), answers the control socket
 (:mod:`control`) and logs one line per event. On SIGINT/SIGTERM or ``down`` it
-stops the stateless tier first (SIGTERM so apps drain, SIGKILL for stragglers)
-and Redis last (SIGTERM, so every node flushes its AOF), within 10 seconds.
+stops the gateway first and gives it up to ``gateway_grace`` seconds to finish
+the requests it holds (the apps they go to are still up), then the apps
+(SIGTERM so they drain, SIGKILL for stragglers), and Redis last (SIGTERM, so
+every node flushes its AOF), within 10 seconds.
 
 Everything runs on the main thread: children are spawned there (their
 PR_SET_PDEATHSIG is tied to the spawning thread), and an asyncio loop
@@ -25,21 +27,24 @@ from typing import Any
 
 import redis
 from rich.console import Console
+from rich.markup import escape
 
 from stateline.local import procs
 from stateline.local.control import ControlError, ControlServer, Request
-from stateline.local.health import wait_healthy
+from stateline.local.health import Outcome, wait_healthy
 from stateline.local.lock import DataDirLock
-from stateline.local.managed import ManagedProcess
+from stateline.local.managed import ManagedProcess, explain_failed_starts, stop_stateless
 from stateline.local.redis_cluster import ClusterError, EmbeddedRedisCluster
 from stateline.local.redis_nodes import RedisWatch
-from stateline.local.restart_policy import BackoffConfig, GiveUp, RestartPolicy
+from stateline.local.restart_policy import BackoffConfig, GiveUp, RestartPolicy, RestartState
 from stateline.local.specs import Commands, StatelineCommands, app_spec, gateway_spec
-from stateline.local.table import guide, process_table
+from stateline.local.table import fitted_table, guide
 from stateline.settings import Settings
 from stateline.stores.redis import connect_sync
 
 TICK = 0.1
+#: How many lines of a failed child's log the start-up error shows.
+LOG_TAIL_LINES = 10
 
 
 class StartupError(RuntimeError):
@@ -55,6 +60,8 @@ class Supervisor:
         backoff: BackoffConfig | None = None,
         drain_timeout: float = 6.0,
         ready_timeout: float = 60.0,
+        stuck_after: float = 15.0,
+        gateway_grace: float = 5.0,
     ) -> None:
         #: The data dir as the user wrote it, for the commands the guide suggests.
         self.shown_data_dir = str(settings.data_dir)
@@ -67,6 +74,9 @@ class Supervisor:
         self.policy = RestartPolicy(backoff)
         self.drain_timeout = drain_timeout
         self.ready_timeout = ready_timeout
+        #: A child reporting the same problem on its health endpoint this long is given up on.
+        self.stuck_after = stuck_after
+        self.gateway_grace = gateway_grace
         self.cluster: EmbeddedRedisCluster | None = None
         self.redis_watch: RedisWatch | None = None
         self.procs: dict[str, ManagedProcess] = {}
@@ -74,7 +84,7 @@ class Supervisor:
         self._ops = asyncio.Lock()
         self._stop: asyncio.Event | None = None
         self._stopping = False
-        self._tasks: set[asyncio.Task[bool]] = set()
+        self._tasks: set[asyncio.Task[Outcome]] = set()
 
     @property
     def data_dir(self) -> Path:
@@ -88,13 +98,17 @@ class Supervisor:
         previous_int = signal.getsignal(signal.SIGINT)
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
+            # Before the Redis Cluster starts: a taken port should cost a second, not ten.
+            if problem := procs.bind_problem(self.settings.port):
+                raise StartupError(f"{problem}; choose another with --port")
             self._start_stores()
             return asyncio.run(self._main())
         except KeyboardInterrupt:
             self._note("interrupted during start-up; stopping")
             return 130
         except StartupError as exc:
-            self.console.print(f"[bold red]error:[/] {exc}")
+            # Escaped: the message quotes log lines, and "[...]" in them is not markup.
+            self.console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             return 1
         finally:
             self._stop_everything()
@@ -141,7 +155,9 @@ class Supervisor:
                 self._note("interrupted during start-up; stopping")
                 return 130
             await server.start()
-            self.console.print(process_table(await self._processes(), str(self.data_dir)))
+            # Too narrow for the log column? The guide below names the logs dir anyway.
+            table, _ = fitted_table(self.console, await self._processes(), str(self.data_dir))
+            self.console.print(table)
             self.console.print(guide(self._urls(), self.shown_data_dir), soft_wrap=True)
             monitor = asyncio.create_task(self._monitor())
             stop = asyncio.create_task(self._stop.wait())
@@ -150,7 +166,8 @@ class Supervisor:
                 # A bug or an OS error in the supervisor itself: stop everything
                 # rather than leave processes running unsupervised.
                 exc = monitor.exception()
-                self.console.print(f"[bold red]error:[/] the supervisor failed: {exc!r}")
+                self.console.print("[bold red]error:[/] the supervisor failed: "
+                                   + escape(repr(exc)))
                 stop.cancel()
                 return 1
             monitor.cancel()
@@ -178,9 +195,9 @@ class Supervisor:
         return m
 
     def _spawn(self, m: ManagedProcess) -> None:
-        if not procs.port_is_free(m.spec.port):
+        if problem := procs.bind_problem(m.spec.port):
             if m.spec.role == "gateway":
-                raise StartupError(f"port {m.spec.port} is in use; choose another with --port")
+                raise StartupError(f"{problem}; choose another with --port")
             m.spec = m.spec.on_port(procs.free_port(), self.commands, self.settings)
         m.spawn(self.policy, time.monotonic())
 
@@ -189,36 +206,31 @@ class Supervisor:
         for m in ms:
             self._spawn(m)
         results = await asyncio.gather(*(self._await_health(m) for m in ms))
-        failed = [m for m, ok in zip(ms, results, strict=True) if not ok]
+        failed = [(m, r) for m, r in zip(ms, results, strict=True) if not r.ok]
         if failed and not (self._stop and self._stop.is_set()):
-            raise StartupError("\n".join(self._why_not_up(m) for m in failed))
+            raise StartupError(explain_failed_starts(
+                [(m, r.why) for m, r in failed], LOG_TAIL_LINES))
 
-    def _why_not_up(self, m: ManagedProcess) -> str:
-        """One failed start explained: how it ended and the end of its log."""
-        if m.proc is not None and m.proc.poll() is not None:
-            how = f"{m.id} {m.exit_description()} during start-up"
-        else:
-            how = f"{m.id} was not healthy within {self.ready_timeout:g}s"
-        try:
-            tail = m.spec.log_path.read_text(errors="replace").splitlines()[-5:]
-        except OSError:
-            tail = []
-        lines = "".join(f"\n    {line}" for line in tail)
-        return f"{how}; last lines of {m.spec.log_path}:{lines}" if tail else how
+    def _why_not_up(self, m: ManagedProcess, outcome: Outcome) -> str:
+        return m.why_not_up(outcome.why or "did not become healthy", LOG_TAIL_LINES)
 
-    async def _await_health(self, m: ManagedProcess) -> bool:
+    async def _await_health(self, m: ManagedProcess) -> Outcome:
         assert m.proc is not None
         proc = m.proc
         stop_wait = asyncio.ensure_future(self._stop.wait()) if self._stop else None
-        health = asyncio.ensure_future(wait_healthy(proc, m.spec.port, self.ready_timeout))
+        health = asyncio.ensure_future(wait_healthy(
+            proc, m.spec.port, self.ready_timeout, stuck_after=self.stuck_after))
         waiting = [t for t in (health, stop_wait) if t is not None]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for t in waiting:
             t.cancel()
-        ok = health.done() and not health.cancelled() and health.result()
-        if ok and m.proc is proc and m.state == "starting":
+        if health.done() and not health.cancelled():
+            outcome = health.result()
+        else:
+            outcome = Outcome(False, "was stopped while starting")
+        if outcome.ok and m.proc is proc and m.state == "starting":
             m.state = "up"
-        return bool(ok)
+        return outcome
 
     async def _monitor(self) -> None:
         loop = asyncio.get_running_loop()
@@ -256,10 +268,10 @@ class Supervisor:
         m.restart, decision = self.policy.exited(started, now, requested=False)
         if isinstance(decision, GiveUp):
             m.state, m.reason, m.restart_at = "failed", f"{why}; {decision.reason}", None
-            self._note(f"[red]{m.id} could not be restarted: {m.reason}[/]")
+            self._note(f"[red]{m.id} could not be restarted: {escape(m.reason)}[/]")
         else:
             m.restart_at = decision.at
-            self._note(f"{m.id} could not be restarted ({why}); trying again")
+            self._note(f"{m.id} could not be restarted ({escape(why)}); trying again")
 
     # -- control socket ----------------------------------------------------
 
@@ -277,6 +289,8 @@ class Supervisor:
                 assert req.apps is not None
                 return {"ok": True, "apps": await self._scale(req.apps)}
             assert req.id is not None
+            if req.cmd == "restart":
+                return {"ok": True, "pid": await self._restart(req.id)}
             return {"ok": True, "pid": self._kill(req.id)}
 
     def _urls(self) -> dict[str, str]:
@@ -290,20 +304,64 @@ class Supervisor:
             rows += await self.redis_watch.status()
         return rows
 
-    def _kill(self, ident: str) -> int:
-        if self.redis_watch is not None and ident in self.redis_watch.node_ids():
-            pid = self.redis_watch.kill(ident)
-            self._note(f"{ident} killed on request (pid {pid})")
-            return pid
+    def _is_redis(self, ident: str) -> bool:
+        return self.redis_watch is not None and ident in self.redis_watch.node_ids()
+
+    def _managed(self, ident: str) -> ManagedProcess:
         m = self.procs.get(ident)
         if m is None:
             known = sorted(self.procs) + (self.redis_watch.node_ids() if self.redis_watch else [])
             raise ControlError("unknown_id", f"no process {ident!r}; known: {', '.join(known)}")
+        return m
+
+    def _kill(self, ident: str) -> int:
+        if self.redis_watch is not None and self._is_redis(ident):
+            pid = self.redis_watch.kill(ident)
+            self._note(f"{ident} killed on request (pid {pid})")
+            return pid
+        m = self._managed(ident)
         if m.proc is None or not m.alive() or m.state not in ("starting", "up"):
-            raise ControlError("not_running", f"{ident} is not running (state {m.state})")
+            hint = (f"; start it again with `stateline restart {ident}`"
+                    if m.state == "failed" else "")
+            raise ControlError("not_running", f"{ident} is not running (state {m.state}){hint}")
         m.kill_requested = True
         pid = m.proc.pid
         procs.kill_group(m.proc)
+        return pid
+
+    async def _restart(self, ident: str) -> int:
+        """Start ``ident`` afresh with a clean crash record; returns its new pid once healthy.
+
+        This is how a ``failed`` process (one the restart policy gave up on)
+        comes back after the user fixed its cause. A running app or gateway is
+        stopped gracefully first (SIGTERM, so it drains), which also makes
+        ``restart`` the gentle way to bounce one, where ``kill`` is the crash.
+        """
+        if self.redis_watch is not None and self._is_redis(ident):
+            pid = self.redis_watch.revive(ident)
+            self._note(f"{ident} restarted on request as pid {pid}")
+            return pid
+        m = self._managed(ident)
+        if m.alive():
+            m.state = "draining"  # the monitor leaves a draining process alone
+            await asyncio.to_thread(procs.stop_gracefully,
+                                    [m.proc] if m.proc is not None else [], self.drain_timeout)
+        return await self._revive(m)
+
+    async def _revive(self, m: ManagedProcess) -> int:
+        """Spawn a stopped, backed-off or failed process now, forgetting its crash streak."""
+        m.restart = RestartState(restarts=m.restart.restarts + 1)
+        try:
+            self._spawn(m)
+        except (StartupError, OSError) as exc:
+            m.state, m.reason = "failed", str(exc)
+            raise ControlError("cannot_start", f"{m.id}: {exc}") from None
+        assert m.proc is not None
+        pid = m.proc.pid
+        self._note(f"{m.id} restarted on request as pid {pid}")
+        outcome = await self._await_health(m)
+        if not outcome.ok:
+            raise ControlError("not_healthy", self._why_not_up(m, outcome))
         return pid
 
     async def _scale(self, target: int) -> int:
@@ -331,6 +389,11 @@ class Supervisor:
                                     self.drain_timeout)
             for m in gone:
                 del self.procs[m.id]
+        # Scaling is also how a user asks for "N working instances": instances
+        # the restart policy gave up on are given a fresh start (even at the same N).
+        for m in apps[:target]:
+            if m.state == "failed":
+                await self._revive(m)
         return target
 
     # -- shutdown ----------------------------------------------------------
@@ -347,13 +410,13 @@ class Supervisor:
         stateless = [m for m in self.procs.values() if m.proc is not None]
         for m in stateless:
             m.state = "draining"
-        procs.stop_gracefully([m.proc for m in stateless if m.proc is not None],
-                              self.drain_timeout)
+        stop_stateless(stateless, self.gateway_grace, self.drain_timeout)
         for m in stateless:
             m.state = "stopped"
         if self.cluster is not None:
             self.cluster.stop(grace=2.5)
-        self._note("stopped; nothing left running")
+        if self.procs or self.cluster is not None:  # not after a refusal to start at all
+            self._note("stopped; nothing left running")
 
     def _note(self, message: str) -> None:
         self.console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}")

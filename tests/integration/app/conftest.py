@@ -53,6 +53,32 @@ class AppClient:
     def delete(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", path, **kwargs)
 
+    def asgi(self, method: str, path: str, headers: list[tuple[bytes, bytes]],
+             incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Call the app as a server would and return the messages it sent.
+
+        ``receive()`` hands out ``incoming`` in order and then ``http.disconnect``
+        for ever, which is what a server does once the client has hung up: the
+        way to test what httpx's transport cannot do (vanish mid-body).
+        """
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        }
+        pending = list(incoming)
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        self._portal.call(self.app, scope, receive, send)
+        return sent
+
     def wait_ready(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while True:

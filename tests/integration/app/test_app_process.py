@@ -183,3 +183,28 @@ def test_a_taken_port_is_a_clear_error_and_exit_1(
                               capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "cannot serve on" in done.stderr and "in use" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_client_hanging_up_mid_body_leaves_one_log_line_and_no_traceback(
+    instance: tuple[subprocess.Popen[bytes], str, str],
+) -> None:
+    import socket
+
+    proc, url, _ = instance
+    _wait_health(url, proc)
+    port = int(url.rsplit(":", 1)[1])
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"POST /api/users HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na")
+            time.sleep(0.2)
+    # Still serving, then a clean exit, and what it logged can be read in full.
+    assert httpx.get(f"{url}/api/calc/add?a=1&b=2").json() == {"result": 3}
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(GRACE_S + 10) == 0
+    assert proc.stderr is not None
+    log = proc.stderr.read().decode()
+    assert log.count("client disconnected before sending its body: POST /api/users") == 2
+    assert "Traceback" not in log and "unhandled error" not in log
+    assert "Application callable raised" not in log

@@ -16,6 +16,9 @@ Paths (anything else answers 200 with the instance id and the request seen):
     /status/NNN             answers status NNN with a JSON body
     /slow?ms=N              answers after N ms
     /continue-check         answers 200 with whether the body arrived
+    /early-413              answers 413 at once without reading the body, then closes
+    /seen?path=P            how many request heads for path P this instance has seen
+                            (with &done=1: how many of those it read a complete body for)
 
 It is deliberately independent of the gateway's code (plain asyncio streams).
 """
@@ -29,6 +32,8 @@ import sys
 from urllib.parse import parse_qs, urlsplit
 
 INSTANCE = "backend"
+SEEN: dict[str, int] = {}  # request heads seen, by path (counted before any body is read)
+DONE: dict[str, int] = {}  # requests whose whole body was read, by path
 
 
 async def read_head(reader: asyncio.StreamReader) -> tuple[str, str, list[tuple[str, str]]]:
@@ -86,6 +91,18 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             q = {k: v[0] for k, v in parse_qs(url.query).items()}
             path = url.path
             n = int(q.get("n", "0"))
+            SEEN[path] = SEEN.get(path, 0) + 1
+            if path == "/early-413":  # like an app with a body limit: refuse, close unread
+                writer.write(response(413, b'{"error": "too large"}',
+                                      extra="connection: close\r\n"))
+                await writer.drain()
+                writer.close()
+                return
+            if path == "/seen":
+                table = DONE if q.get("done") else SEEN
+                writer.write(response(200, json.dumps(table.get(q.get("path", ""), 0)).encode()))
+                await writer.drain()
+                continue
             if path == "/hang":
                 await asyncio.sleep(3600)
             if path == "/garbage":
@@ -96,6 +113,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             count = 0
             async for chunk in body_chunks(reader, headers):
                 count += len(chunk)
+            DONE[path] = DONE.get(path, 0) + 1
             if path == "/_stateline/health":
                 writer.write(response(200, json.dumps({"status": "ok",
                                                        "instance": INSTANCE}).encode()))
@@ -144,8 +162,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 writer.write(response(200, json.dumps(doc).encode(), extra="x-backend: 1\r\n"
                                       "connection: keep-alive, x-secret\r\nx-secret: hop\r\n"))
             await writer.drain()
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
+    except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+        pass  # ValueError: a malformed chunk size
     finally:
         writer.close()
 

@@ -137,3 +137,61 @@ def test_workers_share_one_port_and_stop_together(backends, gateway) -> None:
     assert g.proc.wait(15) == 0
     for pid in pids:
         assert wait_until(lambda pid=pid: not os.path.exists(f"/proc/{pid}"), 5.0)
+
+
+@pytest.mark.slow
+def test_sigterm_answers_pipelined_requests_already_received(backends, gateway) -> None:
+    b = backends()
+    g = gateway(pool_toml(b.address, health_checks=False))
+    with connect(g.port, timeout=10) as s:
+        s.sendall(b"GET /slow?ms=600 HTTP/1.1\r\nHost: t\r\n\r\n"
+                  b"GET /second HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)
+        g.proc.send_signal(signal.SIGTERM)
+        reader = Reader(s)
+        first, second = reader.response(), reader.response()
+        assert (first.status, second.status) == (200, 200)
+        assert "connection" not in first.headers  # the second was already in: keep it open
+        assert second.headers["connection"] == "close"
+        assert reader.closed()
+    assert g.proc.wait(10) == 0
+
+
+@pytest.mark.slow
+def test_sigterm_answers_a_request_sent_on_an_idle_keep_alive_connection(backends,
+                                                                         gateway) -> None:
+    b = backends()
+    g = gateway(pool_toml(b.address, health_checks=False))
+    with connect(g.port, timeout=10) as s:
+        reader = Reader(s)
+        s.sendall(b"GET /first HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert reader.response().status == 200
+        os.kill(g.proc.pid, signal.SIGSTOP)  # the request and the signal arrive together
+        try:
+            s.sendall(b"GET /second HTTP/1.1\r\nHost: t\r\n\r\n")
+            g.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.1)
+        finally:
+            os.kill(g.proc.pid, signal.SIGCONT)
+        # answered either way: before the shutdown began (then the idle connection is
+        # closed after it) or during it (then with Connection: close)
+        assert reader.response().status == 200
+        assert reader.closed()
+    assert g.proc.wait(10) == 0
+
+
+def test_a_trusted_proxy_keeps_its_forwarded_proto_others_do_not(backends, gateway) -> None:
+    b = backends()
+    trusted = gateway(pool_toml(b.address, health_checks=False).replace(
+        "[gateway]", '[gateway]\ntrusted_proxies = ["127.0.0.0/8"]'))
+    untrusted = gateway(pool_toml(b.address, health_checks=False).replace(
+        "[gateway]", '[gateway]\ntrusted_proxies = ["10.0.0.0/8"]'))
+
+    def seen(port: int) -> dict[str, str]:
+        r = get(port, "/echo", "X-Forwarded-Proto: https\r\nX-Forwarded-For: 203.0.113.9\r\n")
+        return dict((k, v) for k, v in r.json()["headers"])
+
+    t, u = seen(trusted.port), seen(untrusted.port)
+    assert t["x-forwarded-proto"] == "https"
+    assert u["x-forwarded-proto"] == "http"
+    assert t["x-forwarded-for"] == u["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"

@@ -33,4 +33,4 @@ if __name__ == "__main__":
     backoff = BackoffConfig(initial_delay=0.1, max_delay=0.5, stable_after=5.0,
                             max_quick_crashes=4)
     sys.exit(Supervisor(settings, commands=StandinCommands(), backoff=backoff,
-                        drain_timeout=3.0).run())
+                        drain_timeout=3.0, stuck_after=1.5).run())

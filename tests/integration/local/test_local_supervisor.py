@@ -144,20 +144,42 @@ def test_a_killed_supervisor_takes_its_children_with_it(running: tuple) -> None:
     assert_all_gone(pids, data_dir)
 
 
-def test_app_that_keeps_crashing_is_given_up_on(tmp_path: Path, redis_url: str) -> None:
+def _crash_until_failed(data_dir: Path, ident: str) -> dict:
+    """Make every start of the stand-ins exit at once, kill ``ident``, wait until given up on."""
+    (data_dir / "crash").write_text("")
+    ControlClient(data_dir).call({"cmd": "kill", "id": ident})
+    failed = wait_for(lambda: by_id(data_dir)[ident]["state"] == "failed"
+                      and by_id(data_dir)[ident], 15, f"{ident} to be given up on")
+    (data_dir / "crash").unlink()
+    return failed
+
+
+def test_app_that_keeps_crashing_is_given_up_on_then_revived_by_restart_or_scale(
+    tmp_path: Path, redis_url: str,
+) -> None:
     data_dir = tmp_path / "data"
     proc = start_supervisor(data_dir, 1, redis_url)
+    client = ControlClient(data_dir)
     try:
         wait_for(lambda: all_up(data_dir), 20, "start-up")
-        # From now on every start of app-1 exits at once (see standin.py).
-        (data_dir / "crash").write_text("")
-        ControlClient(data_dir).call({"cmd": "kill", "id": "app-1"})
-        failed = wait_for(lambda: by_id(data_dir)["app-1"]["state"] == "failed"
-                          and by_id(data_dir)["app-1"], 15, "app-1 to be given up on")
+        failed = _crash_until_failed(data_dir, "app-1")
         assert "crashed 4 times" in failed["reason"]
         time.sleep(0.5)
         assert by_id(data_dir)["app-1"]["state"] == "failed"
         assert by_id(data_dir)["gateway"]["state"] == "up"
+        with pytest.raises(ControlError, match="stateline restart app-1"):
+            client.call({"cmd": "kill", "id": "app-1"})
+
+        # The cause is fixed (no crash file): `restart` starts it with a clean record.
+        pid = client.call({"cmd": "restart", "id": "app-1"})["pid"]
+        revived = by_id(data_dir)["app-1"]
+        assert (revived["state"], revived["pid"]) == ("up", pid)
+        assert "reason" not in revived
+
+        # `scale` to the same number re-arms a failed instance too.
+        _crash_until_failed(data_dir, "app-1")
+        assert client.call({"cmd": "scale", "apps": 1}) == {"ok": True, "apps": 1}
+        assert by_id(data_dir)["app-1"]["state"] == "up"
     finally:
         stop(proc)
         if proc.stdout:
@@ -191,21 +213,77 @@ def test_killed_redis_master_is_restarted_and_rejoins_as_replica(tmp_path: Path)
     assert_all_gone([*pids, proc.pid], data_dir)
 
 
-def test_busy_gateway_port_fails_start_up_clearly_and_cleans_up(
-    tmp_path: Path, redis_url: str,
-) -> None:
+def test_restart_bounces_a_running_app_gracefully(running: tuple) -> None:
+    _, data_dir = running
+    old = by_id(data_dir)["app-1"]
+    pid = ControlClient(data_dir).call({"cmd": "restart", "id": "app-1"})["pid"]
+    assert pid != old["pid"] and not pid_alive(old["pid"])
+    assert "SIGTERM at" in (data_dir / "logs" / "app-1.log").read_text()  # drained, not killed
+    assert by_id(data_dir)["app-1"]["state"] == "up"
+
+
+def test_busy_gateway_port_fails_before_the_redis_cluster_starts(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        # No STATELINE_REDIS_URL: the embedded cluster would start first if not checked before.
         env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
-        env["STATELINE_REDIS_URL"] = redis_url
         proc = subprocess.run([sys.executable, str(DRIVER), str(data_dir), str(port), "1"],
                               env=env, capture_output=True, timeout=60)
     assert proc.returncode == 1
-    assert f"port {port} is in use" in proc.stdout.decode()
+    assert f"port {port} is in use; choose another with --port" in proc.stdout.decode()
+    assert not (data_dir / "topology.json").exists()
+    assert not (data_dir / "redis").exists()
     assert_all_gone([], data_dir)
+
+
+def test_app_stuck_on_one_store_error_fails_up_early_with_the_error_and_its_log_tail(
+    tmp_path: Path, redis_url: str,
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "unready").write_text("")  # apps answer 503 "stores not reachable yet" forever
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
+    env["STATELINE_REDIS_URL"] = redis_url
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, str(DRIVER), str(data_dir), str(free_port()), "1"],
+                          env=env, capture_output=True, timeout=60)
+    took = time.monotonic() - started
+    out = proc.stdout.decode()
+    assert proc.returncode == 1
+    assert took < 20  # the driver's stuck_after is 1.5 s; the ready timeout is 60 s
+    assert ("app-1 kept reporting the same problem for 1.5s: "
+            "stores not reachable yet: ConnectionRefusedError(111)") in out
+    assert f"last lines of its log, {data_dir.resolve() / 'logs' / 'app-1.log'}:" in out
+    shown = [line.strip() for line in out.splitlines() if "start-up line" in line]
+    assert shown == [f"stand-in app-1: start-up line {n}" for n in range(3, 13)]  # the last 10
+    assert_all_gone([], data_dir)
+
+
+def test_shutdown_stops_the_gateway_before_the_apps_are_signalled(
+    tmp_path: Path, redis_url: str,
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "slow-drain").write_text("")  # the gateway takes 1 s to finish after SIGTERM
+    proc = start_supervisor(data_dir, 2, redis_url)
+    try:
+        wait_for(lambda: all_up(data_dir), 20, "start-up")
+    finally:
+        took = stop(proc)
+        if proc.stdout:
+            proc.stdout.close()
+    assert took < 10
+
+    def when(ident: str, event: str) -> float:
+        text = (data_dir / "logs" / f"{ident}.log").read_text()
+        return float(text.split(f"stand-in {ident}: {event} at ")[1].split()[0])
+
+    gateway_gone = when("gateway", "exit")
+    assert gateway_gone - when("gateway", "SIGTERM") >= 1.0
+    assert all(when(app, "SIGTERM") >= gateway_gone for app in ("app-1", "app-2"))
 
 
 def test_app_crashing_at_start_up_fails_up_with_its_log_and_cleans_up(

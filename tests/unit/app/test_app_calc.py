@@ -105,4 +105,40 @@ def test_query_number_refuses_non_finite_and_non_numbers(raw: str) -> None:
 def test_query_number_keeps_integers_integral() -> None:
     assert query_number("42", "a") == 42
     assert isinstance(query_number("42", "a"), int)
-    assert query_number(" 2.5 ", "a") == 2.5
+    assert query_number("2.5", "a") == 2.5
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("0", 0), ("-7", -7), ("+7", 7), ("1.5", 1.5), ("-.5", -0.5), ("1.", 1.0),
+    ("2e3", 2000.0), ("2E-3", 0.002), ("-1.5e+2", -150.0), ("007", 7),
+])
+def test_query_number_accepts_ascii_decimal_and_scientific_notation(
+    raw: str, expected: float
+) -> None:
+    assert query_number(raw, "a") == expected
+
+
+@pytest.mark.parametrize("raw", [
+    "\uff11",           # fullwidth 1
+    "\u0661",           # Arabic-Indic 1
+    "\u00b2",           # superscript 2
+    "1_000",             # Python's digit separator
+    " 1", "1 ", "\t1",  # surrounding space
+    "0x10", "1e", "e5", ".", "-", "+-1", "1.2.3", "1e5.5", "\u22121",
+])
+def test_query_number_refuses_anything_but_ascii_notation_as_invalid_number(raw: str) -> None:
+    with pytest.raises(ApiError) as info:
+        query_number(raw, "a")
+    assert (info.value.status, info.value.code) == (400, "invalid_number")
+
+
+def test_int64_results_reach_both_bounds_exactly() -> None:
+    assert compute("add", -(2**63) + 1, -1) == -(2**63)
+    assert isinstance(compute("add", -(2**63) + 1, -1), int)
+    assert compute("pow", -2, 63) == -(2**63)
+    assert isinstance(compute("pow", -2, 63), int)
+    assert compute("add", INT64_MAX - 1, 1) == INT64_MAX
+    assert isinstance(compute("add", INT64_MAX - 1, 1), int)
+    # One past either bound becomes a float.
+    assert isinstance(compute("sub", -(2**63), 1), float)
+    assert isinstance(compute("add", INT64_MAX, 1), float)

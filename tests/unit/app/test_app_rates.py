@@ -69,3 +69,46 @@ def test_shipped_snapshot_is_dated_and_complete() -> None:
     assert snap.rates["EUR"] == 1.0
     assert {"USD", "JPY", "GBP", "CHF"} <= snap.rates.keys()
     assert all(rate > 0 for rate in snap.rates.values())
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"PK\x03\x04garbage", "not a zip file"),
+    (b"hello", "not a zip file"),
+    (b"", "not a zip file"),
+])
+def test_a_corrupt_zip_is_a_format_error_not_a_crash(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    path = tmp_path / "bad.zip"
+    path.write_bytes(content)
+    with pytest.raises(RatesFormatError, match=reason):
+        read_ecb_file(path)
+
+
+def test_a_zip_with_a_damaged_member_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "hist.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("eurofxref-hist.csv", HISTORY * 50)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2  # inside the compressed CSV
+    data[middle:middle + 8] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+    with pytest.raises(RatesFormatError, match="damaged zip file"):
+        read_ecb_file(path)
+
+
+def test_rates_load_on_a_corrupt_zip_says_so_and_exits_1(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from stateline.app.commands import register
+
+    cli = typer.Typer()
+    register(cli)
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK\x03\x04garbage")
+    result = CliRunner().invoke(cli, ["rates", "load", str(bad), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"stateline rates load: {bad}: not a zip file" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "stateline.db").exists()  # refused before touching SQL

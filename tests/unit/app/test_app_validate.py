@@ -71,3 +71,65 @@ def test_user_id_cursor_is_a_positive_integer() -> None:
     for bad in ("", "-1", "x", "1" * 19, "1.0"):
         with pytest.raises(ApiError):
             parse_user_id(bad, "after")
+
+
+@pytest.mark.parametrize("email", [
+    "ada@example.com",
+    "o'brien+tag@mail.example.org",
+    "first.last@sub-domain.example.co.uk",
+    "x!#$%&*/=?^_`{|}~-@example.com",
+    "ann@xn--bcher-kva.example",       # an IDNA A-label
+    "a" * 64 + "@example.com",
+])
+def test_email_accepts_dot_atom_local_parts_and_hostname_domains(email: str) -> None:
+    assert parse_email({"email": email}) == email.lower()
+
+
+@pytest.mark.parametrize("email", [
+    "ada@example.com\u200b",           # zero-width space: a look-alike of a taken address
+    "ada\u200d@example.com",           # zero-width joiner
+    "\ufeffada@example.com",           # byte order mark
+    "ada@exämple.com",                 # a U-label: send the xn-- form
+    "ada\u0000@example.com",
+    "ada@example.com\x01",
+    "ada\x1b[31m@example.com",         # an ANSI escape
+    "<script>alert(1)</script>@b.com",
+    "x@b.com>",
+    "x@b..com",
+    "x@.b.com",
+    "x@b.com.",
+    "x.@b.com",
+    ".x@b.com",
+    "x..y@b.com",
+    "x@-b.com",
+    "x@b-.com",
+    "x@b_c.com",
+    '"x y"@b.com',                     # quoted local parts are not accepted
+    "x(comment)@b.com",
+    "a" * 65 + "@example.com",
+    "x@" + "a" * 64 + ".com",
+])
+def test_email_refuses_invisible_control_and_malformed_addresses_with_422(email: str) -> None:
+    with pytest.raises(ApiError) as info:
+        parse_email({"email": email})
+    assert info.value.status == 422
+
+
+@pytest.mark.parametrize("name", [
+    "Ann\x00", "Ann\x07Lee", "Ann\x1b[2JLee", "Ann\x7f", "Ann\x85Lee", "Ann\x9b31mLee", "A\nB",
+])
+def test_text_fields_refuse_c0_and_c1_control_characters(name: str) -> None:
+    with pytest.raises(ApiError) as info:
+        json_text({"name": name}, "name", 200)
+    assert (info.value.status, info.value.code) == (422, "invalid_field")
+
+
+def test_text_fields_keep_non_latin_names() -> None:
+    assert json_text({"name": "Zoë Ōtsuka-李"}, "name", 200) == "Zoë Ōtsuka-李"
+
+
+@pytest.mark.parametrize("value", [1e309, 10**400])
+def test_json_number_beyond_the_float_range_is_invalid_number(value: object) -> None:
+    with pytest.raises(ApiError) as info:
+        json_number({"x": value}, "x")
+    assert (info.value.status, info.value.code) == (422, "invalid_number")

@@ -91,6 +91,11 @@ def test_a_single_pool_needs_no_routes() -> None:
     ('[pools.a]\nbackends = ["http://h:1"]\n[pools.a.outlier]\nmax_ejection_percent = 200\n',
      "outlier"),
     ('[pools.a]\nbackends = ["http://h:1"]\n[pools.b]\nbackends = ["http://h:2"]\n', "routes"),
+    ('[gateway]\ntrusted_proxies = ["10.0.0.0/33"]\n[pools.a]\nbackends = ["http://h:1"]\n',
+     "trusted_proxies"),
+    ('[gateway]\nmax_headers = 0\n[pools.a]\nbackends = ["http://h:1"]\n', "max_headers"),
+    ('[pools.a]\nbackends = ["http://h:1"]\n[pools.a.outlier]\npanic_threshold = 101\n',
+     "outlier"),
     ("not toml [", "config"),
     ("", "pools"),
 ])
@@ -137,3 +142,17 @@ def test_router_takes_the_longest_prefix_at_a_segment_boundary() -> None:
     assert r.match(b"/apix").pool == "root"
     assert r.match(b"/api/v2/x").pool == "v2"
     assert Router([Route(b"/api", "api")]).match(b"/other") is None
+
+
+def test_trusted_proxies_header_limit_and_panic_threshold_are_read() -> None:
+    cfg = load('[gateway]\ntrusted_proxies = ["10.1.2.3", "192.168.0.0/16"]\nmax_headers = 50\n'
+               '[pools.a]\nbackends = ["http://h:1"]\n[pools.a.outlier]\npanic_threshold = 30\n')
+    assert cfg.trusted_proxies == ("10.1.2.3/32", "192.168.0.0/16")
+    assert cfg.max_headers == 50
+    assert cfg.pools["a"].outlier.panic_threshold == 30.0
+
+
+def test_by_default_no_proxy_is_trusted_and_100_headers_are_allowed() -> None:
+    cfg = load('[pools.a]\nbackends = ["http://h:1"]\n')
+    assert cfg.trusted_proxies == () and cfg.max_headers == 100
+    assert cfg.pools["a"].outlier.panic_threshold == 50.0

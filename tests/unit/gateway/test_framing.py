@@ -11,7 +11,9 @@ from stateline.gateway.framing import (
     BODY_LENGTH,
     BODY_NONE,
     FramingError,
+    check_header_count,
     check_header_size,
+    check_http_version,
     check_target_size,
     origin_form,
     parse_content_length,
@@ -169,3 +171,19 @@ def test_path_of_drops_the_query() -> None:
 ])
 def test_which_responses_carry_a_body(method: bytes, status: int, has_body: bool) -> None:
     assert response_has_body(method, status) is has_body
+
+
+@pytest.mark.parametrize(("version", "status"), [("2.0", 505), ("3.0", 505), ("0.9", 400)])
+def test_request_lines_other_than_http_1x_are_refused(version: str, status: int) -> None:
+    with pytest.raises(FramingError) as err:
+        check_http_version(version)
+    assert err.value.status == status
+
+
+def test_http_1x_is_accepted_and_more_than_the_header_limit_is_431() -> None:
+    check_http_version("1.0")
+    check_http_version("1.1")
+    check_header_count(100, 100)
+    with pytest.raises(FramingError) as err:
+        check_header_count(101, 100)
+    assert err.value.status == 431

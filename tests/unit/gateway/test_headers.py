@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from stateline.gateway.framing import BODY_CHUNKED, BODY_LENGTH, NO_BODY, BodyFraming
 from stateline.gateway.headers import (
     connection_tokens,
+    forwarded_proto,
+    is_trusted,
     new_request_id,
     request_head,
     response_head,
@@ -131,3 +136,20 @@ def test_every_header_named_in_connection_is_dropped(names: list[str]) -> None:
     kept = [n for n, _ in parse_head(req(headers)[0])[1]]
     assert not set(listed) & set(kept)
     assert b"x-always" in kept
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (b"https", b"https"), (b" HTTPS ", b"https"), (b"http", b"http"), (b"gopher", b"http"),
+])
+def test_a_trusted_forwarded_proto_is_kept_only_when_it_is_http_or_https(
+        value: bytes, expected: bytes) -> None:
+    assert forwarded_proto([(b"x-forwarded-proto", value)], b"http") == expected
+    assert forwarded_proto([(b"host", b"x")], b"http") == b"http"
+
+
+def test_trusted_proxies_match_by_network_including_v4_mapped_v6() -> None:
+    nets = [ip_network("10.0.0.0/8"), ip_network("::1/128")]
+    assert is_trusted("10.2.3.4", nets) and is_trusted("::ffff:10.0.0.1", nets)
+    assert is_trusted("::1", nets)
+    assert not is_trusted("11.0.0.1", nets) and not is_trusted("unknown", nets)
+    assert not is_trusted("10.0.0.1", [])

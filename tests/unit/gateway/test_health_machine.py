@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stateline.gateway.config import PoolConfig
 from stateline.gateway.health import Outcome, OutlierPolicy, PoolHealth, State, Transition
+from stateline.gateway.pool import Pool
 
 S, C, G, E = Outcome.SUCCESS, Outcome.CONNECT_FAILURE, Outcome.GATEWAY_FAILURE, Outcome.SERVER_ERROR
 
@@ -274,3 +276,65 @@ def test_tick_is_idle_when_nothing_is_due() -> None:
     health = pool(100)
     assert health.tick(1.0) == []
     assert health._next_event == float("inf")
+
+
+# -- panic routing (Envoy's healthy_panic_threshold) ----------------------------------
+
+
+def test_a_sole_instance_ejected_for_503s_still_gets_traffic_in_panic() -> None:
+    health = pool(1)
+    assert fail(health, "h0", 5, G)  # an overloaded app shedding load: 503 counts (Envoy)
+    assert health.state("h0") is State.EJECTED and health.available_ids() == frozenset()
+    assert health.panic and health.routable_ids() == {"h0"}
+    assert health.panics_total == 1
+
+
+def test_panic_starts_below_the_threshold_not_at_it() -> None:
+    health = pool(4, max_ejection_percent=100)
+    fail(health, "h0", 5)
+    fail(health, "h1", 5)
+    assert not health.panic and health.routable_ids() == {"h2", "h3"}  # 50% is not below 50%
+    fail(health, "h2", 5)
+    assert health.panic and health.routable_ids() == {"h0", "h1", "h2", "h3"}
+
+
+def test_panic_ends_when_enough_hosts_are_back_and_is_counted_per_entry() -> None:
+    health = pool(2, max_ejection_percent=100)
+    fail(health, "h0", 5)
+    fail(health, "h1", 5)
+    assert health.panic
+    health.restore("h1")
+    assert not health.panic and health.routable_ids() == {"h1"}
+    health.restore("h0")
+    fail(health, "h0", 5)
+    fail(health, "h1", 5)
+    assert health.panics_total == 2
+
+
+def test_panic_never_routes_to_draining_or_admin_ejected_hosts() -> None:
+    health = pool(5, max_ejection_percent=100)
+    health.set_draining("h0", True)
+    health.eject("h1", 0.0)
+    fail(health, "h2", 5)
+    fail(health, "h3", 5)
+    assert health.panic  # one of the three routable hosts available: 33%
+    assert health.routable_ids() == {"h2", "h3", "h4"}
+
+
+def test_a_panic_threshold_of_zero_turns_panic_off() -> None:
+    health = pool(1, panic_threshold=0)
+    fail(health, "h0", 5, G)
+    assert not health.panic and health.routable_ids() == frozenset()
+
+
+def test_the_pool_routes_to_every_member_in_panic_and_reports_it() -> None:
+    p = Pool(PoolConfig(name="apps"))
+    for i in range(3):
+        p.add(f"i{i}", f"127.0.0.1:{9000 + i}")
+    assert not p.health.panic
+    for id in ("i0", "i1"):  # two of three fail their active checks: 33% available
+        p.health.record_check(id, False, 0.0)
+        p.health.record_check(id, False, 0.0)
+    picked = {p.pick(None, ()).id for _ in range(30)}  # type: ignore[union-attr]
+    assert picked == {"i0", "i1", "i2"}
+    assert p.metrics.panic and p.metrics.panics == 1

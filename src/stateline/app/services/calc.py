@@ -28,6 +28,7 @@ from stateline.app.validate import query_number
 Number = int | float
 
 INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 #: log2 of the largest finite float: a pow whose result would exceed it is refused.
 MAX_LOG2 = math.log2(1.7976931348623157e308)
 
@@ -46,7 +47,7 @@ def _out_of_range() -> ApiError:
 def _fit(value: Number) -> Number:
     """An int that fits in int64, else a finite float; 400 if neither."""
     if isinstance(value, int):
-        if -INT64_MAX <= value <= INT64_MAX:
+        if INT64_MIN <= value <= INT64_MAX:
             return value
         try:
             value = float(value)

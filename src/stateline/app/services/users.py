@@ -10,6 +10,12 @@ offset: every page costs the same however deep it is, and a user added while a
 client pages does not shift the pages. The cursor is the last id as a string;
 clients should treat it as opaque. Emails are stored trimmed and lower-cased,
 so ``Ann@Example.com`` and ``ann@example.com`` are one address.
+
+Email syntax is deliberately strict and ASCII-only (see :data:`_EMAIL`): an
+invisible character (``\u200b``) or a control character must not make a
+second account for an address that is already taken, nor smuggle markup into
+stored data. Internationalised domains are accepted in their A-label form
+(``xn--...``); a quoted local part (``"a b"@example.com``) is refused.
 """
 
 from __future__ import annotations
@@ -32,8 +38,13 @@ MAX_NAME = 200
 MAX_EMAIL = 254
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-#: Deliberately simple: one @, no spaces, a dot in the domain. Real checks send a mail.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+#: An RFC 5322 dot-atom local part (letters, digits and ``!#$%&'*+/=?^_`{|}~-``,
+#: dots only between them, at most 64 characters), ``@``, and a domain of at least
+#: two labels of letters, digits and inner hyphens (1..63 characters each). ASCII
+#: only; syntax is all we check: whether the mailbox exists, only a mail can tell.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"(?=[^@]{{1,64}}@){_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})+")
 _ID = re.compile(r"[0-9]{1,18}")
 
 
