@@ -13,7 +13,7 @@ import importlib
 import typer
 
 COMMAND_MODULES = (
-    "stateline.local.commands",  # up, status, scale, kill, down
+    "stateline.local.commands",  # up, status, scale, kill, restart, down
     "stateline.gateway.commands",  # gateway
     "stateline.app.commands",  # app, rates
     "stateline.lint.commands",  # lint

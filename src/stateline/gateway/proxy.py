@@ -67,6 +67,7 @@ class Exchange:
     finished = False
     held = False  # chunked: waiting for the first chunk size before going upstream
     await_continue = False  # Expect: waiting for the instance's 100 (or its final answer)
+    refused = False  # the instance answered >= 400 before the body was all sent
     chunk_ok = False
     status = 0
     activity = 0.0  # coarse time of the last sign of life from the upstream side
@@ -173,7 +174,7 @@ class Exchange:
         self.client.flush()
 
     def on_body(self, data: bytes) -> None:
-        if self.finished:
+        if self.finished or self.refused:
             return
         self.body_bytes += len(data)
         if self.body_bytes > self.pool.config.max_body_bytes:
@@ -188,6 +189,13 @@ class Exchange:
     def on_done(self) -> None:
         if self.finished:
             self.request_done = True
+            return
+        if self.refused:
+            # The body was cut short: the connection must never be reused for
+            # another request (the instance may still expect bytes).
+            self.request_done = True
+            if self.conn is not None:
+                self.conn.closed = True
             return
         if self.chunked_in:
             self._send_body(b"0\r\n\r\n")
@@ -335,6 +343,8 @@ class Exchange:
                                                               or bool(client.queue))
         if not self.request_done:
             keep = False
+            if status >= 400:
+                self.refused = True  # an early refusal: the rest of the body is not sent
         client.wbuf.append(response_head(
             status, errors.cached_reason(status), headers, conn.upstream.id_bytes,
             self.request_id, out_cl, self.out_chunked, keep, client.http10, has_conn, has_rid))

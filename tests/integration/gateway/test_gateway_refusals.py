@@ -8,6 +8,7 @@ complete bodies it saw (``/seen``).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -30,10 +31,8 @@ def seen(port: int, path: str, *, done: bool = False) -> int:
 def send_all_quietly(sock: socket.socket, data: bytes) -> None:
     """Send in a thread, as a client still uploading would; a refusal may cut it short."""
     def run() -> None:
-        try:
+        with contextlib.suppress(OSError):
             sock.sendall(data)
-        except OSError:
-            pass
     threading.Thread(target=run, daemon=True).start()
 
 

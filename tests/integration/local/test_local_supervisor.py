@@ -248,7 +248,7 @@ def test_app_stuck_on_one_store_error_fails_up_early_with_the_error_and_its_log_
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
     env["STATELINE_REDIS_URL"] = redis_url
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, str(DRIVER), str(data_dir), str(free_port()), "1"],
+    proc = subprocess.run([sys.executable, str(DRIVER), str(data_dir), str(free_port()), "2"],
                           env=env, capture_output=True, timeout=60)
     took = time.monotonic() - started
     out = proc.stdout.decode()
@@ -259,6 +259,8 @@ def test_app_stuck_on_one_store_error_fails_up_early_with_the_error_and_its_log_
     assert f"last lines of its log, {data_dir.resolve() / 'logs' / 'app-1.log'}:" in out
     shown = [line.strip() for line in out.splitlines() if "start-up line" in line]
     assert shown == [f"stand-in app-1: start-up line {n}" for n in range(3, 13)]  # the last 10
+    # app-2 failed for the same reason: said once, app-2 only points at its log.
+    assert f"app-2: the same (its log: {data_dir.resolve() / 'logs' / 'app-2.log'})" in out
     assert_all_gone([], data_dir)
 
 
