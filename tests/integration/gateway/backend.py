@@ -17,6 +17,8 @@ Paths (anything else answers 200 with the instance id and the request seen):
     /slow?ms=N              answers after N ms
     /continue-check         answers 200 with whether the body arrived
     /early-413              answers 413 at once without reading the body, then closes
+    /refuse-slow            sends a 403 head at once, counts body bytes arriving for 0.6 s,
+                            then ends the response and closes (/seen?...&bytes=1 tells)
     /seen?path=P            how many request heads for path P this instance has seen
                             (with &done=1: how many of those it read a complete body for)
 
@@ -34,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 INSTANCE = "backend"
 SEEN: dict[str, int] = {}  # request heads seen, by path (counted before any body is read)
 DONE: dict[str, int] = {}  # requests whose whole body was read, by path
+GOT: dict[str, int] = {}  # body bytes that arrived after an early refusal, by path
 
 
 async def read_head(reader: asyncio.StreamReader) -> tuple[str, str, list[tuple[str, str]]]:
@@ -74,6 +77,21 @@ async def body_chunks(reader: asyncio.StreamReader, headers: list[tuple[str, str
             yield data
 
 
+async def count_for(reader: asyncio.StreamReader, seconds: float) -> int:
+    """Bytes that arrive within ``seconds`` (or until EOF)."""
+    loop = asyncio.get_running_loop()
+    deadline, got = loop.time() + seconds, 0
+    while (left := deadline - loop.time()) > 0:
+        try:
+            data = await asyncio.wait_for(reader.read(65536), left)
+        except TimeoutError:
+            break
+        if not data:
+            break
+        got += len(data)
+    return got
+
+
 def response(status: int, body: bytes, ctype: str = "application/json",
              extra: str = "") -> bytes:
     return (f"HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {len(body)}\r\n"
@@ -98,8 +116,16 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 await writer.drain()
                 writer.close()
                 return
+            if path == "/refuse-slow":
+                writer.write(b"HTTP/1.1 403 X\r\ncontent-length: 2\r\n\r\n")
+                await writer.drain()
+                GOT[path] = await count_for(reader, 0.6)
+                writer.write(b"no")
+                await writer.drain()
+                writer.close()
+                return
             if path == "/seen":
-                table = DONE if q.get("done") else SEEN
+                table = GOT if q.get("bytes") else DONE if q.get("done") else SEEN
                 writer.write(response(200, json.dumps(table.get(q.get("path", ""), 0)).encode()))
                 await writer.drain()
                 continue

@@ -23,9 +23,11 @@ def gw(backends, gateway):
     return gateway(pool_toml(b.address, max_body_bytes=64 * 1024 * 1024))
 
 
-def seen(port: int, path: str, *, done: bool = False) -> int:
-    """How many heads (or, with ``done``, complete bodies) the instance saw for ``path``."""
-    return get(port, f"/seen?path={path}{'&done=1' if done else ''}").json()
+def seen(port: int, path: str, *, done: bool = False, late_bytes: bool = False) -> int:
+    """Heads the instance saw for ``path``; or complete bodies (``done``); or body bytes
+    that reached it after it had refused the request (``late_bytes``)."""
+    extra = "&done=1" if done else "&bytes=1" if late_bytes else ""
+    return get(port, f"/seen?path={path}{extra}").json()
 
 
 def send_all_quietly(sock: socket.socket, data: bytes) -> None:
@@ -84,6 +86,16 @@ def test_an_upload_refused_early_by_the_instance_gets_its_413_not_a_502(gw) -> N
             r = Reader(s).response()
             assert r.status == 413, r.body
             assert r.headers["x-served-by"]  # the instance's own answer
+
+
+def test_the_body_stops_going_upstream_once_the_instance_has_refused_it(gw) -> None:
+    with connect(gw.port, timeout=10) as s:
+        s.sendall(b"POST /refuse-slow HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n")
+        time.sleep(0.2)  # the instance's 403 head has reached the gateway
+        send_all_quietly(s, b"x" * 1_000_000)
+        r = Reader(s).response()
+        assert r.status == 403 and r.body == b"no"
+    assert seen(gw.port, "/refuse-slow", late_bytes=True) == 0
 
 
 def test_expect_continue_refused_by_the_instance_gets_413_without_100(gw) -> None:
