@@ -25,10 +25,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 now, outside the kernel's ephemeral range.
+
+    (A bind(0) port is ephemeral: an outgoing connection may take it before the
+    server under test binds it; see ``stateline.local.procs.LISTEN_PORT_RANGE``.)
+    """
+    from stateline.local.procs import free_port as shared_free_port
+
+    return shared_free_port()
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,15 +25,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from stateline.local.procs import free_port
+
 
 class SystemFailure(RuntimeError):
     """The system under test did not start or answer; the message says what was seen."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _alive(pid: int) -> bool:

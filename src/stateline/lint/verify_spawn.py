@@ -22,6 +22,8 @@ from typing import Protocol
 
 import httpx
 
+from stateline.local.procs import free_port
+
 _TAIL_LINES = 20
 
 
@@ -54,12 +56,6 @@ class UrlReplica:
 
     def restart(self) -> None:
         raise SpawnError(f"{self.label} was given as a URL and cannot be restarted")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tail(path: Path, lines: int = _TAIL_LINES) -> str:

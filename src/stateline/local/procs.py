@@ -19,6 +19,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -144,8 +145,26 @@ def bind_problem(port: int, host: str = "127.0.0.1") -> str | None:
     return None
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port the kernel considered free a moment ago."""
+#: Listening ports for app instances, gateways and test servers are drawn from
+#: here: below the embedded Redis Cluster's range (12000..22767, buses up to
+#: 32767) and below the kernel's ephemeral range (usually 32768..60999). A port
+#: the kernel hands out with bind(0) is an *ephemeral* one, which the very next
+#: outgoing connection (Redis nodes meeting each other, say) may take before our
+#: server binds it; a port from this range is never handed out that way.
+LISTEN_PORT_RANGE = (2000, 11999)
+
+
+def free_port(host: str = "127.0.0.1", rng: random.Random | None = None) -> int:
+    """A TCP port outside the ephemeral range that nothing listens on now.
+
+    Falls back to a kernel-chosen port if the whole range looks taken.
+    """
+    rng = rng or random.Random()
+    low, high = LISTEN_PORT_RANGE
+    for _ in range(200):
+        port = rng.randint(low, high)
+        if port_is_free(port, host):
+            return port
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])

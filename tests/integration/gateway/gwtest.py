@@ -22,9 +22,10 @@ TOKEN = "test-admin-token"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A listening port outside the ephemeral range (see stateline.local.procs)."""
+    from stateline.local.procs import free_port as shared_free_port
+
+    return shared_free_port()
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:
