@@ -1,4 +1,5 @@
 # Compiled-mode declarations for proxy.py (see upstream.pxd).
+from stateline.gateway.pool cimport Pool
 from stateline.gateway.upstream cimport Upstream
 from stateline.gateway.upstream_protocol cimport UpstreamConnection
 from stateline.gateway.client_protocol cimport ClientProtocol
@@ -6,7 +7,7 @@ from stateline.gateway.client_protocol cimport ClientProtocol
 cdef class Exchange:
     cdef public ClientProtocol client
     cdef public object route
-    cdef public object pool
+    cdef public Pool pool
     cdef public bytes method
     cdef public bytes head
     cdef public bytes request_id
