@@ -50,7 +50,7 @@ def extensions() -> list[Extension]:
         for m in native.HOT_MODULES
     ]
     try:
-        return cythonize(
+        compiled = cythonize(
             modules,
             compiler_directives={"language_level": 3, "annotation_typing": False},
             quiet=True,
@@ -58,6 +58,9 @@ def extensions() -> list[Extension]:
     except Exception as exc:  # a Cython error must not make the package uninstallable
         _warn(f"Cython failed ({exc})")
         return []
+    for ext in compiled:
+        ext.optional = True  # cythonize() drops it: no C compiler → warn and go on, pure Python
+    return compiled
 
 
 class BuildExt(build_ext):
