@@ -1,4 +1,7 @@
 # Compiled-mode declarations for client_protocol.py (see upstream.pxd).
+cimport cython
+
+from stateline.gateway.pool cimport Pool
 cdef class LocalAnswer:
     cdef public object build
     cdef public bint chunk_ok
@@ -31,6 +34,9 @@ cdef class ClientProtocol:
     cdef public double last_active
     cdef public object download_paused_conn
 
+    @cython.locals(pool=Pool, url=bytes, target=bytes, path=bytes, headers=list, q=Py_ssize_t,
+                   http10=bint, keep_alive=bint, expect=bint, idem=bint, has_connection=bint)
+    cpdef on_headers_complete(self)
     cpdef exchange_finished(self, item)
     cpdef write(self, data)
     cpdef flush(self)

@@ -1,5 +1,6 @@
 # Compiled-mode declarations for pool.py (see upstream.pxd).
 from stateline.gateway.metrics cimport PoolMetrics
+from stateline.gateway.retry cimport RetryBudget
 
 cdef class Pool:
     cdef public object config
@@ -8,7 +9,7 @@ cdef class Pool:
     cdef public object key_source
     cdef public bint needs_key
     cdef public object health
-    cdef public object budget
+    cdef public RetryBudget budget
     cdef public PoolMetrics metrics
     cdef public dict members
     cdef public list transitions

@@ -1,4 +1,6 @@
 # Compiled-mode declarations for upstream_protocol.py (see upstream.pxd).
+cimport cython
+
 from stateline.gateway.upstream cimport Upstream
 from stateline.gateway.proxy cimport Exchange
 
@@ -19,5 +21,9 @@ cdef class UpstreamConnection:
     cdef public object transport
     cdef public Upstream upstream
 
+    @cython.locals(name=bytes, value=bytes)
+    cpdef on_header(self, name, value)
+    @cython.locals(status=int, headers=list, te=bint, has_conn=bint, has_rid=bint)
+    cpdef on_headers_complete(self)
     cpdef write(self, data)
     cpdef close(self)
