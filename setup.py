@@ -46,7 +46,8 @@ def extensions() -> list[Extension]:
         _warn("Cython is not installed")
         return []
     modules = [
-        Extension(f"{native.PACKAGE}.{m}", [f"src/stateline/gateway/{m}.py"], optional=True)
+        Extension(f"{native.PACKAGE}.{m}",
+                  [str(native.source_path(GATEWAY, m).relative_to(HERE))], optional=True)
         for m in native.HOT_MODULES
     ]
     try:

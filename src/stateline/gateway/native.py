@@ -40,8 +40,8 @@ log = logging.getLogger("stateline.gateway")
 
 PACKAGE = "stateline.gateway"
 #: Modules compiled by setup.py, in dependency order (their .pxd files cimport each other).
-HOT_MODULES = ("errors", "metrics", "retry", "headers", "upstream", "pool", "upstream_protocol",
-               "proxy", "client_protocol")
+HOT_MODULES = ("errors", "metrics", "retry", "balancers.round_robin", "headers", "upstream", "pool",
+               "upstream_protocol", "proxy", "client_protocol")
 MANIFEST = "_native_build.json"
 ENV_PURE = "STATELINE_PURE_PYTHON"
 
@@ -57,10 +57,16 @@ def pure_requested(environ: Mapping[str, str] = os.environ) -> bool:
     return environ.get(ENV_PURE, "") not in ("", "0")
 
 
+def source_path(directory: Path, module: str, suffix: str = ".py") -> Path:
+    """Where a hot module's file lives (``module`` is dotted, relative to the package)."""
+    *parents, name = module.split(".")
+    return directory.joinpath(*parents, name + suffix)
+
+
 def source_hash(directory: Path, module: str) -> str:
     """SHA-256 over a module's ``.py`` and (when present) ``.pxd`` — what its build reflects."""
-    h = hashlib.sha256(directory.joinpath(f"{module}.py").read_bytes())
-    pxd = directory / f"{module}.pxd"
+    h = hashlib.sha256(source_path(directory, module).read_bytes())
+    pxd = source_path(directory, module, ".pxd")
     h.update(b"\0")
     if pxd.exists():
         h.update(pxd.read_bytes())
@@ -70,7 +76,7 @@ def source_hash(directory: Path, module: str) -> str:
 def extension_path(directory: Path, module: str) -> Path | None:
     """The compiled extension this interpreter would import for ``module``, if one exists."""
     for suffix in EXTENSION_SUFFIXES:
-        p = directory / f"{module}{suffix}"
+        p = source_path(directory, module, suffix)
         if p.exists():
             return p
     return None
@@ -101,7 +107,7 @@ class _PureFinder(MetaPathFinder):
     """Imports the hot modules from their ``.py`` files, passing over the extensions."""
 
     def __init__(self, directory: Path, modules: Sequence[str]) -> None:
-        self.paths = {f"{PACKAGE}.{m}": directory / f"{m}.py" for m in modules}
+        self.paths = {f"{PACKAGE}.{m}": source_path(directory, m) for m in modules}
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> ModuleSpec | None:
