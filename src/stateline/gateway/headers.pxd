@@ -6,5 +6,9 @@ cimport cython
 cpdef tuple request_head(bytes method, bytes target, headers, bytes host, bytes client_ip,
                          bytes proto, framing, bint has_connection)
 
-# response_head stays a plain (compiled) def: it holds a generator expression,
-# which a cpdef function cannot.
+@cython.locals(parts=list, line=bytes, name=bytes, value=bytes)
+cpdef bytes response_head(int status, bytes reason, headers, bytes served_by, bytes request_id,
+                          content_length, bint chunked, bint keep_alive, bint http10_client,
+                          bint has_connection, has_request_id=*)
+
+cpdef header_value(headers, bytes name)
