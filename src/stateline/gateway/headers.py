@@ -93,7 +93,7 @@ def request_head(
     drop = connection_tokens(headers) if has_connection else frozenset()
     xff: bytes | None = None
     rid: bytes | None = None
-    parts = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (method, target, host)]
+    parts = [method, b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
     for name, value in headers:
         if name in _REQUEST_SKIP or name in drop:
             if name == b"te" and value.strip(b" \t").lower() == b"trailers" and name not in drop:
@@ -106,8 +106,8 @@ def request_head(
         parts += (name, b": ", value, b"\r\n")
     if rid is None:
         rid = b"%s-%x" % (_ID_PREFIX, next(_ids))
-    parts.append(b"x-forwarded-for: %s\r\nx-forwarded-proto: %s\r\nx-request-id: %s\r\n" % (
-        client_ip if xff is None else xff + b", " + client_ip, proto, rid))
+    parts += (b"x-forwarded-for: ", client_ip if xff is None else xff + b", " + client_ip,
+              b"\r\nx-forwarded-proto: ", proto, b"\r\nx-request-id: ", rid, b"\r\n")
     if framing.kind == BODY_LENGTH:
         parts.append(b"content-length: %d\r\n\r\n" % framing.length)
     elif framing.kind == BODY_CHUNKED:

@@ -1,4 +1,6 @@
 # Compiled-mode declarations for proxy.py (see upstream.pxd).
+cimport cython
+
 from stateline.gateway.pool cimport Pool
 from stateline.gateway.upstream cimport Upstream
 from stateline.gateway.upstream_protocol cimport UpstreamConnection
@@ -45,6 +47,7 @@ cdef class Exchange:
     cpdef on_done(self)
     cpdef client_gone(self)
     cpdef chunk_validated(self)
+    @cython.locals(up=Upstream, conn=UpstreamConnection, idle=list)
     cpdef _attempt(self)
     cpdef _send_body(self, data)
     cpdef _keep(self, data)
