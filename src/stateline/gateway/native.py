@@ -3,8 +3,8 @@
 The hot modules (``HOT_MODULES``) are plain Python, readable and runnable as
 they are. ``setup.py`` can also compile them with Cython in "pure Python
 mode": the ``.pxd`` file next to each adds C types (typed extension classes,
-C-level method calls) to the very same ``.py`` source, which roughly halves the
-Python work per proxied request. The compiled modules are optional: without a C
+C-level method calls) to the very same ``.py`` source, which takes about a third
+off the Python work per proxied request. The compiled modules are optional: without a C
 compiler or Cython, the install falls back to pure Python.
 
 Importing :mod:`stateline.gateway` calls :func:`select` once, before any hot
