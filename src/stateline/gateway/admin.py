@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from stateline.gateway import errors, metrics
+from stateline.gateway import errors, metrics, native
 from stateline.gateway.framing import path_of
 from stateline.gateway.headers import header_value
 
@@ -119,7 +119,8 @@ class Admin:
                               for u in p.members.values()},
             }
         return {"pid": os.getpid(), "uptime_s": round(time.time() - self.started, 1),
-                "connections": len(self.gw.connections), "pools": pools}
+                "connections": len(self.gw.connections), "data_plane": native.describe(),
+                "pools": pools}
 
     def _action(self, pool_name: str, id: str, action: str, keep_alive: bool) -> bytes:
         pool = self.gw.pools.get(pool_name)

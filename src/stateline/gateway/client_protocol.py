@@ -59,8 +59,8 @@ _SPECIAL = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect
 class LocalAnswer:
     """A response the gateway makes itself, sent once the request body has been read."""
 
-    __slots__ = ("build", "client", "close_client", "finished", "keep_alive", "request_done")
-    chunk_ok = True  # nothing is held back for a local answer
+    __slots__ = ("build", "chunk_ok", "client", "close_client", "finished", "keep_alive",
+                 "request_done")
 
     def __init__(self, client: ClientProtocol, build: Any, *, keep_alive: bool,
                  request_done: bool, close: bool = False) -> None:
@@ -70,6 +70,7 @@ class LocalAnswer:
         self.close_client = close
         self.request_done = request_done
         self.finished = False
+        self.chunk_ok = True  # nothing is held back for a local answer
 
     def start(self) -> None:
         if self.request_done:
@@ -98,7 +99,9 @@ class LocalAnswer:
         self.client.exchange_finished(self)
 
 
-class ClientProtocol(asyncio.Protocol):
+class ClientProtocol:
+    """An asyncio protocol (duck-typed: no base class, so it can compile to an extension type)."""
+
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
         self.transport: asyncio.Transport | None = None

@@ -93,7 +93,7 @@ def request_head(
     drop = connection_tokens(headers) if has_connection else frozenset()
     xff: bytes | None = None
     rid: bytes | None = None
-    parts = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (method, target, host)]
+    parts = [method, b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
     for name, value in headers:
         if name in _REQUEST_SKIP or name in drop:
             if name == b"te" and value.strip(b" \t").lower() == b"trailers" and name not in drop:
@@ -103,11 +103,11 @@ def request_head(
             elif name == b"x-request-id" and rid is None and _valid_request_id(value):
                 rid = value
             continue
-        parts.append(b"%s: %s\r\n" % (name, value))
+        parts += (name, b": ", value, b"\r\n")
     if rid is None:
         rid = b"%s-%x" % (_ID_PREFIX, next(_ids))
-    parts.append(b"x-forwarded-for: %s\r\nx-forwarded-proto: %s\r\nx-request-id: %s\r\n" % (
-        client_ip if xff is None else xff + b", " + client_ip, proto, rid))
+    parts += (b"x-forwarded-for: ", client_ip if xff is None else xff + b", " + client_ip,
+              b"\r\nx-forwarded-proto: ", proto, b"\r\nx-request-id: ", rid, b"\r\n")
     if framing.kind == BODY_LENGTH:
         parts.append(b"content-length: %d\r\n\r\n" % framing.length)
     elif framing.kind == BODY_CHUNKED:
@@ -138,24 +138,28 @@ def response_head(
     ``has_request_id`` (when known) says whether the upstream set X-Request-ID.
     """
     drop = _RESPONSE_DROP | connection_tokens(headers) if has_connection else _RESPONSE_DROP
-    lines = [b"%s: %s\r\n" % h for h in headers if h[0] not in drop]
-    if has_request_id is None:
-        has_request_id = any(n == b"x-request-id" for n, _ in headers)
-    tail = [b"x-served-by: ", served_by, b"\r\n"]
-    if not has_request_id:
-        tail += (b"x-request-id: ", request_id, b"\r\n")
-    if content_length is not None:
-        tail += (b"content-length: ", content_length, b"\r\n")
-    elif chunked:
-        tail.append(b"transfer-encoding: chunked\r\n")
-    if not keep_alive:
-        tail.append(b"connection: close\r\n")
-    elif http10_client:
-        tail.append(b"connection: keep-alive\r\n")
     line = _STATUS_LINES.get((status, reason))
     if line is None:
         line = _STATUS_LINES[(status, reason)] = b"HTTP/1.1 %d %s\r\n" % (status, reason)
-    return b"".join((line, *lines, *tail, b"\r\n"))
+    parts = [line]
+    for name, value in headers:  # pieces, not b"%s: %s" % ...: one join formats nothing
+        if name not in drop:
+            parts += (name, b": ", value, b"\r\n")
+    if has_request_id is None:
+        has_request_id = header_value(headers, b"x-request-id") is not None
+    parts += (b"x-served-by: ", served_by, b"\r\n")
+    if not has_request_id:
+        parts += (b"x-request-id: ", request_id, b"\r\n")
+    if content_length is not None:
+        parts += (b"content-length: ", content_length, b"\r\n")
+    elif chunked:
+        parts.append(b"transfer-encoding: chunked\r\n")
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+    elif http10_client:
+        parts.append(b"connection: keep-alive\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 def forwarded_proto(headers: Sequence[tuple[bytes, bytes]], default: bytes) -> bytes:

@@ -48,30 +48,11 @@ _DOWNLOAD = 8  # the client's socket is full
 _FREE_RETRIES = (Failure.CONNECT_FAILED, Failure.STALE_CONNECTION)
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _NO_BODY_STATUSES = frozenset({204, 304})
-class Exchange:
-    # Class-level defaults: a new exchange only sets what differs per request (no
-    # __slots__ on purpose — fifteen assignments per request instead of thirty-odd).
-    body: list[bytes] | tuple[()] = ()  # kept request body: replay copy, or not yet sent
-    body_bytes = 0
-    replayable = True
-    upstream: Upstream | None = None
-    conn: UpstreamConnection | None = None
-    tried: tuple[str, ...] = ()
-    attempts = 0
-    retrying = False  # holds one unit of the retry budget
-    response_started = False
-    out_body = True
-    out_chunked = False
-    eof_body = False  # the instance's body ends when it closes
-    close_client = False
-    finished = False
-    held = False  # chunked: waiting for the first chunk size before going upstream
-    await_continue = False  # Expect: waiting for the instance's 100 (or its final answer)
-    refused = False  # the instance answered >= 400 before the body was all sent
-    chunk_ok = False
-    status = 0
-    activity = 0.0  # coarse time of the last sign of life from the upstream side
 
+
+class Exchange:
+    # Compiled as a typed extension class (proxy.pxd): every attribute is
+    # assigned in __init__, none is a class-level default.
     def __init__(self, client: ClientProtocol, route: Route, method: bytes, head: bytes,
                  request_id: bytes, framing: BodyFraming, keep_alive: bool,
                  key: bytes | None, expect_continue: bool, idempotent_key: bool) -> None:
@@ -90,6 +71,27 @@ class Exchange:
         self.head_only = method == b"HEAD"
         self.request_done = framing.kind == BODY_NONE
         self.started = time.monotonic()
+        # The rest of the state starts the same for every request.
+        self.body: list[bytes] | tuple[()] = ()  # kept request body: replay copy, or not yet sent
+        self.body_bytes = 0
+        self.replayable = True
+        self.upstream: Upstream | None = None
+        self.conn: UpstreamConnection | None = None
+        self.tried: tuple[str, ...] = ()
+        self.attempts = 0
+        self.retrying = False  # holds one unit of the retry budget
+        self.response_started = False
+        self.out_body = True
+        self.out_chunked = False
+        self.eof_body = False  # the instance's body ends when it closes
+        self.close_client = False
+        self.finished = False
+        self.held = False  # chunked: waiting for the first chunk size before going upstream
+        self.await_continue = False  # Expect: waiting for the instance's 100 (or its final answer)
+        self.refused = False  # the instance answered >= 400 before the body was all sent
+        self.chunk_ok = False
+        self.status = 0
+        self.activity = 0.0  # coarse time of the last sign of life from the upstream side
 
     # -- from the client connection ---------------------------------------------
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from ipaddress import ip_network
 from typing import Any
 
+from stateline.gateway import native
 from stateline.gateway.admin import Admin
 from stateline.gateway.client_protocol import ClientProtocol
 from stateline.gateway.clock import coarse
@@ -177,6 +178,7 @@ async def serve(config: GatewayConfig, *, reuse_port: bool = False,
         loop.add_signal_handler(sig, stop.set)
     host, port = sock.getsockname()[:2]  # the real port, when 0 asked for any free one
     log.info("gateway listening on %s:%d (pools: %s)", host, port, ", ".join(gw.pools))
+    log.info("gateway data plane: %(mode)s (%(reason)s)", native.describe())
     if ready is not None:
         ready.set()
     await stop.wait()

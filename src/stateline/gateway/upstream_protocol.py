@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from stateline.gateway.upstream import Upstream
 
 
-class UpstreamConnection(asyncio.Protocol):
+class UpstreamConnection:
+    """An asyncio protocol (duck-typed: no base class, so it can compile to an extension type)."""
+
     __slots__ = ("after_feed", "cl", "closed", "ex", "fd", "got_bytes", "has_conn", "has_rid",
                  "headers", "parser", "reused", "skip_message", "te", "transport", "upstream")
 

@@ -1,0 +1,17 @@
+# Compiled-mode declarations for metrics.py (see upstream.pxd).
+cdef class PoolMetrics:
+    cdef public list by_class
+    cdef public dict errors_local
+    cdef public list latency_buckets
+    cdef public Py_ssize_t latency_count
+    cdef public double latency_sum
+    cdef public bint panic
+    cdef public Py_ssize_t panics
+    cdef public Py_ssize_t rate_limited
+    cdef public Py_ssize_t retries
+
+cdef class UpstreamMetrics:
+    cdef public dict errors
+    cdef public Py_ssize_t requests
+
+    cpdef error(self, kind)
