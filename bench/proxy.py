@@ -36,6 +36,8 @@ import threading
 import time
 from pathlib import Path
 
+from stateline.local.procs import free_port, wait_port
+
 REPO = Path(__file__).resolve().parent.parent
 HARNESS = REPO.parent / "shared" / "bench" / "proxy_ratio.py"
 STATELINE = str(Path(sys.executable).parent / "stateline")
@@ -61,21 +63,6 @@ http {{ access_log off; client_body_temp_path {d}/t1; proxy_temp_path {d}/t2;
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
 
 
 def start(cmd: list[str]) -> subprocess.Popen:

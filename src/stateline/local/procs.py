@@ -170,6 +170,16 @@ def free_port(host: str = "127.0.0.1", rng: random.Random | None = None) -> int:
         return int(s.getsockname()[1])
 
 
+def wait_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    """Block until something accepts connections on ``host:port``; TimeoutError if not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port, host):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
     """True if something accepts connections on ``host:port``."""
     try:

@@ -17,26 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Re-exported for the tests: one way to pick and wait for ports in the project.
+from stateline.local.procs import free_port as free_port
+from stateline.local.procs import wait_port as wait_port
+
 HERE = Path(__file__).resolve().parent
 TOKEN = "test-admin-token"
 
-
-def free_port() -> int:
-    """A listening port outside the ephemeral range (see stateline.local.procs)."""
-    from stateline.local.procs import free_port as shared_free_port
-
-    return shared_free_port()
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
 @dataclass
