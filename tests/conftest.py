@@ -16,8 +16,12 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from stateline.local.redis_cluster import EmbeddedRedisCluster
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -133,3 +137,16 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 def stateline_cmd() -> list[str]:
     """How a test runs the ``stateline`` command: with this interpreter, from this checkout."""
     return [sys.executable, "-m", "stateline"]
+
+
+@pytest.fixture
+def own_redis_cluster(tmp_path: Path) -> Iterator[EmbeddedRedisCluster]:
+    """A Redis Cluster for one test alone: for tests that kill nodes or move slots."""
+    from stateline.local.redis_cluster import EmbeddedRedisCluster
+
+    c = EmbeddedRedisCluster(tmp_path / "data")
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()

@@ -48,6 +48,7 @@ cdef class Exchange:
     cpdef on_done(self)
     cpdef client_gone(self)
     cpdef chunk_validated(self)
+    cpdef _begin(self)
     @cython.locals(up=Upstream, conn=UpstreamConnection, idle=list)
     cpdef _attempt(self)
     cpdef _send_body(self, data)

@@ -101,14 +101,10 @@ class Exchange:
         if self.route.limiter is not None:
             asyncio.get_running_loop().create_task(self._limited_start(self.route.limiter))
             return
-        if self.expect_continue:
-            self._expect()
-        if self.chunked_in and not self.chunk_ok:
-            self.held = True
-            return
-        self._attempt()
+        self._begin()
 
     def _begin(self) -> None:
+        """Go upstream now, unless the body's first chunk size has not been checked yet."""
         if self.expect_continue:
             self._expect()
         if self.chunked_in and not self.chunk_ok:

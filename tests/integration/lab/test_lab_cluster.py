@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from stateline.lab.cluster import CountingClient, cluster_nodes
@@ -13,13 +10,8 @@ from stateline.local.redis_cluster import EmbeddedRedisCluster
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[EmbeddedRedisCluster]:
-    c = EmbeddedRedisCluster(tmp_path / "data")
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
+def cluster(own_redis_cluster: EmbeddedRedisCluster) -> EmbeddedRedisCluster:
+    return own_redis_cluster
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,13 +17,8 @@ from stateline.stores.redis import connect_sync
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[EmbeddedRedisCluster]:
-    c = EmbeddedRedisCluster(tmp_path / "data")
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
+def cluster(own_redis_cluster: EmbeddedRedisCluster) -> EmbeddedRedisCluster:
+    return own_redis_cluster
 
 
 def _my_ids(cluster: EmbeddedRedisCluster) -> list[bytes]:
