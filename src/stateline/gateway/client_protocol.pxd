@@ -2,6 +2,8 @@
 cimport cython
 
 from stateline.gateway.pool cimport Pool
+from stateline.gateway.headers cimport RequestHeaders
+from stateline.gateway.routes cimport Route, Router
 cdef class LocalAnswer:
     cdef public object build
     cdef public bint chunk_ok
@@ -27,16 +29,21 @@ cdef class ClientProtocol:
     cdef public double head_started
     cdef public Py_ssize_t head_size
     cdef public bytes url
-    cdef public list headers
-    cdef public list specials
-    cdef public Py_ssize_t head_bytes
+    cdef public RequestHeaders headers
+    cdef public Py_ssize_t max_header_bytes
+    cdef public Py_ssize_t max_target_bytes
+    cdef public Py_ssize_t max_headers
+    cdef public Router router
+    cdef public bytes proto
     cdef public bint trusted
     cdef public double last_active
     cdef public object download_paused_conn
 
-    @cython.locals(pool=Pool, url=bytes, target=bytes, path=bytes, headers=list, q=Py_ssize_t,
-                   http10=bint, keep_alive=bint, expect=bint, idem=bint, has_connection=bint)
+    @cython.locals(pool=Pool, route=Route, router=Router, url=bytes, target=bytes, path=bytes, headers=RequestHeaders,
+                   specials=list, q=Py_ssize_t,
+                   http10=bint, keep_alive=bint, host_only=bint, expect=bint, idem=bint, has_connection=bint)
     cpdef on_headers_complete(self)
+    cpdef _enqueue(self, item)
     cpdef exchange_finished(self, item)
     cpdef write(self, data)
     cpdef flush(self)

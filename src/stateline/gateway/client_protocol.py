@@ -38,7 +38,7 @@ from stateline.gateway.framing import (
     origin_form,
     request_body_framing,
 )
-from stateline.gateway.headers import forwarded_proto, request_head
+from stateline.gateway.headers import RequestHeaders, forwarded_proto
 from stateline.gateway.proxy import Exchange
 
 if TYPE_CHECKING:
@@ -52,8 +52,6 @@ LINGER_S = 2.0  # after an error answer, discard what the client still sends for
 
 _IDEMPOTENCY = b"idempotency-key"
 _ADMIN = b"/_stateline/"
-_SPECIAL = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect", b"connection",
-                      _IDEMPOTENCY})
 
 
 class LocalAnswer:
@@ -118,9 +116,13 @@ class ClientProtocol:
         self.head_started = 0.0
         self.head_size = 0
         self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.specials: list[tuple[bytes, bytes]] = []  # the headers framing and routing read
-        self.head_bytes = 0
+        self.headers = RequestHeaders()  # the head being parsed (reset after each one)
+        self.router = gw.router  # read once per connection rather than once per request
+        self.proto = gw.proto
+        config = gw.config  # the limits, likewise
+        self.max_header_bytes = config.max_header_bytes
+        self.max_target_bytes = config.max_target_bytes
+        self.max_headers = config.max_headers
         self.trusted = False  # the peer is a trusted proxy (its X-Forwarded-Proto is kept)
         self.last_active = coarse.now
         self.download_paused_conn: Any = None  # the upstream connection paused for a slow client
@@ -149,7 +151,6 @@ class ClientProtocol:
     def data_received(self, data: bytes) -> None:
         if self.rejected:
             return
-        gw = self.gw
         self.last_active = coarse.now
         if self.in_head:
             self.head_size += len(data)
@@ -158,7 +159,7 @@ class ClientProtocol:
             self.head_started = coarse.now
             self.head_size = len(data)
         try:
-            if self.head_size > gw.config.max_header_bytes + len(data) and self.in_head:
+            if self.head_size > self.max_header_bytes + len(data) and self.in_head:
                 raise FramingError(431, "headers_too_large", "request headers too large")
             self.parser.feed_data(data)
         except HttpParserCallbackError as exc:
@@ -200,80 +201,99 @@ class ClientProtocol:
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        if len(self.url) > self.gw.config.max_target_bytes:
-            check_target_size(len(self.url), self.gw.config.max_target_bytes)
+        if len(self.url) > self.max_target_bytes:
+            check_target_size(len(self.url), self.max_target_bytes)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
-        self.headers.append((name, value))
-        if name in _SPECIAL:
-            self.specials.append((name, value))
-        self.head_bytes += len(name) + len(value) + 4
-        if self.head_bytes > self.gw.config.max_header_bytes:
-            check_header_size(self.head_bytes + len(self.url), self.gw.config.max_header_bytes)
+        headers = self.headers
+        headers.add(name, value)
+        if headers.size > self.max_header_bytes:
+            check_header_size(headers.size + len(self.url), self.max_header_bytes)
 
     def on_headers_complete(self) -> None:
         self.in_head = False
         parser = self.parser
-        version = parser.get_http_version()
-        http10 = self.http10 = version != "1.1"
-        if http10:
-            check_http_version(version)
+        url, headers = self.url, self.headers
+        self.url = b""
+        self.headers = RequestHeaders()
+        specials = headers.specials
+        host_only = len(specials) == 1 and specials[0][0] == b"host"
         keep_alive = parser.should_keep_alive()
+        if keep_alive and host_only:
+            # llhttp accepts HTTP/0.9, 1.0, 1.1 and 2.0 request lines, and of these only
+            # 1.1 keeps a connection alive without a Connection header: so this is 1.1,
+            # known without building the version string (a measurable cost per request).
+            version = "1.1"
+            http10 = self.http10 = False
+        else:
+            version = parser.get_http_version()
+            http10 = self.http10 = version != "1.1"
+            if http10:
+                check_http_version(version)
         method = parser.get_method()
-        url, headers, specials = self.url, self.headers, self.specials
-        self.url, self.headers, self.specials, self.head_bytes = b"", [], [], 0
-        if len(headers) > self.gw.config.max_headers:
-            check_header_count(len(headers), self.gw.config.max_headers)
+        if headers.count > self.max_headers:
+            check_header_count(headers.count, self.max_headers)
         if url[:1] == b"/":
             target, authority = url, None
         else:
             target, authority = origin_form(method, url)
         q = target.find(b"?")
         path = target if q < 0 else target[:q]
-        router = self.gw.router
+        router = self.router
         route = None if path.startswith(_ADMIN) else router.catch_all or router.match(path)
         if route is None:
-            self._enqueue(self._local(method, target, headers, specials, version, keep_alive))
+            self._enqueue(self._local(method, target, headers, version, keep_alive))
             return
         pool = route.pool
         host = authority
         expect = idem = has_connection = False
-        if len(specials) == 1 and specials[0][0] == b"host":  # the common case: Host alone
+        if host_only:  # the common case: of the fields that decide something, Host alone
             framing = NO_BODY
             if host is None:
                 host = specials[0][1]
-            specials = ()  # type: ignore[assignment]
         else:
             framing = request_body_framing(specials, version, pool.config.max_body_bytes)
-        for name, value in specials:
-            if name == b"host":
-                if host is None:
-                    host = value
-            elif name == b"expect":
-                if value.strip().lower() != b"100-continue":
-                    raise FramingError(417, "expectation_failed", "only 100-continue is supported")
-                expect = not http10
-            elif name == b"connection" and value.lower() not in (b"keep-alive", b"close"):
-                has_connection = True
-            elif name == _IDEMPOTENCY:
-                idem = True
-        proto = forwarded_proto(headers, self.gw.proto) if self.trusted else self.gw.proto
-        head, rid = request_head(method, target, headers, host or b"localhost", self.client_ip,
-                                 proto, framing, has_connection)
-        key = pool.key_source.extract(target, headers) if pool.needs_key else None
+            for name, value in specials:
+                if name == b"host":
+                    if host is None:
+                        host = value
+                elif name == b"expect":
+                    if value.strip().lower() != b"100-continue":
+                        raise FramingError(417, "expectation_failed",
+                                           "only 100-continue is supported")
+                    expect = not http10
+                elif name == b"connection" and value.lower() not in (b"keep-alive", b"close"):
+                    has_connection = True
+                elif name == _IDEMPOTENCY:
+                    idem = True
+        proto = forwarded_proto(specials, self.proto) if self.trusted else self.proto
+        head, rid = headers.head(method, target, host or b"localhost", self.client_ip, proto,
+                                 framing, has_connection)
+        key = pool.key_source.extract(target, headers.items()) if pool.needs_key else None
         # positional: keyword arguments cost measurably on this path
-        self._enqueue(Exchange(self, route, method, head, rid, framing, keep_alive, key, expect,
-                               idem))
+        ex = Exchange(self, route, method, head, rid, framing, keep_alive, key, expect, idem)
+        if route.limiter is not None:
+            ex.limit_id = self._limit_id(route.limit_key, headers)
+        self._enqueue(ex)
 
-    def _local(self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]],
-               specials: list[tuple[bytes, bytes]], version: str, keep_alive: bool) -> LocalAnswer:
+    def _limit_id(self, limit_key: str, headers: RequestHeaders) -> str:
+        """Whom a rate limit counts this request against: a header's value, else the client IP."""
+        if limit_key.startswith("header:"):
+            want = limit_key[7:].lower().encode()
+            for name, value in headers.items():
+                if name == want and value.strip():
+                    return value.strip().decode("latin-1")
+        return self.client_ip.decode()
+
+    def _local(self, method: bytes, target: bytes, headers: RequestHeaders, version: str,
+               keep_alive: bool) -> LocalAnswer:
         """Admin endpoints and unrouted paths: answered here once the body has been read."""
-        framing = request_body_framing(specials, version, 1 << 20)
+        framing = request_body_framing(headers.specials, version, 1 << 20)
         done = framing.kind == BODY_NONE
         if target.startswith(_ADMIN):
             gw = self.gw
-            return LocalAnswer(self, lambda keep: gw.admin.answer(method, target, headers, keep),
+            fields = headers.items()
+            return LocalAnswer(self, lambda keep: gw.admin.answer(method, target, fields, keep),
                                keep_alive=keep_alive, request_done=done)
         return LocalAnswer(self, errors.error_response(
             404, "no_route", "no route for this path", keep_alive=keep_alive,
@@ -409,13 +429,6 @@ class ClientProtocol:
         self.paused &= ~reason
         if not self.paused & ~DOWNLOAD and self.transport is not None and not self.rejected:
             self.transport.resume_reading()
-
-    def limit_header(self, name: str) -> str | None:
-        want = name.lower().encode()
-        for n, v in self.headers:
-            if n == want:
-                return v.decode("latin-1")
-        return None
 
     def check_timeouts(self, now: float) -> None:
         """Called by the gateway's sweep: idle, slow heads, stalled bodies, silent upstreams."""

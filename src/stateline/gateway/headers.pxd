@@ -1,14 +1,35 @@
-# Compiled-mode declarations for headers.py (see upstream.pxd): the two head
-# builders run once per proxied request each.
+# Compiled-mode declarations for headers.py (see upstream.pxd): the collectors
+# take every header field the parser delivers, and build both heads once per
+# proxied request.
 cimport cython
 
-@cython.locals(parts=list, xff=bytes, rid=bytes, name=bytes, value=bytes)
-cpdef tuple request_head(bytes method, bytes target, headers, bytes host, bytes client_ip,
-                         bytes proto, framing, bint has_connection)
+cpdef bytes status_line(int status)
 
-@cython.locals(parts=list, line=bytes, name=bytes, value=bytes)
-cpdef bytes response_head(int status, bytes reason, headers, bytes served_by, bytes request_id,
-                          content_length, bint chunked, bint keep_alive, bint http10_client,
-                          bint has_connection, has_request_id=*)
+cdef class RequestHeaders:
+    cdef public list pieces
+    cdef public list specials
+    cdef public Py_ssize_t count
+    cdef public Py_ssize_t size
+
+    cpdef reset(self)
+    @cython.locals(lname=bytes, pieces=list)
+    cpdef add(self, bytes name, bytes value)
+    @cython.locals(pieces=list, xff=bytes, rid=bytes, name=bytes, value=bytes)
+    cpdef tuple head(self, bytes method, bytes target, bytes host, bytes client_ip, bytes proto,
+                     framing, bint has_connection)
+
+cdef class ResponseHeaders:
+    cdef public object connection
+    cdef public object content_length
+    cdef public bint has_request_id
+    cdef public list pieces
+    cdef public bint transfer_encoding
+
+    cpdef reset(self)
+    @cython.locals(lname=bytes, pieces=list)
+    cpdef add(self, bytes name, bytes value)
+    @cython.locals(pieces=list)
+    cpdef bytes head(self, int status, bytes served_by, bytes request_id, content_length,
+                     bint chunked, bint keep_alive, bint http10_client)
 
 cpdef header_value(headers, bytes name)

@@ -20,6 +20,7 @@ import os
 from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 
+from stateline.gateway.errors import cached_reason
 from stateline.gateway.framing import BODY_CHUNKED, BODY_LENGTH, BodyFraming
 
 # Names dropped in both directions (lower case). Transfer-Encoding and
@@ -44,7 +45,6 @@ _RESPONSE_DROP = HOP_BY_HOP | _RESPONSE_OWN
 _REQUEST_SKIP = HOP_BY_HOP | _REQUEST_OWN
 MAX_REQUEST_ID = 200
 
-_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
 _ID_PREFIX = os.urandom(6).hex().encode()
 _ids = itertools.count(1)
 
@@ -70,6 +70,194 @@ def _valid_request_id(value: bytes) -> bool:
     return 0 < len(value) <= MAX_REQUEST_ID and all(33 <= c < 127 for c in value)
 
 
+_REQUEST_SPECIAL = _REQUEST_SKIP | {b"idempotency-key"}  # names whose values decide something
+_RESPONSE_SPECIAL = _RESPONSE_DROP | {b"x-request-id"}
+_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
+_REQUEST_LINE = (b"", b" ", b"", b" HTTP/1.1\r\nhost: ", b"", b"\r\n")  # method, target, host
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def status_line(status: int) -> bytes:
+    """``HTTP/1.1 NNN Reason\\r\\n`` with the standard phrase (memoised per status)."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = _STATUS_LINES[status] = b"HTTP/1.1 %d %s\r\n" % (status, cached_reason(status))
+    return line
+
+
+class RequestHeaders:
+    """A request's header section as the parser delivers it, kept ready to forward.
+
+    Header fields the upstream gets unchanged are appended as output pieces
+    (name, ``": "``, value, CRLF, in the client's own spelling) the moment they
+    are parsed, so the upstream head is a single join; fields whose values
+    decide something (framing, Host, Expect, the hop-by-hop ones, the ones the
+    gateway rewrites) are held in ``specials`` as lower-cased pairs instead.
+    ``count`` and ``size`` feed the 431 limits. One collector lives on each
+    client connection and is ``reset`` after every head.
+    """
+
+    __slots__ = ("count", "pieces", "size", "specials")
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = list(_REQUEST_LINE)
+        self.specials: list[tuple[bytes, bytes]] = []
+        self.count = 0
+        self.size = 0
+
+    def reset(self) -> None:
+        self.pieces = list(_REQUEST_LINE)
+        self.specials = []
+        self.count = 0
+        self.size = 0
+
+    def add(self, name: bytes, value: bytes) -> None:
+        lname = name.lower()
+        self.count += 1
+        self.size += len(name) + len(value) + 4
+        if lname in _REQUEST_SPECIAL:
+            self.specials.append((lname, value))
+            if lname != b"idempotency-key":  # decides retries, and still goes upstream
+                return
+        pieces = self.pieces
+        pieces.append(name)
+        pieces.append(b": ")
+        pieces.append(value)
+        pieces.append(b"\r\n")
+
+    def items(self) -> list[tuple[bytes, bytes]]:
+        """Every field as a lower-cased pair (for admin, key routing, rate-limit keys)."""
+        pieces = self.pieces
+        plain = [(pieces[i].lower(), pieces[i + 2]) for i in range(len(_REQUEST_LINE),
+                                                                   len(pieces), 4)]
+        return [*self.specials, *(p for p in plain if p[0] != b"idempotency-key")]
+
+    def head(self, method: bytes, target: bytes, host: bytes, client_ip: bytes, proto: bytes,
+             framing: BodyFraming, has_connection: bool) -> tuple[bytes, bytes]:
+        """The HTTP/1.1 request head for the upstream, and the request id it carries.
+
+        ``host`` is the Host to send (the client's, the absolute-form
+        authority, or a default for a 1.0 client that sent none);
+        ``has_connection`` says a Connection header named other fields, which
+        are then dropped too (the rare slow path). Call once per collected head.
+        """
+        pieces = self.pieces
+        if has_connection:
+            drop = connection_tokens(self.specials)
+            kept = pieces[:len(_REQUEST_LINE)]
+            for i in range(len(_REQUEST_LINE), len(pieces), 4):
+                if pieces[i].lower() not in drop:
+                    kept += pieces[i:i + 4]
+            pieces = kept
+        else:
+            drop = frozenset()
+        pieces[0] = method
+        pieces[2] = target
+        pieces[4] = host
+        xff: bytes | None = None
+        rid: bytes | None = None
+        for name, value in self.specials:
+            if name == b"te":
+                if value.strip(b" \t").lower() == b"trailers" and name not in drop:
+                    pieces.append(b"te: trailers\r\n")
+            elif name == b"x-forwarded-for":
+                xff = value if xff is None else xff + b", " + value
+            elif name == b"x-request-id" and rid is None and _valid_request_id(value):
+                rid = value
+        if rid is None:
+            rid = b"%s-%x" % (_ID_PREFIX, next(_ids))
+        pieces += (b"x-forwarded-for: ", client_ip if xff is None else xff + b", " + client_ip,
+                   b"\r\nx-forwarded-proto: ", proto, b"\r\nx-request-id: ", rid, b"\r\n")
+        if framing.kind == BODY_LENGTH:
+            pieces.append(b"content-length: %d\r\n\r\n" % framing.length)
+        elif framing.kind == BODY_CHUNKED:
+            pieces.append(b"transfer-encoding: chunked\r\n\r\n")
+        else:
+            pieces.append(b"\r\n")
+        return b"".join(pieces), rid
+
+
+class ResponseHeaders:
+    """An upstream response's header section as the parser delivers it, kept ready to send on.
+
+    The same idea as :class:`RequestHeaders`: fields the client may see are
+    output pieces at once (in the instance's spelling); hop-by-hop, framing
+    and the gateway's own fields are held back, recording only what the
+    exchange needs to decide the client's framing: ``content_length``,
+    ``transfer_encoding``, ``has_request_id``, and ``connection`` (the values
+    of Connection headers that name other fields: the rare slow path).
+    """
+
+    __slots__ = ("connection", "content_length", "has_request_id", "pieces",
+                 "transfer_encoding")
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = [b""]  # [0]: the status line, set by head()
+        self.content_length: bytes | None = None
+        self.transfer_encoding = False
+        self.has_request_id = False
+        self.connection: list[tuple[bytes, bytes]] | None = None
+
+    def reset(self) -> None:
+        self.pieces = [b""]
+        self.content_length = None
+        self.transfer_encoding = False
+        self.has_request_id = False
+        self.connection = None
+
+    def add(self, name: bytes, value: bytes) -> None:
+        lname = name.lower()
+        if lname in _RESPONSE_SPECIAL:
+            if lname == b"content-length":
+                self.content_length = value
+            elif lname == b"transfer-encoding":
+                self.transfer_encoding = True
+            elif lname == b"connection" and value.lower() not in _PLAIN_CONNECTION:
+                if self.connection is None:
+                    self.connection = []
+                self.connection.append((lname, value))
+            if lname != b"x-request-id":
+                return
+            self.has_request_id = True  # the instance's own id goes on to the client
+        pieces = self.pieces
+        pieces.append(name)
+        pieces.append(b": ")
+        pieces.append(value)
+        pieces.append(b"\r\n")
+
+    def head(self, status: int, served_by: bytes, request_id: bytes,
+             content_length: bytes | None, chunked: bool, keep_alive: bool,
+             http10_client: bool) -> bytes:
+        """The response head for the client (call once per collected head).
+
+        ``content_length`` is the value to pass on (None when the body is
+        chunked or close-delimited); ``chunked`` says the gateway re-chunks the
+        body; ``keep_alive`` says whether the client connection stays open.
+        """
+        pieces = self.pieces
+        if self.connection is not None:
+            drop = connection_tokens(self.connection)
+            kept = [b""]
+            for i in range(1, len(pieces), 4):
+                if pieces[i].lower() not in drop:
+                    kept += pieces[i:i + 4]
+            pieces = kept
+        pieces[0] = status_line(status)
+        pieces += (b"x-served-by: ", served_by, b"\r\n")
+        if not self.has_request_id:
+            pieces += (b"x-request-id: ", request_id, b"\r\n")
+        if content_length is not None:
+            pieces += (b"content-length: ", content_length, b"\r\n")
+        elif chunked:
+            pieces.append(b"transfer-encoding: chunked\r\n")
+        if not keep_alive:
+            pieces.append(b"connection: close\r\n")
+        elif http10_client:
+            pieces.append(b"connection: keep-alive\r\n")
+        pieces.append(b"\r\n")
+        return b"".join(pieces)
+
+
 def request_head(
     method: bytes,
     target: bytes,
@@ -80,46 +268,15 @@ def request_head(
     framing: BodyFraming,
     has_connection: bool,
 ) -> tuple[bytes, bytes]:
-    """The HTTP/1.1 request head for the upstream, and the request id it carries.
-
-    (Arguments are positional-or-keyword: the data plane passes them by position,
-    which is measurably cheaper on its per-request path; tests name them.)
-
-    ``host`` is the Host to send (the client's, or the absolute-form
-    authority, or the upstream address when a 1.0 client sent none).
-    ``has_connection`` says whether a Connection header was seen, so the
-    common case skips building the token set.
-    """
-    drop = connection_tokens(headers) if has_connection else frozenset()
-    xff: bytes | None = None
-    rid: bytes | None = None
-    parts = [method, b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
+    """:meth:`RequestHeaders.head` for a list of header pairs (tools and tests)."""
+    collected = RequestHeaders()
     for name, value in headers:
-        if name in _REQUEST_SKIP or name in drop:
-            if name == b"te" and value.strip(b" \t").lower() == b"trailers" and name not in drop:
-                parts.append(b"te: trailers\r\n")
-            elif name == b"x-forwarded-for":
-                xff = value if xff is None else xff + b", " + value
-            elif name == b"x-request-id" and rid is None and _valid_request_id(value):
-                rid = value
-            continue
-        parts += (name, b": ", value, b"\r\n")
-    if rid is None:
-        rid = b"%s-%x" % (_ID_PREFIX, next(_ids))
-    parts += (b"x-forwarded-for: ", client_ip if xff is None else xff + b", " + client_ip,
-              b"\r\nx-forwarded-proto: ", proto, b"\r\nx-request-id: ", rid, b"\r\n")
-    if framing.kind == BODY_LENGTH:
-        parts.append(b"content-length: %d\r\n\r\n" % framing.length)
-    elif framing.kind == BODY_CHUNKED:
-        parts.append(b"transfer-encoding: chunked\r\n\r\n")
-    else:
-        parts.append(b"\r\n")
-    return b"".join(parts), rid
+        collected.add(name, value)
+    return collected.head(method, target, host, client_ip, proto, framing, has_connection)
 
 
 def response_head(
     status: int,
-    reason: bytes,
     headers: Sequence[tuple[bytes, bytes]],
     served_by: bytes,
     request_id: bytes,
@@ -127,39 +284,13 @@ def response_head(
     chunked: bool,
     keep_alive: bool,
     http10_client: bool,
-    has_connection: bool,
-    has_request_id: bool | None = None,
 ) -> bytes:
-    """The response head for the client.
-
-    ``content_length`` is the upstream's value to pass on (None when the body
-    is chunked or close-delimited); ``chunked`` says the gateway re-chunks the
-    body; ``keep_alive`` says whether the client connection stays open;
-    ``has_request_id`` (when known) says whether the upstream set X-Request-ID.
-    """
-    drop = _RESPONSE_DROP | connection_tokens(headers) if has_connection else _RESPONSE_DROP
-    line = _STATUS_LINES.get((status, reason))
-    if line is None:
-        line = _STATUS_LINES[(status, reason)] = b"HTTP/1.1 %d %s\r\n" % (status, reason)
-    parts = [line]
-    for name, value in headers:  # pieces, not b"%s: %s" % ...: one join formats nothing
-        if name not in drop:
-            parts += (name, b": ", value, b"\r\n")
-    if has_request_id is None:
-        has_request_id = header_value(headers, b"x-request-id") is not None
-    parts += (b"x-served-by: ", served_by, b"\r\n")
-    if not has_request_id:
-        parts += (b"x-request-id: ", request_id, b"\r\n")
-    if content_length is not None:
-        parts += (b"content-length: ", content_length, b"\r\n")
-    elif chunked:
-        parts.append(b"transfer-encoding: chunked\r\n")
-    if not keep_alive:
-        parts.append(b"connection: close\r\n")
-    elif http10_client:
-        parts.append(b"connection: keep-alive\r\n")
-    parts.append(b"\r\n")
-    return b"".join(parts)
+    """:meth:`ResponseHeaders.head` for a list of header pairs (tools and tests)."""
+    collected = ResponseHeaders()
+    for name, value in headers:
+        collected.add(name, value)
+    return collected.head(status, served_by, request_id, content_length, chunked, keep_alive,
+                          http10_client)
 
 
 def forwarded_proto(headers: Sequence[tuple[bytes, bytes]], default: bytes) -> bytes:

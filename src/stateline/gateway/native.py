@@ -41,7 +41,7 @@ log = logging.getLogger("stateline.gateway")
 PACKAGE = "stateline.gateway"
 #: Modules compiled by setup.py, in dependency order (their .pxd files cimport each other).
 HOT_MODULES = ("errors", "metrics", "retry", "health", "balancers.round_robin", "headers",
-               "upstream", "pool", "upstream_protocol", "proxy", "client_protocol")
+               "routes", "upstream", "pool", "upstream_protocol", "proxy", "client_protocol")
 MANIFEST = "_native_build.json"
 ENV_PURE = "STATELINE_PURE_PYTHON"
 

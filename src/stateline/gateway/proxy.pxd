@@ -5,6 +5,7 @@ from stateline.gateway.pool cimport Pool
 from stateline.gateway.upstream cimport Upstream
 from stateline.gateway.upstream_protocol cimport UpstreamConnection
 from stateline.gateway.client_protocol cimport ClientProtocol
+from stateline.gateway.headers cimport ResponseHeaders
 
 cdef class Exchange:
     cdef public ClientProtocol client
@@ -42,6 +43,7 @@ cdef class Exchange:
     cdef public bint chunk_ok
     cdef public int status
     cdef public double activity
+    cdef public str limit_id
 
     cpdef start(self)
     cpdef on_body(self, data)
@@ -53,8 +55,8 @@ cdef class Exchange:
     cpdef _attempt(self)
     cpdef _send_body(self, data)
     cpdef _keep(self, data)
-    cpdef response_head(self, UpstreamConnection conn, int status, list headers, cl, bint te,
-                        bint has_conn, bint has_rid)
+    @cython.locals(te=bint, has_body=bint, keep=bint)
+    cpdef response_head(self, UpstreamConnection conn, int status, ResponseHeaders headers)
     cpdef response_done(self, UpstreamConnection conn)
     cpdef Upstream _account(self, UpstreamConnection conn)
     cpdef upstream_lost(self, UpstreamConnection conn)

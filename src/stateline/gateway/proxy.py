@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 from stateline.gateway import errors
 from stateline.gateway.clock import coarse
 from stateline.gateway.framing import BODY_CHUNKED, BODY_NONE, BodyFraming
-from stateline.gateway.headers import response_head
 from stateline.gateway.health import Outcome
 from stateline.gateway.metrics import LATENCY_BUCKETS
 from stateline.gateway.retry import Failure, may_retry
 
 if TYPE_CHECKING:
     from stateline.gateway.client_protocol import ClientProtocol
+    from stateline.gateway.headers import ResponseHeaders
     from stateline.gateway.pool import Pool
     from stateline.gateway.routes import Route
     from stateline.gateway.upstream import Upstream
@@ -92,6 +92,7 @@ class Exchange:
         self.chunk_ok = False
         self.status = 0
         self.activity = 0.0  # coarse time of the last sign of life from the upstream side
+        self.limit_id = ""  # whom a rate limit counts this request against (set by the client)
 
     # -- from the client connection ---------------------------------------------
 
@@ -152,11 +153,8 @@ class Exchange:
             self._continue()
 
     async def _limited_start(self, limiter: Any) -> None:
-        who = self.client.client_ip.decode()
-        if self.route.limit_key.startswith("header:"):
-            who = self.client.limit_header(self.route.limit_key[7:]) or who
         try:
-            decision = await limiter.allow(f"{self.route.prefix.decode()}|{who}")
+            decision = await limiter.allow(f"{self.route.prefix.decode()}|{self.limit_id}")
         except Exception as exc:  # fail open: the limiter's store must not take the edge down
             log.warning("rate limiter unavailable, allowing: %s", exc)
             decision = None
@@ -312,14 +310,8 @@ class Exchange:
     # -- from the upstream connection -------------------------------------------
 
     def response_head(self, conn: UpstreamConnection, status: int,
-                      headers: list[tuple[bytes, bytes]], cl: bytes | None, te: bool,
-                      has_conn: bool, has_rid: bool) -> None:
-        """The instance's response head: decide framing for the client and send the head.
-
-        ``cl``, ``te`` and ``has_conn`` are the Content-Length value, whether a
-        Transfer-Encoding was present, and whether a Connection header was (the
-        upstream connection collects them while parsing, to spare a loop here).
-        """
+                      headers: ResponseHeaders) -> None:
+        """The instance's response head: decide framing for the client and send the head."""
         if conn is not self.conn:
             return
         if status in _RETRY_STATUSES and self._may_retry(Failure.HTTP_5XX):
@@ -328,7 +320,9 @@ class Exchange:
             return
         has_body = status not in _NO_BODY_STATUSES and not self.head_only
         self.out_body = has_body
-        out_cl = cl if (not te and (has_body or self.head_only or status == 304)) else None
+        te = headers.transfer_encoding
+        out_cl = headers.content_length if (not te and (has_body or self.head_only
+                                                        or status == 304)) else None
         client = self.client
         if has_body and out_cl is None:
             if client.http10:
@@ -343,9 +337,8 @@ class Exchange:
             keep = False
             if status >= 400:
                 self.refused = True  # an early refusal: the rest of the body is not sent
-        client.wbuf.append(response_head(
-            status, errors.cached_reason(status), headers, conn.upstream.id_bytes,
-            self.request_id, out_cl, self.out_chunked, keep, client.http10, has_conn, has_rid))
+        client.wbuf.append(headers.head(status, conn.upstream.id_bytes, self.request_id, out_cl,
+                                        self.out_chunked, keep, client.http10))
         self.close_client = not keep
         self.response_started = True
         self.status = status

@@ -8,16 +8,28 @@ a neighbour's paths.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
 class Route:
-    prefix: bytes
-    pool: Any  # stateline.gateway.pool.Pool (kept loose so this module stays pure)
-    limiter: Any = None  # RateLimiter or None
-    limit_key: str = "ip"
+    """One ``[[routes]]`` entry: a path prefix, its pool, and its rate limit if any.
+
+    A plain class rather than a dataclass: it compiles to a typed extension
+    class (routes.pxd), and the data plane reads ``pool`` and ``limiter`` on
+    every request.
+    """
+
+    __slots__ = ("limit_key", "limiter", "pool", "prefix")
+
+    def __init__(self, prefix: bytes, pool: Any, limiter: Any = None,
+                 limit_key: str = "ip") -> None:
+        self.prefix = prefix
+        self.pool = pool  # stateline.gateway.pool.Pool (kept loose so this module stays pure)
+        self.limiter = limiter  # RateLimiter or None
+        self.limit_key = limit_key
+
+    def __repr__(self) -> str:
+        return f"Route({self.prefix!r}, pool={getattr(self.pool, 'name', self.pool)!r})"
 
 
 class Router:

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING
 from httptools import HttpParserError, HttpResponseParser
 
 from stateline.gateway.clock import coarse
-
-_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection", b"x-request-id"})
-_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
+from stateline.gateway.headers import ResponseHeaders
 
 if TYPE_CHECKING:
     from stateline.gateway.proxy import Exchange
@@ -29,8 +27,8 @@ if TYPE_CHECKING:
 class UpstreamConnection:
     """An asyncio protocol (duck-typed: no base class, so it can compile to an extension type)."""
 
-    __slots__ = ("after_feed", "cl", "closed", "ex", "fd", "got_bytes", "has_conn", "has_rid",
-                 "headers", "parser", "reused", "skip_message", "te", "transport", "upstream")
+    __slots__ = ("after_feed", "closed", "ex", "fd", "got_bytes", "headers", "parser", "reused",
+                 "skip_message", "transport", "upstream")
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
@@ -41,11 +39,7 @@ class UpstreamConnection:
         self.reused = False
         self.got_bytes = False
         self.skip_message = False
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.cl: bytes | None = None
-        self.te = False
-        self.has_conn = False
-        self.has_rid = False
+        self.headers = ResponseHeaders()  # the current response's head, as it is parsed
         self.after_feed: Upstream | None = None  # release here once the current read is parsed
         self.fd = -1  # a duplicate of the socket, to read an early response after a reset
 
@@ -134,30 +128,19 @@ class UpstreamConnection:
     # -- parser callbacks ----------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
-        self.headers.append((name, value))
-        if name in _FRAMING:
-            if name == b"content-length":
-                self.cl = value
-            elif name == b"transfer-encoding":
-                self.te = True
-            elif name == b"x-request-id":
-                self.has_rid = True
-            elif value.lower() not in _PLAIN_CONNECTION:
-                self.has_conn = True  # it names headers to drop: the slow path
+        self.headers.add(name, value)
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
-        headers, cl, te, has_conn = self.headers, self.cl, self.te, self.has_conn
-        has_rid = self.has_rid
-        self.headers, self.cl, self.te, self.has_conn, self.has_rid = [], None, False, False, False
         if status < 200 and status != 101:
             self.skip_message = True  # 100 Continue, 103 Early Hints: the gateway answers those
+            self.headers.reset()
             if status == 100 and self.ex is not None:
                 self.ex.upstream_continue()
             return
         if self.ex is not None:
-            self.ex.response_head(self, status, headers, cl, te, has_conn, has_rid)
+            self.ex.response_head(self, status, self.headers)
+        self.headers.reset()
 
     def on_body(self, body: bytes) -> None:
         ex = self.ex

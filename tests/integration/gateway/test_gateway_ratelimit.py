@@ -34,3 +34,28 @@ pool = "apps"
     assert r.status == 429 and r.json()["error"]["code"] == "rate_limited"
     assert int(r.headers["retry-after"]) >= 1
     assert all(get(g.port, "/free").status == 200 for _ in range(6))
+
+
+def test_a_header_keyed_limit_counts_each_caller_on_its_own(redis_url, backends, gateway) -> None:
+    """``key = "header:X-User-Id"``: one bucket per user, and no header falls back to the IP."""
+    b = backends()
+    prefix = f"/per-user-{uuid.uuid4().hex[:6]}"
+    g = gateway(f"""
+[gateway]
+redis_url = "{redis_url}"
+
+[pools.apps]
+backends = ["http://{b.address}"]
+health_checks = false
+
+[[routes]]
+prefix = "{prefix}"
+pool = "apps"
+rate_limit = {{ rate_per_s = 0.5, burst = 2, key = "header:X-User-Id" }}
+""")
+    alice = [get(g.port, f"{prefix}/x", "X-User-Id: alice\r\n").status for _ in range(3)]
+    bob = [get(g.port, f"{prefix}/x", "x-user-id: bob\r\n").status for _ in range(3)]
+    anonymous = [get(g.port, f"{prefix}/x").status for _ in range(3)]
+    assert alice == [200, 200, 429]
+    assert bob == [200, 200, 429]  # alice's requests did not use up bob's bucket
+    assert anonymous == [200, 200, 429]  # no header: counted by client address

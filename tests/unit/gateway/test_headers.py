@@ -94,10 +94,9 @@ def test_request_body_framing_is_set_by_the_gateway() -> None:
 
 def resp(headers, **kw):
     args = dict(served_by=b"i1", request_id=b"r1", content_length=b"2", chunked=False,
-                keep_alive=True, http10_client=False,
-                has_connection=any(n == b"connection" for n, _ in headers))
+                keep_alive=True, http10_client=False)
     args.update(kw)
-    return parse_head(response_head(200, b"OK", headers, **args))
+    return parse_head(response_head(200, headers, **args))
 
 
 def test_response_hop_by_hop_headers_are_dropped_and_served_by_added() -> None:
