@@ -40,7 +40,7 @@ cdef class ClientProtocol:
     cdef public object download_paused_conn
 
     @cython.locals(pool=Pool, route=Route, router=Router, url=bytes, target=bytes, path=bytes, headers=RequestHeaders,
-                   specials=list, q=Py_ssize_t,
+                   specials=list,
                    http10=bint, keep_alive=bint, host_only=bint, expect=bint, idem=bint, has_connection=bint)
     cpdef on_headers_complete(self)
     cpdef _enqueue(self, item)

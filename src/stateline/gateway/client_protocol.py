@@ -237,8 +237,9 @@ class ClientProtocol:
             target, authority = url, None
         else:
             target, authority = origin_form(method, url)
-        q = target.find(b"?")
-        path = target if q < 0 else target[:q]
+        # ``in`` first: bytes.find parses its arguments the slow way, and most targets have
+        # no query
+        path = target[:target.find(b"?")] if b"?" in target else target
         router = self.router
         route = None if path.startswith(_ADMIN) else router.catch_all or router.match(path)
         if route is None:

@@ -46,12 +46,13 @@ _REQUEST_SKIP = HOP_BY_HOP | _REQUEST_OWN
 MAX_REQUEST_ID = 200
 
 _ID_PREFIX = os.urandom(6).hex().encode()
+_ID_DASH = _ID_PREFIX + b"-"
 _ids = itertools.count(1)
 
 
 def new_request_id() -> bytes:
     """A request id unique across processes: random per-process prefix + counter (cheap)."""
-    return b"%s-%x" % (_ID_PREFIX, next(_ids))
+    return _ID_DASH + b"%x" % next(_ids)
 
 
 def connection_tokens(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes]:
@@ -165,15 +166,19 @@ class RequestHeaders:
             elif name == b"x-request-id" and rid is None and _valid_request_id(value):
                 rid = value
         if rid is None:
-            rid = b"%s-%x" % (_ID_PREFIX, next(_ids))
-        pieces += (b"x-forwarded-for: ", client_ip if xff is None else xff + b", " + client_ip,
-                   b"\r\nx-forwarded-proto: ", proto, b"\r\nx-request-id: ", rid, b"\r\n")
+            rid = _ID_DASH + b"%x" % next(_ids)
+        pieces.append(b"x-forwarded-for: ")
+        pieces.append(client_ip if xff is None else xff + b", " + client_ip)
+        pieces.append(b"\r\nx-forwarded-proto: ")
+        pieces.append(proto)
+        pieces.append(b"\r\nx-request-id: ")
+        pieces.append(rid)
         if framing.kind == BODY_LENGTH:
-            pieces.append(b"content-length: %d\r\n\r\n" % framing.length)
+            pieces.append(b"\r\ncontent-length: %d\r\n\r\n" % framing.length)
         elif framing.kind == BODY_CHUNKED:
-            pieces.append(b"transfer-encoding: chunked\r\n\r\n")
+            pieces.append(b"\r\ntransfer-encoding: chunked\r\n\r\n")
         else:
-            pieces.append(b"\r\n")
+            pieces.append(b"\r\n\r\n")
         return b"".join(pieces), rid
 
 
@@ -243,18 +248,22 @@ class ResponseHeaders:
                     kept += pieces[i:i + 4]
             pieces = kept
         pieces[0] = status_line(status)
-        pieces += (b"x-served-by: ", served_by, b"\r\n")
+        pieces.append(b"x-served-by: ")
+        pieces.append(served_by)
         if not self.has_request_id:
-            pieces += (b"x-request-id: ", request_id, b"\r\n")
+            pieces.append(b"\r\nx-request-id: ")
+            pieces.append(request_id)
         if content_length is not None:
-            pieces += (b"content-length: ", content_length, b"\r\n")
+            pieces.append(b"\r\ncontent-length: ")
+            pieces.append(content_length)
         elif chunked:
-            pieces.append(b"transfer-encoding: chunked\r\n")
+            pieces.append(b"\r\ntransfer-encoding: chunked")
         if not keep_alive:
-            pieces.append(b"connection: close\r\n")
+            pieces.append(b"\r\nconnection: close\r\n\r\n")
         elif http10_client:
-            pieces.append(b"connection: keep-alive\r\n")
-        pieces.append(b"\r\n")
+            pieces.append(b"\r\nconnection: keep-alive\r\n\r\n")
+        else:
+            pieces.append(b"\r\n\r\n")
         return b"".join(pieces)
 
 
