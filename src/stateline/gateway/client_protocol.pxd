@@ -4,6 +4,9 @@ cimport cython
 from stateline.gateway.pool cimport Pool
 from stateline.gateway.headers cimport RequestHeaders
 from stateline.gateway.routes cimport Route, Router
+from stateline.gateway.clock cimport CoarseClock
+
+cdef CoarseClock coarse  # the shared coarse clock, read as a C struct
 cdef class LocalAnswer:
     cdef public object build
     cdef public bint chunk_ok

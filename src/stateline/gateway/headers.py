@@ -73,6 +73,9 @@ def _valid_request_id(value: bytes) -> bool:
 
 _REQUEST_SPECIAL = _REQUEST_SKIP | {b"idempotency-key"}  # names whose values decide something
 _RESPONSE_SPECIAL = _RESPONSE_DROP | {b"x-request-id"}
+# A name of another length cannot be special: most response fields (Server, Date,
+# Cache-Control, ETag...) are passed on without lower-casing and hashing them.
+_RESPONSE_SPECIAL_LENGTHS = frozenset(len(name) for name in _RESPONSE_SPECIAL)
 _PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
 _REQUEST_LINE = (b"", b" ", b"", b" HTTP/1.1\r\nhost: ", b"", b"\r\n")  # method, target, host
 _STATUS_LINES: dict[int, bytes] = {}
@@ -211,8 +214,7 @@ class ResponseHeaders:
         self.connection = None
 
     def add(self, name: bytes, value: bytes) -> None:
-        lname = name.lower()
-        if lname in _RESPONSE_SPECIAL:
+        if len(name) in _RESPONSE_SPECIAL_LENGTHS and (lname := name.lower()) in _RESPONSE_SPECIAL:
             if lname == b"content-length":
                 self.content_length = value
             elif lname == b"transfer-encoding":

@@ -40,8 +40,9 @@ log = logging.getLogger("stateline.gateway")
 
 PACKAGE = "stateline.gateway"
 #: Modules compiled by setup.py, in dependency order (their .pxd files cimport each other).
-HOT_MODULES = ("errors", "metrics", "retry", "health", "balancers.round_robin", "headers",
-               "routes", "upstream", "pool", "upstream_protocol", "proxy", "client_protocol")
+HOT_MODULES = ("clock", "errors", "metrics", "retry", "health", "balancers.round_robin",
+               "headers", "routes", "upstream", "pool", "upstream_protocol", "proxy",
+               "client_protocol")
 MANIFEST = "_native_build.json"
 ENV_PURE = "STATELINE_PURE_PYTHON"
 

@@ -6,6 +6,9 @@ from stateline.gateway.upstream cimport Upstream
 from stateline.gateway.upstream_protocol cimport UpstreamConnection
 from stateline.gateway.client_protocol cimport ClientProtocol
 from stateline.gateway.headers cimport ResponseHeaders
+from stateline.gateway.clock cimport CoarseClock
+
+cdef CoarseClock coarse  # the shared coarse clock, read as a C struct
 
 cdef class Exchange:
     cdef public ClientProtocol client

@@ -4,6 +4,9 @@ cimport cython
 from stateline.gateway.upstream cimport Upstream
 from stateline.gateway.proxy cimport Exchange
 from stateline.gateway.headers cimport ResponseHeaders
+from stateline.gateway.clock cimport CoarseClock
+
+cdef CoarseClock coarse  # the shared coarse clock, read as a C struct
 
 cdef class UpstreamConnection:
     cdef public object after_feed
