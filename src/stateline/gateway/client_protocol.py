@@ -13,7 +13,12 @@ response head and a small body leave in one ``send``.
 
 Reading is paused for several independent reasons at once (a bit each): a
 pipelined request waiting, an upload the upstream cannot take yet, a body
-buffered while no upstream connection is bound.
+buffered while no upstream connection is bound, an upgrade waiting for the
+instance's answer.
+
+An upgrade request (WebSocket) is a :class:`~stateline.gateway.tunnel.UpgradeExchange`;
+after a 101 this protocol hands its transport to a tunnel and is done
+(see tunnel.py).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from stateline.gateway.framing import (
 )
 from stateline.gateway.headers import forwarded_proto, request_head
 from stateline.gateway.proxy import Exchange
+from stateline.gateway.tunnel import UpgradeExchange, wants_upgrade
 
 if TYPE_CHECKING:
     from stateline.gateway.server import Gateway
@@ -48,12 +54,13 @@ PIPELINE = 1
 UPLOAD = 2
 BUFFER = 4
 DOWNLOAD = 8  # not a read pause: the client's socket is full, the upstream pauses instead
+UPGRADE = 16  # an upgrade request waits for the instance: what follows is not parsed yet
 LINGER_S = 2.0  # after an error answer, discard what the client still sends for this long
 
 _IDEMPOTENCY = b"idempotency-key"
 _ADMIN = b"/_stateline/"
 _SPECIAL = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect", b"connection",
-                      _IDEMPOTENCY})
+                      b"upgrade", _IDEMPOTENCY})
 
 
 class LocalAnswer:
@@ -169,12 +176,17 @@ class ClientProtocol:
         except FramingError as exc:
             self._reject(exc)
         except HttpParserUpgrade as exc:
-            # Upgrade is not supported (the header is stripped); go on as plain HTTP/1.1.
+            # llhttp stops at the end of an upgrade request's head (what follows may be
+            # another protocol): an UpgradeExchange parks the rest until the instance answers.
             offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
-            self.parser = HttpRequestParser(self)
-            if offset < len(data):
-                self.data_received(data[offset:])
-                return
+            item = self.queue[-1] if self.queue else self.current
+            if not (isinstance(item, UpgradeExchange) and item.hold(data[offset:])):
+                # Not tunnelled (h2c, HTTP/1.0, an admin path, or already answered): the
+                # Upgrade header was dropped, so go on as plain HTTP/1.1.
+                self.parser = HttpRequestParser(self)
+                if offset < len(data):
+                    self.data_received(data[offset:])
+                    return
         except HttpParserError as exc:
             self._reject(FramingError(400, "bad_request", f"malformed request: {exc}"))
         wbuf = self.wbuf
@@ -262,6 +274,12 @@ class ClientProtocol:
         head, rid = request_head(method, target, headers, host or b"localhost", self.client_ip,
                                  proto, framing, has_connection)
         key = pool.key_source.extract(target, headers) if pool.needs_key else None
+        if has_connection and not http10:  # rare: Connection names more than keep-alive/close
+            protocols = wants_upgrade(specials)
+            if protocols is not None:
+                self._enqueue(UpgradeExchange(self, route, method, head, rid, framing, keep_alive,
+                                              key, expect, idem, protocols))
+                return
         # positional: keyword arguments cost measurably on this path
         self._enqueue(Exchange(self, route, method, head, rid, framing, keep_alive, key, expect,
                                idem))
@@ -325,6 +343,22 @@ class ClientProtocol:
                 self.resume(PIPELINE)
             self.current = nxt
             nxt.start()
+
+    def resume_http(self, pending: bytes) -> None:
+        """An upgrade the instance refused: go on as HTTP/1.1, parsing what came meanwhile."""
+        self.parser = HttpRequestParser(self)
+        self.resume(UPGRADE)
+        if pending:
+            self.data_received(pending)
+
+    def detach(self) -> asyncio.Transport | None:
+        """Hand the transport over (a 101 made it a tunnel); this protocol is done with it."""
+        self.flush()
+        transport, self.transport = self.transport, None
+        self.gw.connections.discard(self)
+        self.paused = 0
+        self.download_paused_conn = None
+        return transport
 
     def _reject(self, err: FramingError) -> None:
         """Refuse a request: answer in order, then close; nothing more is parsed or forwarded."""
