@@ -111,6 +111,8 @@ class Admin:
                 "rate_limited": m.rate_limited,
                 "panic": m.panic,
                 "panics": m.panics,
+                "upgrades": m.upgrades,
+                "tunnels_open": m.tunnels_open,
                 "mean_latency_ms": round(1000 * m.latency_sum / m.latency_count, 3)
                 if m.latency_count else None,
                 "upstreams": {u.id: {"requests": u.metrics.requests,
@@ -119,7 +121,8 @@ class Admin:
                               for u in p.members.values()},
             }
         return {"pid": os.getpid(), "uptime_s": round(time.time() - self.started, 1),
-                "connections": len(self.gw.connections), "data_plane": native.describe(),
+                "connections": len(self.gw.connections), "tunnels": len(self.gw.tunnels),
+                "data_plane": native.describe(),
                 "pools": pools}
 
     def _action(self, pool_name: str, id: str, action: str, keep_alive: bool) -> bytes:

@@ -13,7 +13,12 @@ response head and a small body leave in one ``send``.
 
 Reading is paused for several independent reasons at once (a bit each): a
 pipelined request waiting, an upload the upstream cannot take yet, a body
-buffered while no upstream connection is bound.
+buffered while no upstream connection is bound, an upgrade waiting for the
+instance's answer.
+
+An upgrade request (WebSocket) is a :class:`~stateline.gateway.tunnel.UpgradeExchange`;
+after a 101 this protocol hands its transport to a tunnel and is done
+(see tunnel.py).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from stateline.gateway.framing import (
 )
 from stateline.gateway.headers import RequestHeaders, forwarded_proto
 from stateline.gateway.proxy import Exchange
+from stateline.gateway.tunnel import UpgradeExchange, wants_upgrade
 
 if TYPE_CHECKING:
     from stateline.gateway.server import Gateway
@@ -48,6 +54,7 @@ PIPELINE = 1
 UPLOAD = 2
 BUFFER = 4
 DOWNLOAD = 8  # not a read pause: the client's socket is full, the upstream pauses instead
+UPGRADE = 16  # an upgrade request waits for the instance: what follows is not parsed yet
 LINGER_S = 2.0  # after an error answer, discard what the client still sends for this long
 
 _IDEMPOTENCY = b"idempotency-key"
@@ -170,12 +177,17 @@ class ClientProtocol:
         except FramingError as exc:
             self._reject(exc)
         except HttpParserUpgrade as exc:
-            # Upgrade is not supported (the header is stripped); go on as plain HTTP/1.1.
+            # llhttp stops at the end of an upgrade request's head (what follows may be
+            # another protocol): an UpgradeExchange parks the rest until the instance answers.
             offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
-            self.parser = HttpRequestParser(self)
-            if offset < len(data):
-                self.data_received(data[offset:])
-                return
+            item = self.queue[-1] if self.queue else self.current
+            if not (isinstance(item, UpgradeExchange) and item.hold(data[offset:])):
+                # Not tunnelled (h2c, HTTP/1.0, an admin path, or already answered): the
+                # Upgrade header was dropped, so go on as plain HTTP/1.1.
+                self.parser = HttpRequestParser(self)
+                if offset < len(data):
+                    self.data_received(data[offset:])
+                    return
         except HttpParserError as exc:
             self._reject(FramingError(400, "bad_request", f"malformed request: {exc}"))
         wbuf = self.wbuf
@@ -271,8 +283,13 @@ class ClientProtocol:
         head, rid = headers.head(method, target, host or b"localhost", self.client_ip, proto,
                                  framing, has_connection)
         key = pool.key_source.extract(target, headers.items()) if pool.needs_key else None
-        # positional: keyword arguments cost measurably on this path
-        ex = Exchange(self, route, method, head, rid, framing, keep_alive, key, expect, idem)
+        protocols = wants_upgrade(specials) if has_connection and not http10 else None
+        if protocols is None:
+            # positional: keyword arguments cost measurably on this path
+            ex = Exchange(self, route, method, head, rid, framing, keep_alive, key, expect, idem)
+        else:  # rare: Connection names upgrade (a WebSocket handshake, say): see tunnel.py
+            ex = UpgradeExchange(self, route, method, head, rid, framing, keep_alive, key, expect,
+                                 idem, protocols)
         if route.limiter is not None:
             ex.limit_id = self._limit_id(route.limit_key, headers)
         self._enqueue(ex)
@@ -346,6 +363,22 @@ class ClientProtocol:
                 self.resume(PIPELINE)
             self.current = nxt
             nxt.start()
+
+    def resume_http(self, pending: bytes) -> None:
+        """An upgrade the instance refused: go on as HTTP/1.1, parsing what came meanwhile."""
+        self.parser = HttpRequestParser(self)
+        self.resume(UPGRADE)
+        if pending:
+            self.data_received(pending)
+
+    def detach(self) -> asyncio.Transport | None:
+        """Hand the transport over (a 101 made it a tunnel); this protocol is done with it."""
+        self.flush()
+        transport, self.transport = self.transport, None
+        self.gw.connections.discard(self)
+        self.paused = 0
+        self.download_paused_conn = None
+        return transport
 
     def _reject(self, err: FramingError) -> None:
         """Refuse a request: answer in order, then close; nothing more is parsed or forwarded."""

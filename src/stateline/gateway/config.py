@@ -89,6 +89,7 @@ class GatewayConfig:
     admin_token: str | None = None
     header_read_timeout: float = 10.0
     idle_timeout: float = 60.0
+    tunnel_idle_timeout: float = 3600.0  # an upgraded connection (WebSocket) silent this long
     shutdown_grace: float = 10.0
     max_header_bytes: int = MAX_HEADER_BYTES
     max_target_bytes: int = MAX_TARGET_BYTES
@@ -234,7 +235,8 @@ def load(text: str, *, source: str = "config") -> GatewayConfig:
     top = _take(doc, source, {"gateway": dict, "pools": dict, "routes": list})
     g = _take(top.get("gateway", {}), "gateway", {
         "listen": str, "workers": int, "redis_url": str, "registry_interval": float,
-        "header_read_timeout": float, "idle_timeout": float, "shutdown_grace": float,
+        "header_read_timeout": float, "idle_timeout": float, "tunnel_idle_timeout": float,
+        "shutdown_grace": float,
         "max_header_bytes": int, "max_target_bytes": int, "max_headers": int, "proto": str,
         "trusted_proxies": list,
     })

@@ -11,6 +11,9 @@ without sockets:
   upstream a message it may frame differently.
 - Transfer-Encoding together with Content-Length is refused, not "resolved".
 - Transfer-Encoding on an HTTP/1.0 request is refused (1.0 has no chunking).
+- An upgrade request (``Connection: upgrade`` with an ``Upgrade`` header) has
+  no body: llhttp stops at the end of its head (what follows belongs to the
+  new protocol), so a declared body would be read as the next request.
 - Content-Length must be one run of ASCII digits.
 - HTTP/1.1 requests carry exactly one Host.
 
@@ -76,6 +79,7 @@ def request_body_framing(
     te: list[bytes] = []
     cl: list[bytes] = []
     hosts = 0
+    upgrade = connection_upgrade = False
     for name, value in headers:
         if name == b"transfer-encoding":
             te.append(value)
@@ -83,8 +87,23 @@ def request_body_framing(
             cl.append(value)
         elif name == b"host":
             hosts += 1
+        elif name == b"upgrade":
+            upgrade = True
+        elif name == b"connection" and not connection_upgrade:
+            connection_upgrade = any(t.strip(b" \t").lower() == b"upgrade"
+                                     for t in value.split(b","))
     if http_version == "1.1" and hosts != 1:
         raise FramingError(400, "bad_host", "an HTTP/1.1 request needs exactly one Host header")
+    framing = _body_framing(te, cl, http_version, max_body)
+    if upgrade and connection_upgrade and framing.kind != BODY_NONE:
+        # llhttp ends an upgrade request at its head whatever the head declares:
+        # refuse, rather than let the body be parsed as a request of its own.
+        raise FramingError(400, "upgrade_with_body", "an Upgrade request cannot carry a body")
+    return framing
+
+
+def _body_framing(te: list[bytes], cl: list[bytes], http_version: str,
+                  max_body: int) -> BodyFraming:
     if te:
         if cl:
             raise FramingError(

@@ -24,6 +24,7 @@ cdef class ResponseHeaders:
     cdef public bint has_request_id
     cdef public list pieces
     cdef public bint transfer_encoding
+    cdef public object upgrade
 
     cpdef reset(self)
     @cython.locals(lname=bytes, pieces=list)

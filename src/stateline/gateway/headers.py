@@ -197,7 +197,7 @@ class ResponseHeaders:
     """
 
     __slots__ = ("connection", "content_length", "has_request_id", "pieces",
-                 "transfer_encoding")
+                 "transfer_encoding", "upgrade")
 
     def __init__(self) -> None:
         self.pieces: list[bytes] = [b""]  # [0]: the status line, set by head()
@@ -205,6 +205,7 @@ class ResponseHeaders:
         self.transfer_encoding = False
         self.has_request_id = False
         self.connection: list[tuple[bytes, bytes]] | None = None
+        self.upgrade: list[bytes] | None = None  # Upgrade values (a 101 relays them: tunnel.py)
 
     def reset(self) -> None:
         self.pieces = [b""]
@@ -212,6 +213,7 @@ class ResponseHeaders:
         self.transfer_encoding = False
         self.has_request_id = False
         self.connection = None
+        self.upgrade = None
 
     def add(self, name: bytes, value: bytes) -> None:
         if len(name) in _RESPONSE_SPECIAL_LENGTHS and (lname := name.lower()) in _RESPONSE_SPECIAL:
@@ -223,6 +225,10 @@ class ResponseHeaders:
                 if self.connection is None:
                     self.connection = []
                 self.connection.append((lname, value))
+            elif lname == b"upgrade":
+                if self.upgrade is None:
+                    self.upgrade = []
+                self.upgrade.append(value.strip(b" \t"))
             if lname != b"x-request-id":
                 return
             self.has_request_id = True  # the instance's own id goes on to the client

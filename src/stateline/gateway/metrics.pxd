@@ -9,6 +9,8 @@ cdef class PoolMetrics:
     cdef public Py_ssize_t panics
     cdef public Py_ssize_t rate_limited
     cdef public Py_ssize_t retries
+    cdef public Py_ssize_t tunnels_open
+    cdef public Py_ssize_t upgrades
 
 cdef class UpstreamMetrics:
     cdef public dict errors

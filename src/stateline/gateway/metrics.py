@@ -23,7 +23,7 @@ class PoolMetrics:
     """Per-pool request counters and latency histogram."""
 
     __slots__ = ("by_class", "errors_local", "latency_buckets", "latency_count", "latency_sum",
-                 "panic", "panics", "rate_limited", "retries")
+                 "panic", "panics", "rate_limited", "retries", "tunnels_open", "upgrades")
 
     def __init__(self) -> None:
         self.by_class = [0, 0, 0, 0, 0, 0]  # index status // 100 (1xx..5xx)
@@ -35,6 +35,8 @@ class PoolMetrics:
         self.panic = False  # routing ignores health (too few instances available)
         self.panics = 0  # times the pool entered panic
         self.errors_local: dict[str, int] = {}  # gateway-made error answers by code
+        self.upgrades = 0  # 101s relayed: connections that became tunnels
+        self.tunnels_open = 0  # of those, still open
 
     def observe(self, status: int, seconds: float) -> None:
         self.by_class[status // 100 if status < 600 else 5] += 1
@@ -91,6 +93,11 @@ def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamM
               "# TYPE stateline_gateway_panics_total counter"]
     eject = ["# HELP stateline_gateway_ejections_total Ejections per instance.",
              "# TYPE stateline_gateway_ejections_total counter"]
+    upgrades = ["# HELP stateline_gateway_upgrades_total Upgrades (101) relayed: connections "
+                "that became tunnels, such as WebSockets.",
+                "# TYPE stateline_gateway_upgrades_total counter"]
+    tunnels = ["# HELP stateline_gateway_tunnels_open Upgraded connections (tunnels) open now.",
+               "# TYPE stateline_gateway_tunnels_open gauge"]
     for name, pm, upstreams in pools:
         for cls, n in enumerate(pm.by_class):
             if cls:
@@ -113,6 +120,10 @@ def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamM
                      f"{int(pm.panic)}")
         panics.append(f"stateline_gateway_panics_total{_labels(pool=name, worker=worker)} "
                       f"{pm.panics}")
+        upgrades.append(f"stateline_gateway_upgrades_total{_labels(pool=name, worker=worker)} "
+                        f"{pm.upgrades}")
+        tunnels.append(f"stateline_gateway_tunnels_open{_labels(pool=name, worker=worker)} "
+                       f"{pm.tunnels_open}")
         for inst, um, ejections in upstreams:
             labels = _labels(pool=name, instance=inst, worker=worker)
             up_req.append(f"stateline_gateway_upstream_requests_total{labels} {um.requests}")
@@ -124,4 +135,4 @@ def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamM
              "# TYPE stateline_gateway_client_connections gauge",
              f"stateline_gateway_client_connections{_labels(worker=worker)} {connections}"]
     return "\n".join([*out, *lat, *retries, *limited, *panic, *panics, *up_req, *up_err, *eject,
-                      *conns]) + "\n"
+                      *upgrades, *tunnels, *conns]) + "\n"

@@ -411,6 +411,16 @@ class Exchange:
         else:
             self._failed(Failure.BAD_RESPONSE, Outcome.GATEWAY_FAILURE, "bad_response")
 
+    # -- protocol upgrades: tunnel.UpgradeExchange overrides these ------------------
+
+    def upstream_switching(self, conn: UpstreamConnection, headers: ResponseHeaders) -> None:
+        """A 101 to a request that asked for no upgrade: nothing this hop can relay."""
+        self.upstream_bad(conn)
+
+    def upstream_switched(self, conn: UpstreamConnection, rest: bytes) -> None:
+        """Bytes after a 101 head: only an upgrade exchange has a tunnel to give them."""
+        self.upstream_bad(conn)
+
     # -- endings -------------------------------------------------------------------
 
     def _may_retry(self, failure: Failure) -> bool:

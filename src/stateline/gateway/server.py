@@ -33,6 +33,7 @@ from stateline.gateway.membership import add_static, health_checks, watch_regist
 from stateline.gateway.metrics import PoolMetrics, UpstreamMetrics
 from stateline.gateway.pool import Pool
 from stateline.gateway.routes import Route, Router
+from stateline.gateway.tunnel import Tunnel
 
 log = logging.getLogger("stateline.gateway")
 
@@ -57,6 +58,7 @@ class Gateway:
                                 rc.rate_limit.key if rc.rate_limit else "ip"))
         self.router = Router(routes)
         self.connections: set[ClientProtocol] = set()
+        self.tunnels: set[Tunnel] = set()  # upgraded connections (they left `connections`)
         self.admin = Admin(self, config.admin_token)
         self.stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -109,9 +111,15 @@ class Gateway:
             if n % 3 == 0:
                 for conn in list(self.connections):
                     conn.check_timeouts(now)
+                for tunnel in list(self.tunnels):
+                    tunnel.check_timeouts(now)
 
     async def stop(self, server: asyncio.AbstractServer | None) -> None:
-        """Stop accepting, close idle connections, wait for in-flight requests, then close."""
+        """Stop accepting, close idle connections, wait for in-flight requests, then close.
+
+        Tunnels (upgraded connections) have no "between requests": they run on
+        through the grace and are closed when it ends, unless they end first.
+        """
         self.stopping = True
         if server is not None:
             server.close()
@@ -121,11 +129,13 @@ class Gateway:
                 if conn.current is None and not conn.queue and not conn.in_head \
                         and not input_pending(conn.transport):
                     conn.close()
-            if not self.connections:
+            if not self.connections and not self.tunnels:
                 break
             await asyncio.sleep(0.05)
         for conn in list(self.connections):
             conn.close()
+        for tunnel in list(self.tunnels):
+            tunnel.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

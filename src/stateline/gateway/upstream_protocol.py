@@ -14,7 +14,7 @@ import asyncio
 import os
 from typing import TYPE_CHECKING
 
-from httptools import HttpParserError, HttpResponseParser
+from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from stateline.gateway.clock import coarse
 from stateline.gateway.headers import ResponseHeaders
@@ -67,6 +67,10 @@ class UpstreamConnection:
         except HttpParserError:
             if self.ex is not None:
                 self.ex.upstream_bad(self)
+        except HttpParserUpgrade as exc:  # after a 101 head: the rest is the new protocol's
+            if self.ex is not None:
+                offset = exc.args[0] if exc.args and isinstance(exc.args[0], int) else len(data)
+                self.ex.upstream_switched(self, data[offset:])
         if self.after_feed is not None:
             up, self.after_feed = self.after_feed, None
             self.parser = HttpResponseParser(self)
@@ -111,7 +115,7 @@ class UpstreamConnection:
                     break
                 self.got_bytes = True
                 self.parser.feed_data(data)
-        except (OSError, HttpParserError):
+        except (OSError, HttpParserError, HttpParserUpgrade):
             pass
 
     def eof_received(self) -> bool:
@@ -132,11 +136,16 @@ class UpstreamConnection:
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
-        if status < 200 and status != 101:
-            self.skip_message = True  # 100 Continue, 103 Early Hints: the gateway answers those
+        if status < 200:
+            # 100 Continue, 103 Early Hints: the gateway answers those itself. 101: the
+            # instance switched protocols (only an upgrade exchange takes that).
+            self.skip_message = True
+            if self.ex is not None:
+                if status == 100:
+                    self.ex.upstream_continue()
+                elif status == 101:
+                    self.ex.upstream_switching(self, self.headers)
             self.headers.reset()
-            if status == 100 and self.ex is not None:
-                self.ex.upstream_continue()
             return
         if self.ex is not None:
             self.ex.response_head(self, status, self.headers)
@@ -171,3 +180,13 @@ class UpstreamConnection:
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+    def detach(self) -> asyncio.Transport | None:
+        """Hand the transport over (after a 101 it carries a tunnel); this object is done."""
+        transport, self.transport = self.transport, None
+        self.ex = None
+        self.closed = True
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        return transport

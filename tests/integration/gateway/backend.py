@@ -20,7 +20,19 @@ Paths (anything else answers 200 with the instance id and the request seen):
     /refuse-slow            sends a 403 head at once, counts body bytes arriving for 0.6 s,
                             then ends the response and closes (/seen?...&bytes=1 tells)
     /seen?path=P            how many request heads for path P this instance has seen
-                            (with &done=1: how many of those it read a complete body for)
+                            (with &done=1: how many of those it read a complete body for;
+                            for /ws: how many tunnels it saw end)
+    /ws                     with Connection: upgrade + Upgrade: answers 101 (Upgrade:
+                            websocket, or ?proto=P) and echoes raw bytes until EOF; ?show=1
+                            first sends the request headers it got as one JSON line, ?greet=S
+                            sends S in the same write as the 101 head, ?bye=1 sends "bye" and
+                            closes. Without an upgrade: the default answer.
+    /ws-refuse              426 (keep-alive), as an app refusing a WebSocket
+    /ws-drop                reads the request head and closes without answering
+    /conn                   200, body and x-conn: this backend's id for the connection
+
+/ws, /ws-refuse and /conn carry ``x-conn``: a per-connection number, so tests can
+tell whether the gateway reused an upstream connection.
 
 It is deliberately independent of the gateway's code (plain asyncio streams).
 """
@@ -28,6 +40,9 @@ It is deliberately independent of the gateway's code (plain asyncio streams).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import itertools
 import json
 import signal
 import sys
@@ -37,6 +52,8 @@ INSTANCE = "backend"
 SEEN: dict[str, int] = {}  # request heads seen, by path (counted before any body is read)
 DONE: dict[str, int] = {}  # requests whose whole body was read, by path
 GOT: dict[str, int] = {}  # body bytes that arrived after an early refusal, by path
+CONNECTIONS = itertools.count(1)
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 async def read_head(reader: asyncio.StreamReader) -> tuple[str, str, list[tuple[str, str]]]:
@@ -98,7 +115,41 @@ def response(status: int, body: bytes, ctype: str = "application/json",
             f"{extra}\r\n").encode() + body
 
 
+def asks_upgrade(headers: list[tuple[str, str]]) -> bool:
+    h = dict(headers)
+    tokens = {t.strip().lower() for t in h.get("connection", "").split(",")}
+    return "upgrade" in tokens and bool(h.get("upgrade"))
+
+
+async def tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 headers: list[tuple[str, str]], q: dict[str, str], conn: int) -> None:
+    """/ws after the request head: switch protocols, then echo raw bytes until EOF."""
+    h = dict(headers)
+    head = (f"HTTP/1.1 101 Switching Protocols\r\nupgrade: {q.get('proto', 'websocket')}\r\n"
+            f"connection: Upgrade\r\nx-conn: {conn}\r\n")
+    if "sec-websocket-key" in h:
+        accept = base64.b64encode(hashlib.sha1(h["sec-websocket-key"].encode() + WS_GUID)
+                                  .digest()).decode()
+        head += f"sec-websocket-accept: {accept}\r\n"
+    out = (head + "\r\n").encode()
+    if q.get("show"):
+        out += json.dumps({"headers": headers}).encode() + b"\n"
+    out += q.get("greet", "").encode()
+    writer.write(out)
+    await writer.drain()
+    if q.get("bye"):
+        writer.write(b"bye")
+        await writer.drain()
+        writer.close()
+        return
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    DONE["/ws"] = DONE.get("/ws", 0) + 1
+
+
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    conn = next(CONNECTIONS)
     try:
         while True:
             try:
@@ -131,6 +182,12 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 continue
             if path == "/hang":
                 await asyncio.sleep(3600)
+            if path == "/ws" and asks_upgrade(headers):
+                await tunnel(reader, writer, headers, q, conn)
+                return
+            if path == "/ws-drop":
+                writer.close()
+                return
             if path == "/garbage":
                 writer.write(b"THIS IS NOT HTTP AT ALL\r\n\r\n")
                 await writer.drain()
@@ -178,6 +235,12 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 else:
                     writer.write(response(code, json.dumps({"instance": INSTANCE,
                                                             "status": code}).encode()))
+            elif path == "/ws-refuse":
+                writer.write(response(426, b'{"error": "upgrade refused"}',
+                                      extra=f"upgrade: websocket\r\nconnection: upgrade\r\n"
+                                            f"x-conn: {conn}\r\n"))
+            elif path == "/conn":
+                writer.write(response(200, str(conn).encode(), extra=f"x-conn: {conn}\r\n"))
             elif path == "/slow":
                 await asyncio.sleep(int(q.get("ms", "100")) / 1000)
                 writer.write(response(200, json.dumps({"instance": INSTANCE}).encode()))

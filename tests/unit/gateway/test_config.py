@@ -156,3 +156,11 @@ def test_by_default_no_proxy_is_trusted_and_100_headers_are_allowed() -> None:
     cfg = load('[pools.a]\nbackends = ["http://h:1"]\n')
     assert cfg.trusted_proxies == () and cfg.max_headers == 96
     assert cfg.pools["a"].outlier.panic_threshold == 50.0
+
+
+def test_tunnel_idle_timeout_is_a_gateway_key_with_an_hour_by_default() -> None:
+    one_pool = '[pools.apps]\nbackends = ["127.0.0.1:9001"]\n'
+    assert load(one_pool).tunnel_idle_timeout == 3600.0
+    assert load("[gateway]\ntunnel_idle_timeout = 5\n" + one_pool).tunnel_idle_timeout == 5.0
+    with pytest.raises(ConfigError, match="tunnel_idle_timeout"):
+        load("[gateway]\ntunnel_idle_timeout = -1\n" + one_pool)
