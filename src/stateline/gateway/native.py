@@ -3,7 +3,7 @@
 The hot modules (``HOT_MODULES``) are plain Python, readable and runnable as
 they are. ``setup.py`` can also compile them with Cython in "pure Python
 mode": the ``.pxd`` file next to each adds C types (typed extension classes,
-C-level method calls) to the very same ``.py`` source, which takes about a third
+C-level method calls) to the very same ``.py`` source, which takes about half
 off the Python work per proxied request. The compiled modules are optional: without a C
 compiler or Cython, the install falls back to pure Python.
 
