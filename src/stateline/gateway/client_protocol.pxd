@@ -36,6 +36,7 @@ cdef class ClientProtocol:
     cdef public Py_ssize_t max_header_bytes
     cdef public Py_ssize_t max_target_bytes
     cdef public Py_ssize_t max_headers
+    cdef public Py_ssize_t trailer_bytes
     cdef public Router router
     cdef public bytes proto
     cdef public bint trusted

@@ -124,6 +124,7 @@ class ClientProtocol:
         self.head_size = 0
         self.url = b""
         self.headers = RequestHeaders()  # the head being parsed (reset after each one)
+        self.trailer_bytes = 0  # trailer fields of the body being parsed (dropped, counted)
         self.router = gw.router  # read once per connection rather than once per request
         self.proto = gw.proto
         config = gw.config  # the limits, likewise
@@ -217,6 +218,13 @@ class ClientProtocol:
             check_target_size(len(self.url), self.max_target_bytes)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.parsing is not None:
+            # A chunked body's trailer fields: dropped (RFC 9112 §7.1.2), but counted,
+            # so that endless trailers cannot go on forever.
+            self.trailer_bytes += len(name) + len(value) + 4
+            if self.trailer_bytes > self.max_header_bytes:
+                raise FramingError(431, "trailers_too_large", "request trailers too large")
+            return
         headers = self.headers
         headers.add(name, value)
         if headers.size > self.max_header_bytes:
@@ -243,6 +251,8 @@ class ClientProtocol:
             if http10:
                 check_http_version(version)
         method = parser.get_method()
+        if method == b"CONNECT":  # any target form: llhttp ends it at its head, like an upgrade
+            raise FramingError(405, "method_not_allowed", "CONNECT is not supported")
         if headers.count > self.max_headers:
             check_header_count(headers.count, self.max_headers)
         if url[:1] == b"/":
@@ -327,6 +337,7 @@ class ClientProtocol:
             item.chunk_validated()
 
     def on_message_complete(self) -> None:
+        self.trailer_bytes = 0
         item, self.parsing = self.parsing, None
         if item is not None and not item.request_done:
             item.on_done()

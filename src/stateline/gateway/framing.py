@@ -11,9 +11,10 @@ without sockets:
   upstream a message it may frame differently.
 - Transfer-Encoding together with Content-Length is refused, not "resolved".
 - Transfer-Encoding on an HTTP/1.0 request is refused (1.0 has no chunking).
-- An upgrade request (``Connection: upgrade`` with an ``Upgrade`` header) has
-  no body: llhttp stops at the end of its head (what follows belongs to the
-  new protocol), so a declared body would be read as the next request.
+- An upgrade request (an ``Upgrade`` header, and ``upgrade`` listed in
+  ``Connection`` or ``Proxy-Connection``) has no body: llhttp stops at the end
+  of its head (what follows belongs to the new protocol), so a declared body
+  would be read as the next request.
 - Content-Length must be one run of ASCII digits.
 - HTTP/1.1 requests carry exactly one Host.
 
@@ -89,7 +90,8 @@ def request_body_framing(
             hosts += 1
         elif name == b"upgrade":
             upgrade = True
-        elif name == b"connection" and not connection_upgrade:
+        elif name in (b"connection", b"proxy-connection") and not connection_upgrade:
+            # llhttp reads "upgrade" in either one (and then ends the request at its head)
             connection_upgrade = any(t.strip(b" \t").lower() == b"upgrade"
                                      for t in value.split(b","))
     if http_version == "1.1" and hosts != 1:

@@ -23,6 +23,7 @@ cdef class ResponseHeaders:
     cdef public object content_length
     cdef public bint has_request_id
     cdef public list pieces
+    cdef public Py_ssize_t size
     cdef public bint transfer_encoding
     cdef public object upgrade
 

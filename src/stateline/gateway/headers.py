@@ -196,7 +196,7 @@ class ResponseHeaders:
     of Connection headers that name other fields: the rare slow path).
     """
 
-    __slots__ = ("connection", "content_length", "has_request_id", "pieces",
+    __slots__ = ("connection", "content_length", "has_request_id", "pieces", "size",
                  "transfer_encoding", "upgrade")
 
     def __init__(self) -> None:
@@ -206,9 +206,11 @@ class ResponseHeaders:
         self.has_request_id = False
         self.connection: list[tuple[bytes, bytes]] | None = None
         self.upgrade: list[bytes] | None = None  # Upgrade values (a 101 relays them: tunnel.py)
+        self.size = 0  # bytes of field lines so far (the connection caps it)
 
     def reset(self) -> None:
         self.pieces = [b""]
+        self.size = 0
         self.content_length = None
         self.transfer_encoding = False
         self.has_request_id = False
@@ -216,6 +218,7 @@ class ResponseHeaders:
         self.upgrade = None
 
     def add(self, name: bytes, value: bytes) -> None:
+        self.size += len(name) + len(value) + 4
         if len(name) in _RESPONSE_SPECIAL_LENGTHS and (lname := name.lower()) in _RESPONSE_SPECIAL:
             if lname == b"content-length":
                 self.content_length = value

@@ -24,6 +24,7 @@ cdef class Exchange:
     cdef public bint expect_continue
     cdef public bint idempotent_key
     cdef public bint head_only
+    cdef public bint http10
     cdef public bint request_done
     cdef public double started
     cdef public object body

@@ -73,6 +73,8 @@ class Exchange:
         self.expect_continue = expect_continue
         self.idempotent_key = idempotent_key
         self.head_only = method == b"HEAD"
+        # this request's own version: a pipelined request parsed meanwhile may differ
+        self.http10 = client.http10
         self.request_done = framing.kind == BODY_NONE
         self.started = monotonic()
         # The rest of the state starts the same for every request.
@@ -329,7 +331,7 @@ class Exchange:
                                                         or status == 304)) else None
         client = self.client
         if has_body and out_cl is None:
-            if client.http10:
+            if self.http10:
                 self.close_client = True  # close-delimited body for a 1.0 client
             else:
                 self.out_chunked = True
@@ -342,7 +344,7 @@ class Exchange:
             if status >= 400:
                 self.refused = True  # an early refusal: the rest of the body is not sent
         client.wbuf.append(headers.head(status, conn.upstream.id_bytes, self.request_id, out_cl,
-                                        self.out_chunked, keep, client.http10))
+                                        self.out_chunked, keep, self.http10))
         self.close_client = not keep
         self.response_started = True
         self.status = status

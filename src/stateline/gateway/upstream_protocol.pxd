@@ -15,12 +15,14 @@ cdef class UpstreamConnection:
     cdef public int fd
     cdef public bint got_bytes
     cdef public ResponseHeaders headers
+    cdef public bint in_body
     cdef public object parser
     cdef public bint reused
     cdef public bint skip_message
     cdef public object transport
     cdef public Upstream upstream
 
+    @cython.locals(headers=ResponseHeaders)
     cpdef on_header(self, name, value)
     @cython.locals(status=int)
     cpdef on_headers_complete(self)

@@ -19,6 +19,10 @@ from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 from stateline.gateway.clock import coarse
 from stateline.gateway.headers import ResponseHeaders
 
+# An instance's response head with more field bytes than this is a bad response (502):
+# the gateway holds a head in memory until it is complete (nginx's limit is smaller).
+MAX_RESPONSE_HEAD = 64 * 1024
+
 if TYPE_CHECKING:
     from stateline.gateway.proxy import Exchange
     from stateline.gateway.upstream import Upstream
@@ -27,8 +31,8 @@ if TYPE_CHECKING:
 class UpstreamConnection:
     """An asyncio protocol (duck-typed: no base class, so it can compile to an extension type)."""
 
-    __slots__ = ("after_feed", "closed", "ex", "fd", "got_bytes", "headers", "parser", "reused",
-                 "skip_message", "transport", "upstream")
+    __slots__ = ("after_feed", "closed", "ex", "fd", "got_bytes", "headers", "in_body", "parser",
+                 "reused", "skip_message", "transport", "upstream")
 
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
@@ -40,6 +44,7 @@ class UpstreamConnection:
         self.got_bytes = False
         self.skip_message = False
         self.headers = ResponseHeaders()  # the current response's head, as it is parsed
+        self.in_body = False  # between a head and the end of its message
         self.after_feed: Upstream | None = None  # release here once the current read is parsed
         self.fd = -1  # a duplicate of the socket, to read an early response after a reset
 
@@ -74,6 +79,7 @@ class UpstreamConnection:
         if self.after_feed is not None:
             up, self.after_feed = self.after_feed, None
             self.parser = HttpResponseParser(self)
+            self.in_body = False
             up.release(self)
         wbuf = client.wbuf
         if wbuf:
@@ -132,9 +138,15 @@ class UpstreamConnection:
     # -- parser callbacks ----------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.add(name, value)
+        if self.in_body:
+            return  # a chunked body's trailer fields: dropped (RFC 9112 §7.1.2 allows it)
+        headers = self.headers
+        headers.add(name, value)
+        if headers.size > MAX_RESPONSE_HEAD:
+            raise HttpParserError("response head too large")  # -> upstream_bad: a 502
 
     def on_headers_complete(self) -> None:
+        self.in_body = True  # until on_message_complete: any field now is a trailer
         status = self.parser.get_status_code()
         if status < 200:
             # 100 Continue, 103 Early Hints: the gateway answers those itself. 101: the
@@ -160,6 +172,7 @@ class UpstreamConnection:
                 ex.client.wbuf.append(body)
 
     def on_message_complete(self) -> None:
+        self.in_body = False
         if self.skip_message:
             self.skip_message = False
             return

@@ -11,7 +11,9 @@ Paths (anything else answers 200 with the instance id and the request seen):
     /chunked?n=N            N bytes, chunked
     /eof?n=N                N bytes, no framing, then close (close-delimited body)
     /close-mid              announces 1000 bytes, sends 10, closes
+    /trailer                "abc", chunked, with trailer fields (X-Leak, Set-Cookie, X-Request-ID)
     /garbage                answers with bytes that are not HTTP
+    /big-head?n=N           answers 200 with N filler header fields of 100 bytes each
     /hang                   reads the request, never answers
     /status/NNN             answers status NNN with a JSON body
     /slow?ms=N              answers after N ms
@@ -193,6 +195,11 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 await writer.drain()
                 writer.close()
                 return
+            if path == "/big-head":  # n header fields of 100 bytes each, then a tiny body
+                fields = b"".join(b"x-filler-%06d: %s\r\n" % (i, b"f" * 82) for i in range(n))
+                writer.write(b"HTTP/1.1 200 OK\r\n" + fields + b"content-length: 2\r\n\r\nok")
+                await writer.drain()
+                continue
             count = 0
             async for chunk in body_chunks(reader, headers):
                 count += len(chunk)
@@ -218,6 +225,11 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                     writer.write(b"%x\r\n%s\r\n" % (k, b"c" * k))
                     n -= k
                 writer.write(b"0\r\n\r\n")
+            elif path == "/trailer":  # chunked, with trailer fields after the last chunk
+                writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n"
+                             b"trailer: X-Leak, Set-Cookie\r\n\r\n3\r\nabc\r\n0\r\n"
+                             b"X-Leak: secret\r\nSet-Cookie: sid=alice\r\n"
+                             b"X-Request-ID: stale\r\n\r\n")
             elif path == "/eof":
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n" + b"e" * n)
                 await writer.drain()

@@ -43,6 +43,10 @@ SMUGGLING = {
     "bare_lf": b"GET /echo HTTP/1.1\nHost: t\n\n",
     "no_host": b"GET /echo HTTP/1.1\r\n\r\n",
     "two_hosts": b"GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    # llhttp ends an upgrade request at its head, and Proxy-Connection counts for it
+    "proxy_connection_upgrade_with_body": b"POST /echo HTTP/1.1\r\nHost: t\r\n"
+                                          b"Proxy-Connection: upgrade\r\nUpgrade: websocket\r\n"
+                                          b"Content-Length: 3\r\n\r\nabc",
 }
 
 
@@ -142,3 +146,14 @@ def test_an_idle_connection_is_closed_after_the_idle_timeout(gw) -> None:
         started = time.monotonic()
         assert s.recv(10) == b""
         assert 2.0 <= time.monotonic() - started < 7.0
+
+
+@pytest.mark.parametrize("target", [b"/echo", b"t:443", b"http://t/echo"])
+def test_connect_is_refused_in_every_target_form(gw, target: bytes) -> None:
+    """llhttp ends a CONNECT at its head whatever it declares: never forwarded."""
+    before = upstream_requests(gw.port)
+    smuggled = b"GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"
+    status, closed = send_and_read(gw.port, b"CONNECT " + target + b" HTTP/1.1\r\nHost: t\r\n"
+                                   b"Content-Length: 35\r\n\r\n" + smuggled)
+    assert (status, closed) == (405, True)
+    assert upstream_requests(gw.port) == before

@@ -140,3 +140,50 @@ def test_the_gateway_answers_its_own_health(gw) -> None:
     g, _ = gw
     r = get(g.port, "/_stateline/health")
     assert r.status == 200 and r.json()["status"] == "ok" and "x-served-by" not in r.headers
+
+
+def test_pipelined_requests_keep_their_own_http_versions(gw) -> None:
+    """The response framing follows each request's version, not the last one parsed."""
+    g, _ = gw
+    with connect(g.port) as s:
+        s.sendall(b"GET /chunked?n=3 HTTP/1.1\r\nHost: t\r\n\r\n"
+                  b"GET /download?n=2 HTTP/1.0\r\n\r\n")
+        reader = Reader(s)
+        first = reader.response()
+        assert first.headers["transfer-encoding"] == "chunked" and first.body == b"ccc"
+        assert "connection" not in first.headers  # 1.1: stays open for the next answer
+        second = reader.response()
+        assert second.status == 200 and len(second.body) == 2
+        assert second.headers["connection"] == "close" and reader.closed()
+    with connect(g.port) as s:
+        s.sendall(b"GET /chunked?n=3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                  b"GET /download?n=2 HTTP/1.1\r\nHost: t\r\n\r\n")
+        reader = Reader(s)
+        first = reader.response()
+        assert "transfer-encoding" not in first.headers and first.body == b"ccc"
+
+
+def test_request_trailers_never_become_headers_of_the_next_request(gw) -> None:
+    g, _ = gw
+    with connect(g.port) as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"3\r\nabc\r\n0\r\nX-Trailer-Evil: 1\r\nHost: evil\r\n\r\n"
+                  b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
+        reader = Reader(s)
+        first = reader.response()
+        assert first.status == 200 and first.json()["bytes"] == 3
+        second = reader.response()
+        assert second.status == 200
+        seen = {name for name, _ in second.json()["headers"]}
+        assert "x-trailer-evil" not in seen and "host" in seen
+
+
+def test_response_trailers_never_reach_the_next_response_on_that_connection(gw) -> None:
+    """One instance, one pooled connection: a trailer must not leak to another client."""
+    g, _ = gw
+    first = get(g.port, "/trailer")
+    assert first.status == 200 and first.body == b"abc"
+    second = get(g.port, "/echo", "X-Request-ID: mine-2\r\n")
+    assert second.status == 200
+    assert "x-leak" not in second.headers and "set-cookie" not in second.headers
+    assert second.headers["x-request-id"] == "mine-2"

@@ -22,6 +22,14 @@ def test_garbage_from_the_upstream_is_a_502_json_error(gw) -> None:
     assert r.status == 502 and r.json()["error"]["code"] == "bad_upstream_response"
 
 
+def test_a_response_head_over_64_kib_is_a_502_and_a_smaller_one_passes(gw) -> None:
+    """The gateway holds a response head until it is complete: it caps its size."""
+    r = get(gw.port, "/big-head?n=700")  # 70 kB of fields
+    assert r.status == 502 and r.json()["error"]["code"] == "bad_upstream_response"
+    r = get(gw.port, "/big-head?n=300")  # 30 kB
+    assert r.status == 200 and r.body == b"ok" and r.headers["x-filler-000299"] == "f" * 82
+
+
 def test_an_upstream_that_never_answers_is_a_504_json_error(gw) -> None:
     started = time.monotonic()
     r = get(gw.port, "/hang")
