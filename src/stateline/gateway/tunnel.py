@@ -18,9 +18,11 @@ The life of one upgrade:
 
 A :class:`Tunnel` copies bytes as they arrive, with flow control both ways (a
 side whose socket is full stops the other side's reading), so memory stays
-bounded whatever the two peers do. It ends when either side closes (the other
-is closed after what it was sent is flushed), after ``tunnel_idle_timeout``
-without a byte either way, or when a stopping gateway's grace runs out.
+bounded whatever the two peers do. A half-close (EOF) is passed on to the
+other side, whose answer still flows back. The tunnel ends when both sides
+have sent EOF or either side closes (the other is closed after what it was
+sent is flushed), after ``tunnel_idle_timeout`` without a byte either way, or
+when a stopping gateway's grace runs out.
 
 The ordinary request path pays nothing for this: an upgrade is recognised in
 the branch that already handles Connection headers, the upgrade logic is a
@@ -256,13 +258,14 @@ class UpgradeExchange(Exchange):
 class _End:
     """One side of a tunnel: the asyncio protocol of its transport after the switch."""
 
-    __slots__ = ("lost", "peer", "transport", "tunnel")
+    __slots__ = ("eof", "lost", "peer", "transport", "tunnel")
 
     def __init__(self, tunnel: Tunnel, transport: asyncio.Transport) -> None:
         self.tunnel = tunnel
         self.transport = transport
         self.peer: _End = self
         self.lost = False
+        self.eof = False  # this side has sent its last byte (a half-close)
 
     def data_received(self, data: bytes) -> None:
         self.tunnel.last_active = coarse.now
@@ -271,9 +274,21 @@ class _End:
             peer.write(data)
 
     def eof_received(self) -> bool:
-        self.tunnel.closing()
-        self.peer.close()
-        return False  # and close this side too, once what it was sent is flushed
+        """This side has sent its last byte: pass the half-close on, as TCP would.
+
+        The other direction stays open (a client may shut down its sending side
+        and still read the answer); once both sides have sent EOF, or when the
+        peer cannot half-close, the tunnel ends.
+        """
+        self.eof = True
+        peer = self.peer
+        if peer.eof or peer.lost or peer.transport.is_closing() \
+                or not peer.transport.can_write_eof():
+            self.tunnel.closing()
+            peer.close()
+            return False  # and close this side too, once what it was sent is flushed
+        peer.transport.write_eof()  # after what is already queued for the peer
+        return True  # keep this transport open: it still carries the other direction
 
     def pause_writing(self) -> None:
         """This side's socket is full: stop reading the side that fills it."""

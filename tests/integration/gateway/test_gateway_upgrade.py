@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -131,6 +132,17 @@ def test_the_client_closing_closes_the_upstream_side(gw, ws) -> None:
     assert read_exact(reader, 1) == b"x"
     s.close()
     assert wait_until(lambda: ws_seen_closed(ws) == before + 1, 3.0)
+
+
+def test_a_client_half_close_still_gets_the_rest_of_the_answer(gw) -> None:
+    """EOF from the client goes on as EOF (not a close): the echo still comes back."""
+    s, reader, r = open_tunnel(gw.port)
+    with s:
+        assert r.status == 101
+        s.sendall(b"PAYLOAD")
+        s.shutdown(socket.SHUT_WR)
+        assert read_exact(reader, 7) == b"PAYLOAD"
+        assert reader.closed()  # the instance ended too: both directions are done
 
 
 def test_the_upstream_closing_closes_the_client_after_its_last_bytes(gw) -> None:

@@ -191,6 +191,12 @@ class Transport:
     def close(self) -> None:
         self.closing = True
 
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.out.append(b"<EOF>")
+
     def abort(self) -> None:
         self.closing = self.aborted = True
 
@@ -236,14 +242,25 @@ def test_a_side_already_full_at_the_switch_keeps_the_other_paused() -> None:
     assert not upstream.reading and client.reading
 
 
-def test_eof_on_one_side_closes_both_and_the_tunnel_ends_when_both_are_gone() -> None:
+def test_a_half_close_is_passed_on_and_the_answer_still_flows_back() -> None:
+    tunnel, client, upstream, _ = make_tunnel()
+    tunnel.start(b"", b"")
+    tunnel.client.data_received(b"last words")
+    assert tunnel.client.eof_received() is True  # keep the client's transport open
+    assert upstream.out == [b"last words", b"<EOF>"] and not upstream.closing
+    tunnel.upstream.data_received(b"reply")  # the other direction still carries bytes
+    assert client.out == [b"reply"]
+    assert tunnel.upstream.eof_received() is False  # both sides done: the tunnel ends
+    assert client.closing
+
+
+def test_a_close_on_one_side_closes_both_and_the_tunnel_ends_when_both_are_gone() -> None:
     tunnel, client, upstream, gw = make_tunnel()
     tunnel.start(b"", b"")
-    assert tunnel.upstream.eof_received() is False
-    upstream.close()  # what asyncio does after False: the transport closes itself, flushed
+    upstream.close()  # the instance went away: its transport is closed...
+    tunnel.upstream.connection_lost(None)  # ...and asyncio says so
     assert client.closing
     tunnel.client.data_received(b"late")  # toward a closing side: dropped, not buffered
-    tunnel.upstream.connection_lost(None)
     assert gw.tunnels == {tunnel}
     tunnel.client.connection_lost(None)
     assert gw.tunnels == set() and gw.metrics.tunnels_open == 0
