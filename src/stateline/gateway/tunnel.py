@@ -10,7 +10,7 @@ The life of one upgrade:
       → UpgradeExchange: forwarded with Connection: upgrade and Upgrade: P kept,
         on a fresh upstream connection that is never pooled afterwards
       → the client's parser stops at the end of the head; what the client sends
-        next is parked (its reading pauses) until the instance has decided
+        next is parked (reading pauses past PARK_LIMIT) until the instance has decided
     instance answers 101  → the client gets the 101 head, and both transports go to
                             a Tunnel: parked bytes go up, bytes after the 101 head down
     instance answers else → an ordinary response; the client connection goes on as
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 #: through proxies). Such requests are served as plain HTTP/1.1.
 NEVER_TUNNELLED = frozenset({b"h2c", b"h2", b"http", b"tls"})
 FLUSH_GRACE = 5.0  # seconds a closing tunnel may take to flush before it is reset
+PARK_LIMIT = 64 * 1024  # bytes a client may send before the instance's answer; then reading pauses
 
 _UPLOAD = 2  # ClientProtocol pause reasons (client_protocol.py)
 _DOWNLOAD = 8
@@ -182,6 +183,9 @@ class UpgradeExchange(Exchange):
         if not self.holding:
             self.holding = True
             client.parser = PARKED
+        if len(self.parked) > PARK_LIMIT:
+            # Reading goes on below the limit, so that a client that gives up while
+            # the instance decides is noticed (its close aborts the upstream side).
             client.pause(_UPGRADE)
         return True
 

@@ -28,7 +28,8 @@ Paths (anything else answers 200 with the instance id and the request seen):
                             websocket, or ?proto=P) and echoes raw bytes until EOF; ?show=1
                             first sends the request headers it got as one JSON line, ?greet=S
                             sends S in the same write as the 101 head, ?bye=1 sends "bye" and
-                            closes. Without an upgrade: the default answer.
+                            closes, ?delay=MS answers after MS ms. Without an upgrade: the
+                            default answer.
     /ws-refuse              426 (keep-alive), as an app refusing a WebSocket
     /ws-drop                reads the request head and closes without answering
     /conn                   200, body and x-conn: this backend's id for the connection
@@ -126,6 +127,7 @@ def asks_upgrade(headers: list[tuple[str, str]]) -> bool:
 async def tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  headers: list[tuple[str, str]], q: dict[str, str], conn: int) -> None:
     """/ws after the request head: switch protocols, then echo raw bytes until EOF."""
+    await asyncio.sleep(float(q.get("delay", "0")) / 1000)  # ?delay=MS: decide slowly
     h = dict(headers)
     head = (f"HTTP/1.1 101 Switching Protocols\r\nupgrade: {q.get('proto', 'websocket')}\r\n"
             f"connection: Upgrade\r\nx-conn: {conn}\r\n")

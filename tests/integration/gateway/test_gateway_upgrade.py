@@ -145,6 +145,18 @@ def test_a_client_half_close_still_gets_the_rest_of_the_answer(gw) -> None:
         assert reader.closed()  # the instance ended too: both directions are done
 
 
+def test_a_client_gone_before_the_switch_is_noticed_and_no_tunnel_opens(gateway, ws) -> None:
+    """A client that gives up while a slow instance decides: no tunnel, no upgrade counted."""
+    g = gateway(gateway_toml(ws.address))
+    s = connect(g.port)
+    s.sendall(b"GET /ws?delay=600 HTTP/1.1\r\nHost: t\r\n" + UPGRADE + b"\r\n")
+    time.sleep(0.1)
+    s.close()
+    time.sleep(1.0)  # the instance has answered 101 by now
+    stats = pool_stats(g.port)
+    assert stats["upgrades"] == 0 and stats["tunnels_open"] == 0
+
+
 def test_the_upstream_closing_closes_the_client_after_its_last_bytes(gw) -> None:
     s, reader, r = open_tunnel(gw.port, "/ws?bye=1")
     with s:

@@ -19,6 +19,7 @@ from stateline.gateway.metrics import PoolMetrics
 from stateline.gateway.server import Gateway
 from stateline.gateway.tunnel import (
     FLUSH_GRACE,
+    PARK_LIMIT,
     PARKED,
     Tunnel,
     UpgradeExchange,
@@ -319,8 +320,9 @@ def test_bytes_after_the_head_wait_unparsed_and_become_http_when_no_switch_happe
                              b"Upgrade: websocket\r\n\r\n" + health[:10])
         item = client.current
         assert isinstance(item, UpgradeExchange) and item.holding
-        assert client.parser is PARKED and client.paused & 16  # UPGRADE: reading paused
-        client.data_received(health[10:])  # arrives despite the pause: parked as well
+        # reading goes on (so a client that leaves is noticed), its bytes parked unparsed
+        assert client.parser is PARKED and not client.paused & 16
+        client.data_received(health[10:])
         assert item.parked == health and transport.out == []
         for _ in range(100):  # nothing listens there: connect fails, 502, HTTP goes on
             await asyncio.sleep(0.01)
@@ -332,3 +334,17 @@ def test_bytes_after_the_head_wait_unparsed_and_become_http_when_no_switch_happe
     out = asyncio.run(scenario())
     assert out.startswith(b"HTTP/1.1 502 ") and b"upstream_unreachable" in out
     assert out.count(b"HTTP/1.1 200 OK") == 1
+
+
+def test_a_client_sending_much_before_the_switch_is_paused_past_the_park_limit() -> None:
+    async def scenario() -> int:
+        gw = Gateway(load(f'[pools.apps]\nbackends = ["127.0.0.1:{free_port()}"]\n'))
+        client, transport = gw.protocol(), Transport()
+        client.connection_made(transport)
+        client.data_received(b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\n"
+                             b"Upgrade: websocket\r\n\r\n")
+        assert not client.paused & 16
+        client.data_received(b"x" * (PARK_LIMIT + 1))
+        return client.paused
+
+    assert asyncio.run(scenario()) & 16  # UPGRADE: reading paused until the instance decides
