@@ -157,3 +157,12 @@ def test_connect_is_refused_in_every_target_form(gw, target: bytes) -> None:
                                    b"Content-Length: 35\r\n\r\n" + smuggled)
     assert (status, closed) == (405, True)
     assert upstream_requests(gw.port) == before
+
+
+def test_endless_request_trailers_get_431(gw) -> None:
+    """Trailer fields are dropped, but counted against the header limit (64 KiB)."""
+    trailers = b"".join(b"X-T-%05d: %s\r\n" % (i, b"t" * 80) for i in range(800))  # ~74 kB
+    status, closed = send_and_read(gw.port, b"POST /echo HTTP/1.1\r\nHost: t\r\n"
+                                   b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+                                   + trailers + b"\r\n")
+    assert (status, closed) == (431, True)
