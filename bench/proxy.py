@@ -6,9 +6,10 @@
    and prints its table and ratios.
 2. Latency added at a fixed moderate rate: the same paced keep-alive load
    (``--rate`` requests/s over ``--conns`` connections) sent straight to a
-   static nginx backend and then through the gateway; prints p50/p90/p99 of
-   both and the difference. The load generator's own overhead is in both
-   figures, so the difference is the gateway's.
+   static nginx backend, then through the gateway, then through nginx as a
+   proxy (the same machine's reference); prints p50/p90/p99 of each and the
+   differences. The load generator's own overhead is in every figure, so
+   each difference is the proxy's.
 3. ``--workers 1`` vs ``--workers 2`` throughput with wrk (not pinned to cores:
    on a 2-core machine wrk and the backend compete with the workers, so read
    it as "does a second worker help here", not as a scaling law).
@@ -198,22 +199,30 @@ def main() -> None:
         backend = start(["nginx", "-p", d, "-c", f"{d}/static.conf"])
         try:
             wait_port(bport)
-            port = free_port()
+            port, nport = free_port(), free_port()
             gw = gateway(port, bport, 1)
+            Path(d, "proxy.conf").write_text(NGINX_PROXY.format(d=d, port=nport, backend=bport))
+            ngx = start(["nginx", "-p", d, "-c", f"{d}/proxy.conf"])
             try:
                 wait_port(port)
+                wait_port(nport)
                 paced_latencies(port, args.rate, 1.0, args.conns)  # warm-up
+                paced_latencies(nport, args.rate, 1.0, args.conns)
                 print(f"\n== added latency at {args.rate:.0f} req/s over {args.conns} "
-                      f"keep-alive connections, {args.seconds} s each", flush=True)
+                      f"keep-alive connections, {args.seconds} s each (nginx as the same "
+                      "machine's reference)", flush=True)
                 direct = paced_latencies(bport, args.rate, args.seconds, args.conns)
                 via = paced_latencies(port, args.rate, args.seconds, args.conns)
-                for name, lat in (("direct", direct), ("gateway", via)):
+                via_nginx = paced_latencies(nport, args.rate, args.seconds, args.conns)
+                for name, lat in (("direct", direct), ("gateway", via), ("nginx", via_nginx)):
                     print(f"{name:<8} p50 {pct(lat, 50):6.3f} ms   p90 {pct(lat, 90):6.3f} ms   "
                           f"p99 {pct(lat, 99):6.3f} ms   n={len(lat)}")
-                print(f"added    p50 {pct(via, 50) - pct(direct, 50):6.3f} ms   "
-                      f"p99 {pct(via, 99) - pct(direct, 99):6.3f} ms")
+                for name, lat in (("gateway", via), ("nginx", via_nginx)):
+                    print(f"added by {name:<8} p50 {pct(lat, 50) - pct(direct, 50):6.3f} ms   "
+                          f"p99 {pct(lat, 99) - pct(direct, 99):6.3f} ms")
             finally:
                 stop(gw)
+                stop(ngx)
 
             print(f"\n== --workers throughput (wrk -c64, {args.seconds} s, unpinned)", flush=True)
             for workers in (1, 2):
