@@ -48,6 +48,7 @@ cdef class Exchange:
     cdef public int status
     cdef public double activity
     cdef public str limit_id
+    cdef public bint fresh_connection
 
     cpdef start(self)
     cpdef on_body(self, data)

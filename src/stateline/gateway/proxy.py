@@ -99,6 +99,7 @@ class Exchange:
         self.status = 0
         self.activity = 0.0  # coarse time of the last sign of life from the upstream side
         self.limit_id = ""  # whom a rate limit counts this request against (set by the client)
+        self.fresh_connection = False  # never take an idle connection (an upgrade: tunnel.py)
 
     # -- from the client connection ---------------------------------------------
 
@@ -255,7 +256,7 @@ class Exchange:
         up.outstanding += 1
         self.activity = coarse.now
         idle = up.idle
-        conn = idle.pop() if idle else None
+        conn = idle.pop() if idle and not self.fresh_connection else None
         if conn is not None and conn.closed:
             conn = up.take_idle()
         if conn is None:

@@ -165,6 +165,7 @@ class UpgradeExchange(Exchange):
         super().__init__(client, route, method, upgrade_request_head(head, protocols),
                          request_id, framing, keep_alive, key, expect_continue, idempotent_key)
         self.protocols = protocols
+        self.fresh_connection = True  # never an idle connection (and never pooled after)
         self.parked = b""  # what the client sent after the head, waiting for the decision
         self.holding = False  # the client's reading is paused for this exchange
         self.switching = False  # the 101 head went to the client; the tunnel comes next
@@ -190,18 +191,6 @@ class UpgradeExchange(Exchange):
         return True
 
     # -- attempts: fresh connections, retried only when nothing was sent ------------
-
-    def _attempt(self) -> None:
-        up = self.pool.pick(self.key, self.tried)
-        if up is None:
-            self._local_error(503, "no_upstream", f"no instance available in pool {self.pool.name}")
-            return
-        self.tried = (*self.tried, up.id)
-        self.attempts += 1
-        self.upstream = up
-        up.outstanding += 1
-        self.activity = coarse.now
-        up.connect(self)
 
     def _may_retry(self, failure: Failure) -> bool:
         return failure is Failure.CONNECT_FAILED and super()._may_retry(failure)
