@@ -58,6 +58,7 @@ cdef class Exchange:
     cpdef _begin(self)
     @cython.locals(up=Upstream, conn=UpstreamConnection, idle=list)
     cpdef _attempt(self)
+    cpdef _bind(self, UpstreamConnection conn, bint reused)
     cpdef _send_body(self, data)
     cpdef _keep(self, data)
     @cython.locals(te=bint, has_body=bint, keep=bint)

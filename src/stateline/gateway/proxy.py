@@ -260,17 +260,9 @@ class Exchange:
         if conn is not None and conn.closed:
             conn = up.take_idle()
         if conn is None:
-            up.connect(self)
+            up.connect(self)  # -> connected() or connect_failed()
             return
-        # bind: the connection now serves this exchange
-        conn.ex = self
-        conn.reused = True
-        conn.got_bytes = False
-        self.conn = conn
-        if self.body:
-            self._send_buffered(conn)
-        else:
-            conn.transport.write(self.head)  # type: ignore[union-attr]
+        self._bind(conn, True)
 
     def _send_buffered(self, conn: UpstreamConnection) -> None:
         conn.write(b"".join((self.head, *self.body)))
@@ -279,7 +271,8 @@ class Exchange:
             self.body = ()
         self.client.resume(_BUFFER)
 
-    def _bind(self, conn: UpstreamConnection, *, reused: bool) -> None:
+    def _bind(self, conn: UpstreamConnection, reused: bool) -> None:
+        """The connection now serves this exchange: send the head (and any body kept)."""
         conn.ex = self
         conn.reused = reused
         conn.got_bytes = False
@@ -293,7 +286,7 @@ class Exchange:
         if self.finished or self.upstream is not up or self.conn is not None:
             up.release(conn)
             return
-        self._bind(conn, reused=False)
+        self._bind(conn, False)
 
     def connect_failed(self, up: Upstream, exc: BaseException) -> None:
         if self.finished or self.upstream is not up or self.conn is not None:
