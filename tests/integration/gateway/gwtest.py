@@ -63,6 +63,15 @@ def pool_toml(*addresses: str, **options: object) -> str:
     return "\n".join(lines) + "\n"
 
 
+def peak_rss(pid: int) -> int:
+    """VmHWM: the process's peak resident set so far, in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM")
+
+
 # -- a tiny raw HTTP client: tests must see exactly what goes over the wire ---------
 
 

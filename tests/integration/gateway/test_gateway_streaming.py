@@ -5,20 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from gwtest import Reader, connect, pool_toml
+from gwtest import Reader, connect, peak_rss, pool_toml
 
 MIB = 1024 * 1024
 SIZE = 200 * MIB
 ALLOWED_GROWTH = 24 * MIB  # "a few MiB" plus allocator slack on a busy machine
-
-
-def peak_rss(pid: int) -> int:
-    """VmHWM: the process's peak resident set so far, in bytes."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM")
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from gwtest import (
     connect,
     free_port,
     get,
+    peak_rss,
     pool_toml,
     wait_port,
     wait_until,
@@ -336,15 +337,6 @@ def test_shutdown_keeps_tunnels_through_the_grace_then_closes_them(gateway, ws) 
         assert reader.closed(timeout=4.0)
         assert 1.2 < time.monotonic() - started < 4.0
     assert g.proc.wait(10) == 0
-
-
-def peak_rss(pid: int) -> int:
-    """VmHWM: the process's peak resident set so far, in bytes."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM")
 
 
 @pytest.mark.slow
