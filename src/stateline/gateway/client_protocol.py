@@ -44,6 +44,7 @@ from stateline.gateway.framing import (
     request_body_framing,
 )
 from stateline.gateway.headers import RequestHeaders, forwarded_proto
+from stateline.gateway.paths import normalise_target
 from stateline.gateway.proxy import Exchange
 from stateline.gateway.tunnel import UpgradeExchange, wants_upgrade
 
@@ -262,6 +263,10 @@ class ClientProtocol:
         # ``in`` first: bytes.find parses its arguments the slow way, and most targets have
         # no query
         path = target[:target.find(b"?")] if b"?" in target else target
+        if b"%" in path or b"/." in path:
+            # One spelling for the admin check, routing, limits and the app (paths.py):
+            # /api/%63arts and /x/../api/carts are /api/carts.
+            target, path = normalise_target(target)
         router = self.router
         route = None if path.startswith(_ADMIN) else router.catch_all or router.match(path)
         if route is None:
@@ -291,7 +296,7 @@ class ClientProtocol:
                     idem = True
         proto = forwarded_proto(specials, self.proto) if self.trusted else self.proto
         head, rid = headers.head(method, target, host or b"localhost", self.client_ip, proto,
-                                 framing, has_connection)
+                                 framing, has_connection, self.trusted)
         key = pool.key_source.extract(target, headers.items()) if pool.needs_key else None
         protocols = wants_upgrade(specials) if has_connection and not http10 else None
         if protocols is None:
@@ -321,6 +326,10 @@ class ClientProtocol:
         if target.startswith(_ADMIN):
             gw = self.gw
             fields = headers.items()
+            if method == b"HEAD":  # every local answer to HEAD is its head alone
+                return LocalAnswer(self, lambda keep: errors.head_of(
+                    gw.admin.answer(method, target, fields, keep)),
+                    keep_alive=keep_alive, request_done=done)
             return LocalAnswer(self, lambda keep: gw.admin.answer(method, target, fields, keep),
                                keep_alive=keep_alive, request_done=done)
         return LocalAnswer(self, errors.error_response(
@@ -410,7 +419,8 @@ class ClientProtocol:
                 return
         self.parsing = None
         answer = LocalAnswer(
-            self, errors.error_response(err.status, err.code, err.message, keep_alive=False),
+            self, errors.error_response(err.status, err.code, err.message, keep_alive=False,
+                                        head_only=self._parsing_head_request()),
             keep_alive=False, request_done=True, close=True)
         if self.current is None:
             self.current = answer
@@ -418,6 +428,13 @@ class ClientProtocol:
         else:
             self.queue.append(answer)
         self.pause(PIPELINE)
+
+    def _parsing_head_request(self) -> bool:
+        """Whether the request being refused is a HEAD (its answer then has no body)."""
+        try:
+            return self.parser.get_method() == b"HEAD"
+        except Exception:  # a request line too broken to have a method
+            return False
 
     # -- output and flow control ---------------------------------------------------------
 
