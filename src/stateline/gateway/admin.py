@@ -49,7 +49,8 @@ class Admin:
         if path == "/_stateline/metrics":
             if method not in (b"GET", b"HEAD"):
                 return self._method(keep_alive)
-            text = metrics.render(self.gw.metric_sources(), len(self.gw.connections))
+            text = metrics.render(self.gw.metric_sources(), len(self.gw.connections),
+                                  self.gw.refused_connections)
             return errors.json_response(200, text.encode(), keep_alive=keep_alive, head_only=head,
                                         content_type=b"text/plain; version=0.0.4")
         denied = self._check_token(headers, keep_alive)
@@ -122,6 +123,8 @@ class Admin:
             }
         return {"pid": os.getpid(), "uptime_s": round(time.time() - self.started, 1),
                 "connections": len(self.gw.connections), "tunnels": len(self.gw.tunnels),
+                "max_client_connections": self.gw.max_connections,
+                "connections_refused": self.gw.refused_connections,
                 "data_plane": native.describe(),
                 "pools": pools}
 

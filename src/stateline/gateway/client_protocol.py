@@ -59,6 +59,9 @@ UPGRADE = 16  # an upgrade request waits for the instance: what follows is not p
 LINGER_S = 2.0  # after an error answer, discard what the client still sends for this long
 
 _IDEMPOTENCY = b"idempotency-key"
+_TOO_MANY = errors.error_response(503, "too_many_connections",
+                                  "the gateway has too many open connections; try again shortly",
+                                  keep_alive=False, extra=((b"retry-after", b"1"),))
 _ADMIN = b"/_stateline/"
 
 
@@ -140,6 +143,16 @@ class ClientProtocol:
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        gw = self.gw
+        if len(gw.connections) + len(gw.tunnels) >= gw.max_connections:
+            # Over the cap (max_client_connections): refuse at once, before any parsing,
+            # and cheaply (one write of a prepared answer), so a flood of silent
+            # connections cannot take the descriptors that upstreams and clients need.
+            gw.refused_connections += 1
+            self.rejected = True
+            transport.write(_TOO_MANY)  # type: ignore[attr-defined]
+            transport.close()
+            return
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip = str(peer[0]).encode()
@@ -501,14 +514,15 @@ class ClientProtocol:
             self.flush()
             return
         if current is None:
-            if not self.in_head and now - self.last_active > cfg.idle_timeout:
+            if not self.in_head and now - self.last_active > self.gw.idle_timeout:
                 self.close()
             return
-        if not current.request_done and now - self.last_active > cfg.header_read_timeout \
+        if not current.request_done and now - self.last_active > cfg.request_body_timeout \
                 and not self.paused & ~DOWNLOAD and not getattr(current, "await_continue", False):
-            # A stalled body: answer 408 (unless a response already started) and
-            # abort the upstream request, as for a stalled head.
-            self._reject(FramingError(408, "request_timeout", "request body stalled"))
+            # A stalled body (no byte for request_body_timeout while the gateway was
+            # reading): answer 408 (unless a response already started) and abort the
+            # upstream request, as for a stalled head.
+            self._reject(FramingError(408, "request_body_timeout", "request body stalled"))
             self.flush()
             return
         if isinstance(current, Exchange):

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from stateline.gateway.pool import Pool
+from stateline.gateway.proxy import LOCAL_ERRNOS
 
 log = logging.getLogger("stateline.gateway")
 
@@ -49,8 +50,12 @@ async def watch_registry(pool: Pool, redis: Any, registry_pool: str, interval_s:
             log.info("pool %s: members %s", pool.name, sorted(after))
 
 
-async def probe(host: str, port: int, path: str, timeout: float) -> bool:
-    """One active check: ``GET path`` on a fresh connection; healthy means a 2xx status."""
+async def probe(host: str, port: int, path: str, timeout: float) -> bool | None:
+    """One active check: ``GET path`` on a fresh connection; healthy means a 2xx status.
+
+    None when the gateway could not even try (out of descriptors, say): that
+    says nothing about the instance, so it is not recorded.
+    """
     writer = None
     try:
         async with asyncio.timeout(timeout):
@@ -60,8 +65,10 @@ async def probe(host: str, port: int, path: str, timeout: float) -> bool:
             line = await reader.readline()
         parts = line.split(b" ", 2)
         return len(parts) >= 2 and parts[0].startswith(b"HTTP/1.") and parts[1][:1] == b"2"
-    except (OSError, TimeoutError, ValueError):
+    except (TimeoutError, ValueError):
         return False
+    except OSError as exc:
+        return None if exc.errno in LOCAL_ERRNOS else False
     finally:
         if writer is not None:
             writer.close()
@@ -78,7 +85,7 @@ async def health_checks(pool: Pool) -> None:
             ))
             now = time.monotonic()
             for up, ok in zip(members, results, strict=True):
-                if pool.members.get(up.id) is up:
+                if ok is not None and pool.members.get(up.id) is up:
                     t = pool.health.record_check(up.id, ok, now)
                     if t is not None:
                         pool.note(t)
