@@ -86,6 +86,9 @@ class GatewayConfig:
     pools: dict[str, PoolConfig] = field(default_factory=dict)
     redis_url: str | None = None  # the registry and rate limits
     registry_interval: float = 0.25
+    # After the registry was unreachable, members missing from its snapshots are kept this
+    # long (health checks decide meanwhile): their heartbeats may have expired in the outage.
+    registry_outage_grace: float = 10.0
     admin_token: str | None = None
     header_read_timeout: float = 10.0
     # A request body that brings no byte for this long → 408 request_body_timeout. The
@@ -243,6 +246,7 @@ def load(text: str, *, source: str = "config") -> GatewayConfig:
     top = _take(doc, source, {"gateway": dict, "pools": dict, "routes": list})
     g = _take(top.get("gateway", {}), "gateway", {
         "listen": str, "workers": int, "redis_url": str, "registry_interval": float,
+        "registry_outage_grace": float,
         "header_read_timeout": float, "request_body_timeout": float, "idle_timeout": float,
         "tunnel_idle_timeout": float,
         "shutdown_grace": float,

@@ -5,6 +5,14 @@ plane reads them on the next request. A member that leaves the registry is
 removed from the pool at once — no new requests — while requests already on
 its connections finish there. A member marked ``draining`` stays known but
 gets no new requests, which is how an instance shuts down without errors.
+
+An unreachable registry says nothing about the instances. While polls fail,
+the pool keeps its members; and when the registry answers again, its first
+snapshots may lack instances whose heartbeats expired during the outage
+(they could not reach it either). So for ``outage_grace`` seconds after an
+outage, members missing from a snapshot are kept (active health checks
+decide whether they get traffic), and only then removed if they have not
+re-registered (:class:`RegistryMembership`).
 """
 
 from __future__ import annotations
@@ -37,17 +45,75 @@ def apply_members(pool: Pool, members: list[Any]) -> None:
         pool.remove(id)
 
 
-async def watch_registry(pool: Pool, redis: Any, registry_pool: str, interval_s: float) -> None:
-    """Follow the registry for ``pool`` until cancelled."""
+class RegistryMembership:
+    """Registry snapshots applied to one pool; an outage never empties it (see the module doc).
+
+    Pure bookkeeping with time passed in, so tests drive it without a clock.
+    """
+
+    def __init__(self, pool: Pool, outage_grace: float, stale_after: float = 1.0) -> None:
+        self.pool = pool
+        self.outage_grace = outage_grace
+        #: No snapshot for this long counts as an outage too (a poll that hung, not failed).
+        self.stale_after = stale_after
+        self.failing = False  # the last poll failed
+        self.last_ok: float | None = None  # when the last snapshot was applied
+        self.keep_until: float | None = None  # after an outage: missing members kept until then
+
+    def failed(self, now: float) -> None:
+        """A poll failed: the pool stays as it is."""
+        self.failing = True
+
+    def apply(self, members: list[Any], now: float) -> None:
+        """One successful snapshot (list of registry.Member)."""
+        hung = self.last_ok is not None and now - self.last_ok > self.stale_after
+        if self.failing or hung:
+            self.failing = False
+            self.keep_until = now + self.outage_grace
+        self.last_ok = now
+        if self.keep_until is not None and now >= self.keep_until:
+            self.keep_until = None
+        if self.keep_until is None:
+            apply_members(self.pool, members)
+            return
+        for m in members:  # within the grace: add and update, remove nothing
+            self.pool.add(m.id, m.address)
+            self.pool.set_draining(m.id, m.state == "draining")
+
+
+async def watch_registry(pool: Pool, redis: Any, registry_pool: str, interval_s: float,
+                         outage_grace: float = 10.0) -> None:
+    """Follow the registry for ``pool`` until cancelled.
+
+    Polls ``RegistryWatcher.snapshot`` itself (rather than ``watch``) because it
+    must know when a poll failed. A failing registry is logged once when it
+    starts failing and once when it answers again, and polled less often
+    meanwhile (doubling up to 5 s).
+    """
     from stateline.registry import RegistryWatcher
 
     watcher = RegistryWatcher(redis, registry_pool, interval_s=interval_s)
-    async for members in watcher.watch():
+    membership = RegistryMembership(pool, outage_grace, stale_after=max(1.0, 4 * interval_s))
+    delay = interval_s
+    while True:
         before = set(pool.members)
-        apply_members(pool, members)
+        try:
+            members = await watcher.snapshot()
+        except Exception as exc:  # keep watching whatever one poll ran into
+            if not membership.failing:
+                log.warning("pool %s: registry %r unreachable (%r); keeping its %d members",
+                            pool.name, registry_pool, exc, len(before))
+            membership.failed(time.monotonic())
+            delay = min(max(delay * 2, interval_s), 5.0)
+        else:
+            if membership.failing:
+                log.info("pool %s: registry %r reachable again", pool.name, registry_pool)
+            membership.apply(members, time.monotonic())
+            delay = interval_s
         after = set(pool.members)
         if before != after:
             log.info("pool %s: members %s", pool.name, sorted(after))
+        await asyncio.sleep(delay)
 
 
 async def probe(host: str, port: int, path: str, timeout: float) -> bool | None:

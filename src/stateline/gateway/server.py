@@ -140,7 +140,8 @@ class Gateway:
         for pool in self.pools.values():
             if pool.config.registry:
                 self._tasks.append(loop.create_task(watch_registry(
-                    pool, self._redis(), pool.config.registry, self.config.registry_interval)))
+                    pool, self._redis(), pool.config.registry, self.config.registry_interval,
+                    self.config.registry_outage_grace)))
             if pool.config.health_checks:
                 self._tasks.append(loop.create_task(health_checks(pool)))
 
