@@ -18,8 +18,9 @@ def register(app: typer.Typer) -> None:
 
 
 def bench(
-    url: Annotated[str, typer.Argument(help="http://host:port[/path]. No path: the default "
-                                       "stateline mix; a path: GET that path.")],
+    url: Annotated[str, typer.Argument(help="http://host:port or http://host:port/path. "
+                                       "No path: the default stateline mix; a path: GET "
+                                       "that path.")],
     rate: Annotated[float | None, typer.Option(
         "--rate", "-r", help="Open loop: requests per second.")] = None,
     connections: Annotated[int | None, typer.Option(
@@ -46,7 +47,30 @@ def bench(
         config.resolved_mix()
     except (ValueError, MixError) as exc:
         raise typer.BadParameter(str(exc)) from exc
-    run_bench(config, as_json)
+    if problem := unreachable(config.host, config.port, timeout):
+        typer.echo(f"stateline bench: cannot connect to {config.host}:{config.port}: {problem}; "
+                   "is it running (`stateline up`)?", err=True)
+        raise typer.Exit(1)
+    result = run_bench(config, as_json)
+    if result["ok"] == 0:
+        typer.echo(f"stateline bench: not one of {result['requests']:,} requests succeeded "
+                   f"(errors: {result['errors'] or 'none recorded'})", err=True)
+        raise typer.Exit(1)
+
+
+def unreachable(host: str, port: int, timeout: float) -> str | None:
+    """Why nothing accepts a TCP connection on ``host:port`` now, or None if something does.
+
+    Asked once before the load, so that a dead address is one clear error
+    rather than ten seconds of "connect" errors reported as throughput.
+    """
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
 
 
 def experiment(
@@ -86,5 +110,21 @@ def report(
                 run_experiment(n, Context(out, quick))
             except Exception as exc:  # one broken experiment must not hide the others
                 typer.echo(f"{n}: failed: {exc}", err=True)
+    if problem := _report_dir_problem(out):
+        typer.echo(f"stateline report: {problem}", err=True)
+        raise typer.Exit(1)
     md, html = write_report(out)
     typer.echo(f"{md}\n{html}")
+
+
+def _report_dir_problem(out: Path) -> str | None:
+    """Why there is nothing to report from ``out`` (it is missing, or holds no results)."""
+    from stateline.lab.experiments import EXPERIMENTS
+
+    if not out.is_dir():
+        return (f"{out} is not a directory; run `stateline experiment NAME --out {out}` "
+                "first, or give --out the folder that holds the results")
+    if not any((out / name / "data.json").is_file() for name in EXPERIMENTS):
+        return (f"{out} holds no experiment results (no NAME/data.json); run "
+                f"`stateline experiment NAME --out {out}` first")
+    return None
