@@ -140,6 +140,15 @@ class Supervisor:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def _start_stores(self) -> None:
+        if self.settings.database_url:  # refused before anything starts, like a taken port
+            from stateline.stores.sql import sqlite_problem
+
+            try:
+                problem = sqlite_problem(self.settings.database_url)
+            except ValueError as exc:
+                problem = str(exc)
+            if problem:
+                raise StartupError(f"STATELINE_DATABASE_URL: {problem}")
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         redis_url = self.settings.redis_url
         if redis_url is None:

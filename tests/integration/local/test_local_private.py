@@ -7,17 +7,13 @@ test_local_other_user.py.
 from __future__ import annotations
 
 import os
-import socket
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stateline.local.lock import DataDirBusy, DataDirLock
 from stateline.local.private import ensure_private_dir, fix_tree
-from stateline.local.procs import free_port
 
 
 def mode(path: Path) -> int:
@@ -78,18 +74,3 @@ def test_the_lock_is_0600_and_never_opened_through_a_symlink(tmp_path: Path) -> 
     with pytest.raises(OSError):
         DataDirLock(d).acquire()
     assert target.read_text() == "keep me"
-
-
-def test_a_refused_up_leaves_no_data_dir_behind(tmp_path: Path) -> None:
-    data_dir = tmp_path / "fresh"
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", free_port()))
-        taken.listen()
-        port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
-        out = subprocess.run([sys.executable, "-m", "stateline", "up", "--port", str(port),
-                              "--data-dir", str(data_dir)], capture_output=True, text=True,
-                             env=env, timeout=60)
-    assert out.returncode == 1
-    assert f"port {port} is in use" in out.stdout + out.stderr
-    assert not data_dir.exists()
