@@ -67,14 +67,34 @@ def test_tokens_refill_at_the_configured_rate(store_url: str) -> None:
 
 
 def test_a_bucket_never_holds_more_than_burst(store_url: str) -> None:
+    """However long a bucket was idle, it refills to ``burst`` and no further.
+
+    Time is driven explicitly instead of slept: the bucket's stored timestamp
+    (the script's clock reference, Redis ``TIME`` in microseconds) is moved 10 s
+    into the past, worth 1,000 tokens at 100/s. The exact check (``remaining``
+    right after) does not depend on how long anything took; the bound over the
+    calls that follow allows for every token the real elapsed time (measured
+    by the same Redis clock, from the bucket's own timestamps) may have added.
+    """
     async def body(client: Callable[[], AsyncRedis]) -> None:
-        limiter = RateLimiter(client(), rate_per_s=100.0, burst=3)
+        redis = client()
+        rate, burst = 100.0, 3
+        limiter = RateLimiter(redis, rate_per_s=rate, burst=burst)
         who = client_id()
+        key = limiter.key(who)
         await limiter.allow(who)
-        await asyncio.sleep(0.2)  # 20 tokens' worth of time
-        results = [(await limiter.allow(who)).allowed for _ in range(5)]
-        assert results[:3] == [True, True, True]
-        assert results[4] is False
+        ts = int(float(await redis.hget(key, "ts")))
+        await redis.hset(key, mapping={"ts": str(ts - 10_000_000)})  # 10 s idle, 1,000 tokens
+        first = await limiter.allow(who)
+        assert first.allowed is True
+        assert first.remaining == burst - 1  # capped at burst before this one was taken
+        start_us = int(float(await redis.hget(key, "ts")))
+        allowed = 0
+        for _ in range(8):
+            allowed += (await limiter.allow(who)).allowed
+        end_us = int(float(await redis.hget(key, "ts")))
+        refilled = rate * (end_us - start_us) / 1_000_000
+        assert allowed <= (burst - 1) + refilled + 1e-9, (allowed, refilled)
 
     run(store_url, body)
 
