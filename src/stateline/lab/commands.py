@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 
 def bench(
-    url: Annotated[str, typer.Argument(help="http://host:port[/path]. No path: the default "
+    url: Annotated[str, typer.Argument(help="http://host:port\\[/path]. No path: the default "
                                        "stateline mix; a path: GET that path.")],
     rate: Annotated[float | None, typer.Option(
         "--rate", "-r", help="Open loop: requests per second.")] = None,
