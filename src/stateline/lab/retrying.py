@@ -3,14 +3,20 @@
 :class:`RetryingWriter` sends one logical operation (a cart add, a counter
 increment) until it is acknowledged, the way a client library does: on a
 5xx, a timeout or a dropped connection it waits a little and sends the same
-request again; on ``409 idempotency_in_flight`` too. With ``keyed`` every
+request again; on ``409 idempotency_in_flight`` too (any other 4xx is final).
+With ``keyed`` every
 attempt of one operation carries the same ``Idempotency-Key``; without, the
 retries are indistinguishable from new requests.
 
 :func:`tally` compares what the writers were told (acknowledged, or given up)
 with the final state: each cart add writes its own sku with qty 1, so the
 cart says exactly how often each operation was applied; the counter only says
-how much it grew, so its duplicates and losses are lower bounds.
+how much it grew, so its duplicates and losses are lower bounds. A user
+create cannot be applied twice (the email is UNIQUE), but a retry that finds
+its own first attempt's user gets ``409 email_taken``: without a key that is
+the duplicate the database refused; with a key it means the first attempt's
+instance died after the SQL commit and before the outcome was recorded -- the
+window that remains for SQL writes (docs/api.md), counted here.
 """
 
 from __future__ import annotations
@@ -23,20 +29,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Statuses after which the client sends the operation again.
+#: Statuses after which the client sends the operation again (409: only while in flight).
 RETRY_STATUSES = frozenset({409, 500, 502, 503, 504})
+IN_FLIGHT = "idempotency_in_flight"
 
 
 @dataclass
 class Op:
     """One logical write and what its client learned about it."""
 
-    kind: str  # "cart" or "counter"
+    kind: str  # "cart", "counter" or "user"
     sku: str | None = None  # cart: the line this op adds 1 to
     attempts: int = 0
     acked: bool = False
     replayed: bool = False
     statuses: list[int | str] = field(default_factory=list)
+    code: str | None = None  # the error code of the final answer, if it was an error
 
 
 class RetryingWriter:
@@ -53,15 +61,15 @@ class RetryingWriter:
         self._conn: http.client.HTTPConnection | None = None
 
     def _send(self, method: str, path: str, body: bytes | None,
-              headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+              headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if self._conn is None:
             self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         self.requests += 1
         try:
             self._conn.request(method, path, body=body, headers=headers)
             r = self._conn.getresponse()
-            r.read()
-            return r.status, {k.lower(): v for k, v in r.getheaders()}
+            raw = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, raw
         except BaseException:
             self.close()
             raise
@@ -74,7 +82,7 @@ class RetryingWriter:
         while op.attempts < self.max_attempts:
             op.attempts += 1
             try:
-                status, got = self._send(method, path, payload, headers)
+                status, got, raw = self._send(method, path, payload, headers)
             except (OSError, http.client.HTTPException) as exc:  # timeouts are OSErrors
                 op.statuses.append(type(exc).__name__)
             else:
@@ -83,7 +91,8 @@ class RetryingWriter:
                     op.acked = True
                     op.replayed = got.get("idempotent-replayed") == "true"
                     return op
-                if status not in RETRY_STATUSES:
+                op.code = _error_code(raw)
+                if status not in RETRY_STATUSES or (status == 409 and op.code != IN_FLIGHT):
                     return op  # a refusal: retrying would not change it
             time.sleep(self.backoff_s * min(op.attempts, 8))
         return op
@@ -92,6 +101,13 @@ class RetryingWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _error_code(raw: bytes) -> str | None:
+    try:
+        return str(json.loads(raw)["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def tally(ops: Iterable[Op], cart_lines: Mapping[str, int],
@@ -112,6 +128,7 @@ def tally(ops: Iterable[Op], cart_lines: Mapping[str, int],
     unresolved = sum(1 for o in counters if not o.acked)
     counter_dups = max(0, counter_delta - acked - unresolved)
     counter_lost = max(0, acked - counter_delta)
+    users = [o for o in ops if o.kind == "user"]
     return {
         "ops": len(ops),
         "acknowledged": sum(1 for o in ops if o.acked),
@@ -122,4 +139,6 @@ def tally(ops: Iterable[Op], cart_lines: Mapping[str, int],
         "duplicates_cart": cart_dups,
         "duplicates_counter": counter_dups,
         "lost_acknowledged": cart_lost + counter_lost,
+        "users": len(users),
+        "users_refused_as_taken": sum(1 for o in users if o.code == "email_taken"),
     }

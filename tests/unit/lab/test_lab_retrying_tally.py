@@ -18,3 +18,10 @@ def test_counter_growth_gives_lower_bounds():
     assert tally(acked + unresolved, {}, 13)["duplicates_counter"] == 1
     assert tally(acked + unresolved, {}, 12)["duplicates_counter"] == 0
     assert tally(acked + unresolved, {}, 9)["lost_acknowledged"] == 1
+
+
+def test_a_user_create_refused_as_taken_is_counted():
+    ops = [Op("user", acked=True), Op("user", attempts=2, code="email_taken")]
+    counts = tally(ops, {}, 0)
+    assert counts["users"] == 2 and counts["users_refused_as_taken"] == 1
+    assert counts["duplicates"] == 0
