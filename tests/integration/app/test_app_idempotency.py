@@ -175,3 +175,14 @@ def test_a_concurrent_repeat_gets_409_while_the_first_runs(
         replay = client.post("/api/users", json=body, headers={"idempotency-key": unique})
         assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
     redis.close()
+
+
+def test_a_keyed_cart_delete_replays_its_204(keyed: Any, unique: str) -> None:
+    client, _, _ = keyed
+    client.post(f"/api/carts/u{unique}/items", json={"sku": "tea", "qty": 1})
+    key = {"idempotency-key": unique}
+    first = client.delete(f"/api/carts/u{unique}/items/tea", headers=key)
+    again = client.delete(f"/api/carts/u{unique}/items/tea", headers=key)
+    assert first.status_code == again.status_code == 204
+    assert again.content == b"" and again.headers["idempotent-replayed"] == "true"
+    assert client.get(f"/api/carts/u{unique}").json()["items"] == []
