@@ -34,6 +34,12 @@ def bench(
     timeout: Annotated[float, typer.Option(
         "--timeout", help="Seconds before a request counts as a timeout.")] = 5.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    idempotency_keys: Annotated[bool, typer.Option(
+        "--idempotency-keys", help="Send every write (POST/PUT/PATCH/DELETE) with a fresh "
+        "Idempotency-Key, and count replays and duplicates of repeated ones.")] = False,
+    repeat: Annotated[float, typer.Option(
+        "--repeat", help="With --idempotency-keys: share of answered keyed writes sent again "
+        "with the same key (a retrying client); one not replayed is a duplicate.")] = 0.1,
 ) -> None:
     """Load a URL (a running stateline or any HTTP/1.1 server) and print its latency."""
     from stateline.lab.bench import run_bench
@@ -43,7 +49,9 @@ def bench(
     try:
         config = LoadConfig(url, rate=rate, connections=connections, duration=duration,
                             mix=load_mix(mix) if mix else None,
-                            spacing="poisson" if poisson else "constant", timeout=timeout)
+                            spacing="poisson" if poisson else "constant", timeout=timeout,
+                            idempotency_keys=idempotency_keys,
+                            repeat=repeat if idempotency_keys else 0.0)
         config.resolved_mix()
     except (ValueError, MixError) as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -75,7 +83,8 @@ def unreachable(host: str, port: int, timeout: float) -> str | None:
 
 def experiment(
     name: Annotated[str, typer.Argument(help="failover | scaling | stateful-failover | "
-                                        "routing | accidental-state | resharding | all")],
+                                        "routing | accidental-state | resharding | "
+                                        "exactly-once | all")],
     quick: Annotated[bool, typer.Option(
         "--quick", help="A short run (about two minutes each).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results folder.")] = RESULTS,
