@@ -9,6 +9,7 @@ start-up rather than under traffic.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from ipaddress import ip_network
@@ -42,6 +43,10 @@ class Timeouts:
     response: float = 30.0  # upstream silent this long (before or during a response) → 504
     header_read: float = 10.0  # a client's request head must arrive within this
     idle: float = 60.0  # an idle keep-alive client connection is closed after this
+
+
+#: An RFC 9110 field name (a token).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ class GatewayConfig:
     # Open client connections (tunnels included) past which new ones are refused at once;
     # 0: derived from RLIMIT_NOFILE (see server.default_max_client_connections).
     max_client_connections: int = 0
+    # The request header that makes a non-idempotent method retryable (the app dedupes by it).
+    idempotency_header: str = "Idempotency-Key"
 
     def with_(self, **changes: Any) -> GatewayConfig:
         return replace(self, **changes)
@@ -251,12 +258,14 @@ def load(text: str, *, source: str = "config") -> GatewayConfig:
         "tunnel_idle_timeout": float,
         "shutdown_grace": float,
         "max_header_bytes": int, "max_target_bytes": int, "max_headers": int, "proto": str,
-        "trusted_proxies": list, "max_client_connections": int,
+        "trusted_proxies": list, "max_client_connections": int, "idempotency_header": str,
     })
     if "listen" in g:
         g["listen"] = parse_listen(g["listen"])
     if "trusted_proxies" in g:
         g["trusted_proxies"] = parse_trusted_proxies(g["trusted_proxies"])
+    if "idempotency_header" in g and not _TOKEN.fullmatch(g["idempotency_header"]):
+        raise ConfigError("gateway.idempotency_header: not a header field name")
     if g.get("max_headers", 1) < 1:
         raise ConfigError("gateway.max_headers: must be at least 1")
     pools = {name: _pool(name, t) for name, t in top.get("pools", {}).items()}
