@@ -150,3 +150,53 @@ def test_out_of_descriptors_is_the_gateways_fault_not_the_instances(
     assert member["recent_transitions"] == [], member  # never ejected nor marked unhealthy
     assert g.proc.poll() is None
     _no_fd_errors_logged(g.log)
+
+
+_FLOOD = """
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.1", int(sys.argv[1])))
+    except OSError:
+        pass
+    socks.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def _why_no_other_user() -> str | None:
+    import shutil
+
+    if os.geteuid() != 0:
+        return "needs root to become `nobody` (setpriv)"
+    if shutil.which("setpriv") is None or not Path("/usr/bin/python3").exists():
+        return "setpriv or /usr/bin/python3 missing"
+    return None
+
+
+@pytest.mark.skipif(_why_no_other_user() is not None and os.environ.get("CI") != "true",
+                    reason=_why_no_other_user() or "")
+def test_another_local_user_flooding_connections_cannot_starve_the_gateway(
+        backends, limited_gateway) -> None:
+    """As `nobody`: a flood of silent connections is refused past the cap, and drained."""
+    b = backends("fd-other-user")
+    g = limited_gateway(pool_toml(b.address, health_checks=False).replace(
+        "idle_timeout = 3.0", "idle_timeout = 600.0"))
+    flood = subprocess.Popen(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+         "/usr/bin/python3", "-c", _FLOOD, str(g.port), str(NOFILE + 100)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/")
+    try:
+        assert flood.stdout is not None and flood.stdout.readline().strip() == "ready"
+        # while nobody's sockets are still open, real requests get through again
+        assert wait_until(lambda: (_get(g.port, "/ok") or (0,))[0] == 200, timeout=30)
+        stats = _get(g.port, "/_stateline/stats", auth=True)
+        assert stats is not None and b'"connections_refused":0' not in stats[2]
+    finally:
+        flood.kill()
+        flood.wait(10)
+    assert g.proc.poll() is None
+    _no_fd_errors_logged(g.log)
