@@ -86,30 +86,35 @@ async def watch_registry(pool: Pool, redis: Any, registry_pool: str, interval_s:
     """Follow the registry for ``pool`` until cancelled.
 
     Polls ``RegistryWatcher.snapshot`` itself (rather than ``watch``) because it
-    must know when a poll failed. A failing registry is logged once when it
-    starts failing and once when it answers again, and polled less often
-    meanwhile (doubling up to 5 s).
+    must know when a poll failed; failures back off and are logged as
+    ``RegistryWatcher.watch`` does (:mod:`stateline.backoff`: with the
+    registry's address, once per 30 s of outage, and the recovery once).
     """
+    from stateline.backoff import Backoff
     from stateline.registry import RegistryWatcher
+    from stateline.stores.redis import address_of
 
     watcher = RegistryWatcher(redis, registry_pool, interval_s=interval_s)
     membership = RegistryMembership(pool, outage_grace, stale_after=max(1.0, 4 * interval_s))
-    delay = interval_s
+    backoff = Backoff(interval_s)
     while True:
+        delay = interval_s
         before = set(pool.members)
         try:
             members = await watcher.snapshot()
         except Exception as exc:  # keep watching whatever one poll ran into
-            if not membership.failing:
-                log.warning("pool %s: registry %r unreachable (%r); keeping its %d members",
-                            pool.name, registry_pool, exc, len(before))
             membership.failed(time.monotonic())
-            delay = min(max(delay * 2, interval_s), 5.0)
+            delay, loud = backoff.failed(time.monotonic())
+            if loud:
+                log.warning("registry poll for pool %r at %s failed (%d in a row; retrying with "
+                            "backoff, now every %.1fs; keeping the pool's %d members): %r",
+                            registry_pool, address_of(redis), backoff.failures, delay,
+                            len(before), exc)
         else:
-            if membership.failing:
-                log.info("pool %s: registry %r reachable again", pool.name, registry_pool)
+            if ended := backoff.succeeded():
+                log.warning("registry for pool %r at %s answers again after %d failed polls",
+                            registry_pool, address_of(redis), ended)
             membership.apply(members, time.monotonic())
-            delay = interval_s
         after = set(pool.members)
         if before != after:
             log.info("pool %s: members %s", pool.name, sorted(after))
