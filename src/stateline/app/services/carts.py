@@ -29,6 +29,15 @@ from stateline.app.validate import identifier, json_int, json_text
 MAX_QTY = 10_000
 
 
+def is_overflow(exc: ResponseError) -> bool:
+    """Whether Redis refused ``HINCRBY`` because the line total would leave 64 bits.
+
+    Redis says ``ERR increment or decrement would overflow``; every other error
+    reply is about the store, not about this request.
+    """
+    return "increment or decrement would overflow" in str(exc)
+
+
 def cart_key(user_id: str) -> str:
     return f"stateline:cart:{{{user_id}}}"
 
@@ -47,8 +56,11 @@ async def add_item(request: Request) -> Response:
     qty = json_int(data, "qty", 1, MAX_QTY)
     try:
         total = await stores(request).redis.hincrby(cart_key(user_id), sku, qty)
-    except ResponseError as exc:  # only an overflowing line total gets here
-        raise ApiError(409, "quantity_overflow", f"line {sku} cannot grow: {exc}") from None
+    except ResponseError as exc:
+        if not is_overflow(exc):
+            raise  # CLUSTERDOWN, MISCONF, READONLY ...: the store's trouble, 503 (errors.py)
+        raise ApiError(409, "quantity_overflow",
+                       f"line {sku} cannot grow by {qty}: its total would overflow") from None
     return json_response({"user_id": user_id, "sku": sku, "qty": int(total)})
 
 
