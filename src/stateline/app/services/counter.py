@@ -16,15 +16,23 @@ from starlette.routing import Route
 
 from stateline.app.context import stores
 from stateline.app.responses import json_response
+from stateline.app.spec import Operation, Reply, api, json_object
 
 COUNTER_KEY = "stateline:counter:{requests}"
 
 
+_VALUE = json_object({"value": {"type": "integer"}}, ("value",))
+
+
+@api(Operation("Add one to the shared counter (Redis INCR)", tag="counter",
+               replies=(Reply(200, "The value after this increment", _VALUE),)))
 async def incr(request: Request) -> Response:
     value = await stores(request).redis.incr(COUNTER_KEY)
     return json_response({"value": int(value)})
 
 
+@api(Operation("Read the shared counter", tag="counter",
+               replies=(Reply(200, "The current value (0 before the first increment)", _VALUE),)))
 async def read(request: Request) -> Response:
     value = await stores(request).redis.get(COUNTER_KEY)
     return json_response({"value": int(value or 0)})
