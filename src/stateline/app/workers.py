@@ -48,8 +48,22 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this child when its parent (the forkserver) dies.
+
+    The forkserver exits when the instance does (its pipe to the instance
+    closes), so a killed instance leaves no decoder running for nobody.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _child(sender: Connection, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     """In the child: run ``func``, write the pickled outcome to the pipe, exit."""
+    _die_with_parent()
     try:
         outcome: tuple[str, Any] = ("ok", func(*args))
     except BaseException as exc:  # every failure goes back to the parent, which re-raises
