@@ -172,6 +172,9 @@ def main() -> None:
         print(f"instance pid {proc.pid} from {args.src}, {os.cpu_count()} cores")
         run_wave("bomb  7000x7000", url, proc, _png(7000), args.concurrency, args.timeout)
         run_wave("heavy 4500x4500", url, proc, _png(4500), args.concurrency, args.timeout)
+        log = (Path(tmp) / "app.log").read_text(errors="replace")
+        print("requests the instance stopped because their client had gone: "
+              f"{log.count('client gone: stopped the decode')}")
 
 
 if __name__ == "__main__":

@@ -99,8 +99,11 @@ class InstanceHeader:
         await self.app(scope, receive, send_with_header)
 
 
+#: An instance answers {status, instance[, detail]}; through the gateway, this path is the
+#: gateway's own health ({status, role, pid, pools}), which only ``status`` has in common.
 _HEALTH = json_object({"status": {"type": "string"}, "instance": {"type": "string"},
-                       "detail": {"type": "string"}}, ("status", "instance"))
+                       "detail": {"type": "string"}, "role": {"type": "string"},
+                       "pid": {"type": "integer"}, "pools": {"type": "object"}}, ("status",))
 
 
 @api(Operation(

@@ -25,6 +25,7 @@ client hung up is killed rather than finished for nobody.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -44,6 +45,7 @@ from stateline.app.validate import int_schema, query_int
 from stateline.stores.blobs import is_blob_id
 
 T = TypeVar("T")
+log = logging.getLogger("stateline.app")
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 
@@ -100,6 +102,7 @@ async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
         # Wait for the cancelled job's cleanup (the kill and reaping of its process).
         await asyncio.gather(job, gone, return_exceptions=True)
     if job.cancelled():
+        log.info("client gone: stopped the decode for %s %s", request.method, request.url.path)
         raise ClientDisconnect()
     return job.result()
 
@@ -108,9 +111,20 @@ def _max_pixels(request: Request) -> int:
     return context(request).settings.image_max_pixels
 
 
+def _example_image() -> str:
+    """A 2x2 BMP whose bytes are all ASCII, so that it can be an example in a JSON document."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (2, 2), (16, 32, 48)).save(buf, format="BMP", dpi=(1, 1))
+    return buf.getvalue().decode("ascii")
+
+
 _IMAGE_MEDIA = tuple(dict.fromkeys(mime for _, mime in FORMATS.values()))
 _BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
-_IMAGE_BODY = {"application/octet-stream": _BINARY}
+_IMAGE_BODY = {"application/octet-stream": {**_BINARY, "examples": [_example_image()]}}
 _IMAGE_ERRORS = {
     413: "payload_too_large, image_too_large",
     415: "not_an_image",

@@ -62,7 +62,11 @@ _SET_COOKIE = {"Set-Cookie": {"schema": {"type": "string"}, "description": f"{CO
     "Start a session: a random id, kept in Redis for a day, sent as a cookie", tag="sessions",
     body=Body({JSON: json_object({"user": text_schema(MAX_USER)}, ("user",))}),
     replies=(Reply(201, "The new session", json_object(
-        {"session_id": {"type": "string"}}, ("session_id",)), headers=_SET_COOKIE),),
+        {"session_id": {"type": "string"}}, ("session_id",)), headers=_SET_COOKIE, links={
+            name: {"operationId": f"sessions.{op}",
+                   "parameters": {COOKIE: "$response.body#/session_id"}}
+            for name, op in (("Me", "me"), ("Logout", "logout"))
+        }),),
 ))
 async def create_session(request: Request) -> Response:
     data = await read_json_object(request)
