@@ -124,7 +124,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(gateway: str,
         "--report-ndjson-path", str(events),
     ]
     started = time.monotonic()
-    run = subprocess.run(command, capture_output=True, text=True, timeout=360)
+    # cwd: schemathesis keeps a cache folder (.schemathesis/) in its working directory.
+    run = subprocess.run(command, capture_output=True, text=True, timeout=360, cwd=tmp_path)
     elapsed = time.monotonic() - started
     assert report.exists(), run.stdout[-4000:] + run.stderr[-2000:]
     summary = json.loads(report.read_text())
