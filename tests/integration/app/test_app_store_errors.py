@@ -133,3 +133,20 @@ def test_only_a_real_overflow_is_409(app_client: Any, redis_url: str, unique: st
     body = response.json()
     assert body["error"]["code"] == "quantity_overflow"
     assert "ERR" not in body["error"]["message"]
+
+
+def test_a_broken_sql_store_is_503_too(redis_url: str, tmp_path: Path,
+                                       run_app: Any, settings_for: Any) -> None:
+    """The same mapping for SQL: the users table gone under a running instance."""
+    import sqlite3
+
+    db = tmp_path / "broken.db"
+    with run_app(settings_for(redis_url, f"sqlite:///{db}"), "app-sql") as client:
+        assert client.get("/api/users").status_code == 200
+        with sqlite3.connect(db) as conn:
+            conn.execute("DROP TABLE users")
+        for response in (client.get("/api/users"),
+                         client.post("/api/users", json={"name": "Ada", "email": "a@b.cd"})):
+            _assert_unavailable(response)
+            for word in ("sqlite", "table", "SELECT", "INSERT", "users"):
+                assert word not in response.json()["error"]["message"]
