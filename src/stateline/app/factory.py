@@ -208,5 +208,6 @@ def create_app(
     # from the Host header, which a client controls. An unknown path is a JSON 404.
     app.router.redirect_slashes = False
     app.state.ctx = ctx
+    openapi.publish(app)  # a route without a spec fails here, at creation
     app.add_middleware(InstanceHeader, instance_id=ident)
     return app

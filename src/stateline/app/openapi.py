@@ -6,14 +6,21 @@ in the document: :class:`MissingSpec` names it, and the unit tests build the
 document from the real app, so a new route without a spec fails them.
 
 ``GET /api/openapi.json`` serves the document and ``GET /api/docs`` a page for
-people (``apidocs.py``); both are built once per process, on first use.
+people (``apidocs.py``); :func:`publish` builds both once, when the app is
+created, so a route without a spec stops the instance at start-up, loudly.
+
+A layer that touches many operations at once (an idempotency key on every
+state-changing one, say) passes an *amendment* to :func:`build`: a function
+``(path, method, operation) -> operation`` applied to each before it is
+written, so its parameter or header is declared in one place too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -31,6 +38,9 @@ _HTTP_WORDS = {
     413: "Too large", 415: "Unsupported media type", 422: "Invalid field",
     429: "Too many requests", 503: "Unavailable: retry after the given seconds",
 }
+
+
+Amendment = Callable[[str, str, Operation], Operation]
 
 
 class MissingSpec(LookupError):
@@ -85,11 +95,14 @@ def operation_id(route: Route, method: str) -> str:
     return f"{module}.{route.endpoint.__name__}"
 
 
-def _operation(path: str, method: str, route: Route) -> dict[str, Any]:
+def _operation(path: str, method: str, route: Route,
+               amendments: Sequence[Amendment]) -> dict[str, Any]:
     op = operation_of(route.endpoint)
     if op is None:
         raise MissingSpec(f"{method} {path} ({route.endpoint.__qualname__}) declares no "
                           "@api(Operation(...)); every route must, for the OpenAPI document")
+    for amend in amendments:
+        op = amend(path, method, op)
     out: dict[str, Any] = {"operationId": operation_id(route, method), "summary": op.summary}
     if op.description:
         out["description"] = op.description
@@ -124,11 +137,11 @@ def _operation(path: str, method: str, route: Route) -> dict[str, Any]:
     return out
 
 
-def build(routes: Iterable[BaseRoute]) -> dict[str, Any]:
+def build(routes: Iterable[BaseRoute], amendments: Sequence[Amendment] = ()) -> dict[str, Any]:
     """The OpenAPI 3.1 document for ``routes``; :class:`MissingSpec` if one lacks a spec."""
     paths: dict[str, dict[str, Any]] = {}
     for path, method, route in _http_routes(routes):
-        paths.setdefault(path, {})[method.lower()] = _operation(path, method, route)
+        paths.setdefault(path, {})[method.lower()] = _operation(path, method, route, amendments)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -143,13 +156,13 @@ def build(routes: Iterable[BaseRoute]) -> dict[str, Any]:
     }
 
 
-def _document(request: Request) -> dict[str, Any]:
-    state = request.app.state
-    doc = getattr(state, "openapi", None)
-    if doc is None:
-        doc = build(request.app.routes)
-        state.openapi = doc
-    return doc
+def publish(app: Starlette, amendments: Sequence[Amendment] = ()) -> None:
+    """Build the document and the docs page for ``app`` (at creation, never per request)."""
+    from stateline.app.apidocs import render
+
+    doc = build(app.routes, amendments)
+    app.state.openapi = doc
+    app.state.api_docs_html = render(doc)
 
 
 _DOC_OP = dict(stores=False, tag="meta")
@@ -158,22 +171,15 @@ _DOC_OP = dict(stores=False, tag="meta")
 @api(Operation("This document: the OpenAPI 3.1 description of the app's API",
                (Reply(200, "The OpenAPI document", {"type": "object"}),), **_DOC_OP))
 async def openapi_json(request: Request) -> Response:
-    return json_response(_document(request))
+    return json_response(request.app.state.openapi)
 
 
 @api(Operation("The API documentation as an HTML page (no script, no outside resource)",
                (Reply(200, "An HTML page", {"type": "string"}, media="text/html"),),
                **_DOC_OP))
 async def docs_page(request: Request) -> Response:
-    from stateline.app.apidocs import render
-
-    state = request.app.state
-    page = getattr(state, "api_docs_html", None)
-    if page is None:
-        page = render(_document(request))
-        state.api_docs_html = page
-    return HTMLResponse(page, headers={"content-security-policy": "default-src 'none'; "
-                                       "style-src 'unsafe-inline'"})
+    return HTMLResponse(request.app.state.api_docs_html, headers={
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
 routes = [

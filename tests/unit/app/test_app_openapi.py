@@ -102,3 +102,19 @@ def test_the_docs_page_lists_every_operation_and_escapes_text(doc: dict[str, Any
     hostile = {"openapi": "3.1.0", "info": {"title": "<script>x</script>"}, "paths": {}}
     assert "<script>" not in render(hostile)
     assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
+
+
+def test_an_amendment_changes_every_operation_in_one_place() -> None:
+    from stateline.app.spec import Operation, Param
+
+    def with_key(path: str, method: str, op: Operation) -> Operation:
+        if method in ("POST", "PUT", "DELETE"):
+            return op.with_params(Param("Idempotency-Key", "header", {"type": "string"}))
+        return op
+
+    app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"), "spec-test")
+    doc = openapi.build(app.routes, [with_key])
+    post = doc["paths"]["/api/users"]["post"]["parameters"]
+    assert {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"},
+            "required": False} in post
+    assert "parameters" not in doc["paths"]["/api/counter"]["get"]
