@@ -40,6 +40,11 @@ class Settings:
     image_max_pixels: int = 25_000_000
     #: Image decodes one app instance runs at once (0: up to 4, one per core); more wait.
     image_workers: int = 0
+    #: How long an app remembers an ``Idempotency-Key``'s outcome (Stripe keeps 24 h).
+    idempotency_ttl_s: int = 86_400
+    #: How long a claimed key whose attempt never finished blocks repeats (409)
+    #: before a retry may run it: longer than a request can take.
+    idempotency_lease_ms: int = 30_000
 
     @classmethod
     def load(cls, **flags: Any) -> Settings:

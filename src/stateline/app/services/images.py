@@ -38,6 +38,7 @@ from stateline.app import imaging
 from stateline.app.bodies import read_body
 from stateline.app.context import context, stores
 from stateline.app.errors import ApiError
+from stateline.app.idempotency_http import idempotent
 from stateline.app.imaging import FORMATS, MAX_SIDE
 from stateline.app.responses import json_response
 from stateline.app.spec import Body, Operation, Param, Reply, api, json_object
@@ -173,6 +174,7 @@ async def resize_endpoint(request: Request) -> Response:
     }),),
     errors=_IMAGE_ERRORS,
 ))
+@idempotent("POST /api/images", body_limit=MAX_BODY_BYTES)
 async def upload(request: Request) -> Response:
     data = await read_body(request, MAX_BODY_BYTES)
     st = stores(request)

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from stateline.app.bodies import read_json_object
 from stateline.app.context import stores
 from stateline.app.errors import ApiError
+from stateline.app.idempotency_http import idempotent, redis_write
 from stateline.app.responses import json_response
 from stateline.app.spec import JSON, Body, Operation, Param, Reply, api, json_object
 from stateline.app.validate import IDENT_SCHEMA, identifier, json_number
@@ -40,12 +41,15 @@ _GET_LINK = {"GetPosition": {"operationId": "players.get_position",
                                  ("x", "y"))}),
     replies=(Reply(200, "The stored position", _POSITION, links=_GET_LINK),),
 ))
+@idempotent("PUT /api/players/{player_id}/position",
+            tag=lambda request: identifier(request.path_params["player_id"], "player_id"))
 async def put_position(request: Request) -> Response:
     player_id = identifier(request.path_params["player_id"], "player_id")
     data = await read_json_object(request)
     x, y = json_number(data, "x"), json_number(data, "y")
-    await stores(request).redis.hset(player_key(player_id), mapping={"x": repr(x), "y": repr(y)})
-    return json_response({"player_id": player_id, "x": x, "y": y})
+    return await redis_write(
+        request, "HSET", player_key(player_id), "x", repr(x), "y", repr(y),
+        respond=lambda _: json_response({"player_id": player_id, "x": x, "y": y}))
 
 
 @api(Operation(

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from stateline.app.bodies import read_json_object
 from stateline.app.context import stores
 from stateline.app.errors import ApiError
+from stateline.app.idempotency_http import idempotent
 from stateline.app.responses import json_response
 from stateline.app.spec import JSON, Body, Operation, Param, Reply, api, json_object
 from stateline.app.validate import json_text, text_schema
@@ -68,6 +69,7 @@ _SET_COOKIE = {"Set-Cookie": {"schema": {"type": "string"}, "description": f"{CO
             for name, op in (("Me", "me"), ("Logout", "logout"))
         }),),
 ))
+@idempotent("POST /api/sessions")
 async def create_session(request: Request) -> Response:
     data = await read_json_object(request)
     user = json_text(data, "user", MAX_USER)
@@ -98,6 +100,7 @@ async def me(request: Request) -> Response:
     replies=(Reply(204, "Ended", headers=_SET_COOKIE),),
     errors={401: "no_session, unknown_session"},
 ))
+@idempotent("DELETE /api/sessions/me", tag=_session_id)  # scoped per session
 async def logout(request: Request) -> Response:
     await stores(request).redis.delete(session_key(_session_id(request)))
     response = Response(status_code=204)

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from stateline.app.bodies import read_json_object
 from stateline.app.context import stores
 from stateline.app.errors import ApiError
+from stateline.app.idempotency_http import idempotent
 from stateline.app.responses import json_response
 from stateline.app.spec import JSON, Body, Operation, Param, Reply, api, json_object
 from stateline.app.validate import int_schema, json_text, query_int, text_schema
@@ -90,6 +91,7 @@ _LOCATION = {"Location": {"schema": {"type": "string"}, "description": "the new 
     }),),
     errors={409: "email_taken"},
 ))
+@idempotent("POST /api/users")
 async def create_user(request: Request) -> Response:
     data = await read_json_object(request)
     name = json_text(data, "name", MAX_NAME)
