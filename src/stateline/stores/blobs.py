@@ -108,6 +108,20 @@ async def put_content(store: BlobStore, data: bytes) -> str:
     return blob_id
 
 
+_SECRET_PARAMS = ("secret_access_key", "secret_key", "session_token")
+
+
+def redact_blob_url(url: str) -> str:
+    """``url`` with its secret parameters shown as ``***``, for ``status`` and logs."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, "***" if k in _SECRET_PARAMS else v) for k, v in parse_qsl(parts.query)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe=":/*")))
+
+
 def open_blob_store(url: str | None, default_root: Path,
                     max_bytes: int = DEFAULT_MAX_BYTES) -> BlobStore:
     """The store ``url`` names; ``None`` or ``""`` means the folder ``default_root``.

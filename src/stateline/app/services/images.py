@@ -10,8 +10,8 @@
 
 The last two are the stateless answer to "upload, then resize": keeping the
 upload on the receiving instance's disk would break as soon as the gateway
-sends the next request elsewhere. The blob store is a folder shared by the
-instances on this machine; on a real deployment it is shared storage or S3.
+sends the next request elsewhere. The blob store is whatever
+``STATELINE_BLOB_URL`` names (S3, or a folder shared by one machine's instances).
 
 Everything is bounded before work starts: bodies over 20 MiB get 413 (from
 Content-Length, and again while streaming), sizes outside 1..4096 get 400,
@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 
 from PIL import Image, UnidentifiedImageError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -36,7 +35,7 @@ from stateline.app.context import stores
 from stateline.app.errors import ApiError
 from stateline.app.responses import json_response
 from stateline.app.validate import query_int
-from stateline.stores.blobs import is_blob_id
+from stateline.stores.blobs import is_blob_id, put_content
 
 MAX_BODY_BYTES = 20 * 1024 * 1024
 MAX_SIDE = 4096
@@ -118,7 +117,7 @@ async def _source_bytes(request: Request) -> bytes:
         return await read_body(request, MAX_BODY_BYTES)
     if not is_blob_id(source):
         raise ApiError(400, "invalid_parameter", "source must be an image id from POST /api/images")
-    data = await run_in_threadpool(stores(request).blobs.get, source)
+    data = await stores(request).blobs.get(source)
     if data is None:
         raise ApiError(404, "not_found", f"no image with id {source}")
     return data
@@ -135,7 +134,7 @@ async def upload(request: Request) -> Response:
     data = await read_body(request, MAX_BODY_BYTES)
     st = stores(request)
     name, width, height = await st.cpu.run(probe, data)
-    blob_id = await run_in_threadpool(st.blobs.put, data)
+    blob_id = await put_content(st.blobs, data)
     return json_response(
         {"id": blob_id, "format": name, "width": width, "height": height, "bytes": len(data)},
         status=201, headers={"location": f"/api/images/{blob_id}"},
@@ -144,7 +143,7 @@ async def upload(request: Request) -> Response:
 
 async def download(request: Request) -> Response:
     blob_id = request.path_params["id"]
-    data = await run_in_threadpool(stores(request).blobs.get, blob_id)
+    data = await stores(request).blobs.get(blob_id)
     if data is None:
         raise ApiError(404, "not_found", f"no image with id {blob_id}")
     name, _, _ = probe(data)
