@@ -181,6 +181,8 @@ class Supervisor:
                 except OSError as exc:
                     raise StartupError(f"the blob server did not create its bucket: {exc}; "
                                        f"see {self.blob_server.log_path}") from exc
+                # Restarts from now on wait for the canary to read back (see blob_server).
+                self.procs[blob_server.BLOB_ID].spec = self.blob_server.spec()
             if not self._stop.is_set():
                 await self._start_all([self._add_gateway()])
             if self._stop.is_set():
@@ -258,9 +260,7 @@ class Supervisor:
         assert m.proc is not None
         proc = m.proc
         stop_wait = asyncio.ensure_future(self._stop.wait()) if self._stop else None
-        health = asyncio.ensure_future(wait_healthy(
-            proc, m.spec.port, self.ready_timeout, path=m.spec.health_path,
-            stuck_after=self.stuck_after))
+        health = asyncio.ensure_future(self._healthy(m, proc))
         waiting = [t for t in (health, stop_wait) if t is not None]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for t in waiting:
@@ -271,6 +271,15 @@ class Supervisor:
             outcome = Outcome(False, "was stopped while starting")
         if outcome.ok and m.proc is proc and m.state == "starting":
             m.state = "up"
+        return outcome
+
+    async def _healthy(self, m: ManagedProcess, proc: Any) -> Outcome:
+        outcome = Outcome(True)
+        for port, path in ((m.spec.port, m.spec.health_path), *m.spec.also_ready):
+            outcome = await wait_healthy(proc, port, self.ready_timeout, path=path,
+                                         stuck_after=self.stuck_after)
+            if not outcome.ok:
+                break
         return outcome
 
     async def _monitor(self) -> None:
