@@ -8,9 +8,10 @@ backend. Then, with ``--concurrency`` clients in flight, each operation is
 original by id (``POST /api/images/resize?source=ID``)": two blob-store calls
 (exists + put) on the upload and one get on the resize, plus the decode and
 resample the image service always does. Both backends run back to back on the
-same machine, same images, same app code; only the store differs.
+same machine, same kind of images, same app code; only the store differs, and
+the rounds alternate between them.
 
-    .venv/bin/python bench/blob_images.py [--ops 300] [--concurrency 8] [--side 512]
+    .venv/bin/python bench/blob_images.py [--ops 300] [--rounds 3] [--concurrency 8] [--side 512]
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def images(count: int, side: int) -> list[bytes]:
     return out
 
 
-def start_app(blob_url: str, redis_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_app(blob_url: str, redis_url: str,
+              data_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = procs.free_port()
     env = {**os.environ, "STATELINE_REDIS_URL": redis_url, "STATELINE_BLOB_URL": blob_url,
            "STATELINE_DATA_DIR": str(data_dir),
@@ -100,6 +102,7 @@ def main() -> None:
     ap.add_argument("--ops", type=int, default=300, help="upload+resize pairs per backend")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--side", type=int, default=512, help="image width and height")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per backend")
     args = ap.parse_args()
     binary = blob_server.weed_binary()
     if binary is None:
@@ -117,27 +120,37 @@ def main() -> None:
         weed = blob_server.run_standalone(server)
         running: list[subprocess.Popen[bytes]] = [redis, weed]
         try:
-            bodies = images(args.ops + 20, args.side)
+            per_round = args.ops // args.rounds
+            bodies = images(per_round * args.rounds * 2 + 40, args.side)
             size = statistics.mean(len(b) for b in bodies) / 1024
-            results = {}
+            ports = {}
             for name, url in (("folder", f"file://{root / 'folder-blobs'}"),
                               ("s3-seaweedfs", server.url)):
                 (root / name).mkdir()
-                app, port = start_app(url, f"redis://127.0.0.1:{rport}/0", root / name)
+                app, ports[name] = start_app(url, f"redis://127.0.0.1:{rport}/0", root / name)
                 running.append(app)
-                asyncio.run(drive(port, bodies[:20], args.concurrency))  # warm-up
-                results[name] = asyncio.run(drive(port, bodies[20:], args.concurrency))
-                procs.stop_gracefully([app], 5)
+            rounds: dict[str, list[dict[str, float]]] = {name: [] for name in ports}
+            for i, name in enumerate(ports):  # warm-up: connections, the CPU pool
+                asyncio.run(drive(ports[name], bodies[20 * i:20 * (i + 1)], args.concurrency))
+            rest = bodies[40:]
+            # Rounds alternate between the backends, so a busy moment of the machine
+            # does not land on one backend only.
+            for _ in range(args.rounds):
+                for name in ports:
+                    chunk, rest = rest[:per_round], rest[per_round:]
+                    rounds[name].append(asyncio.run(drive(ports[name], chunk, args.concurrency)))
         finally:
             procs.stop_gracefully([p for p in running if p is not weed], 3)
             blob_server.stop(weed)
-    print(f"upload + resize-by-id, {args.ops} distinct {args.side}x{args.side} JPEGs "
-          f"(mean {size:.0f} KiB) per backend, concurrency {args.concurrency}, one app instance")
-    print("backend | ops/s | p50 ms | p99 ms | errors")
-    for name, r in results.items():
-        print(f"{name} | {r['ops_s']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-              f"{r['errors']:.0f}")
-
+    print(f"upload + resize-by-id, {args.rounds} alternating rounds of {per_round} distinct "
+          f"{args.side}x{args.side} JPEGs (mean {size:.0f} KiB) per backend, "
+          f"concurrency {args.concurrency}, one app instance per backend")
+    print("backend | ops/s median | ops/s per round | p50 ms median | p99 ms median | errors")
+    for name, rs in rounds.items():
+        med = {k: statistics.median(r[k] for r in rs) for k in ("ops_s", "p50_ms", "p99_ms")}
+        print(f"{name} | {med['ops_s']:.1f} | " + " ".join(f"{r['ops_s']:.1f}" for r in rs)
+              + f" | {med['p50_ms']:.1f} | {med['p99_ms']:.1f} | "
+              f"{sum(r['errors'] for r in rs):.0f}")
 
 if __name__ == "__main__":
     main()
