@@ -1,14 +1,16 @@
 """``stateline up``: start the whole architecture on one machine and keep it running.
 
 Order of start: stores (the embedded Redis Cluster unless ``STATELINE_REDIS_URL``
-is set; SQLite needs nothing), then N app instances, then the gateway, each
-waited on until healthy. While running, the supervisor restarts whatever exits
+is set; SQLite needs nothing), then N app instances together with the embedded
+SeaweedFS (unless ``STATELINE_BLOB_URL`` is set; see :mod:`blob_server`), then
+the gateway, each waited on until healthy. While running, the supervisor restarts whatever exits
 (with backoff, see :mod:`restart_policy`), answers the control socket
 (:mod:`control`) and logs one line per event. On SIGINT/SIGTERM or ``down`` it
 stops the gateway first and gives it up to ``gateway_grace`` seconds to finish
 the requests it holds (the apps they go to are still up), then the apps
 (SIGTERM so they drain, SIGKILL for stragglers), and Redis last (SIGTERM, so
-every node flushes its AOF), within 10 seconds.
+every node flushes its AOF) with SeaweedFS beside it (SIGKILL after 1 s), within
+10 seconds.
 
 Everything runs on the main thread: children are spawned there (their
 PR_SET_PDEATHSIG is tied to the spawning thread), and an asyncio loop
