@@ -13,6 +13,7 @@ taken by an outgoing connection or a ``bind(0)`` elsewhere in the meantime.
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,9 +96,11 @@ def read_sections(path: Path) -> dict[str, Any]:
 def save_section(path: Path, name: str, value: Any) -> None:
     """Write one section, keeping the others (the file is replaced atomically)."""
     data = {"version": FORMAT_VERSION, **read_sections(path), name: value}
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(data, indent=2))
     tmp.replace(path)
 
 
