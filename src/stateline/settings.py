@@ -34,6 +34,9 @@ class Settings:
     pool: str = "apps"
     #: Where an app instance registers itself (a Redis URL); ``None`` means no registration.
     registry_url: str | None = None
+    #: Blob store URL: ``s3://BUCKET?endpoint=...`` or ``file:///path``. ``None`` means the
+    #: embedded SeaweedFS under ``stateline up`` (the folder ``DATA_DIR/blobs`` elsewhere).
+    blob_url: str | None = None
     #: Instance id shown in ``X-Served-By``; set per process by the supervisor.
     instance_id: str | None = None
     #: Most pixels one image request may decode (all frames together); more is 413.

@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from stateline.app.responses import json_response
+from stateline.stores.blobs import BlobStoreUnavailable
 
 log = logging.getLogger("stateline.app")
 
@@ -124,6 +125,7 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     HTTPException: http_error_handler,
     ClientDisconnect: client_disconnect_handler,
     RedisError: store_error_handler,
+    BlobStoreUnavailable: store_error_handler,
     sa_exc.OperationalError: store_error_handler,
     sa_exc.InterfaceError: store_error_handler,
     sa_exc.TimeoutError: store_error_handler,

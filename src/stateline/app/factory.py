@@ -51,7 +51,7 @@ from stateline.app.workers import CpuPool
 from stateline.settings import Settings
 from stateline.stores import redis as redis_store
 from stateline.stores import sql
-from stateline.stores.blobs import BlobStore
+from stateline.stores.blobs import open_blob_store
 
 log = logging.getLogger("stateline.app")
 
@@ -163,7 +163,7 @@ def _build_stores(settings: Settings) -> Stores:
         redis=redis_store.connect_bounded(settings.redis_url, decode_responses=True),
         sql=sql.create_engine(settings.effective_database_url,
                               create_dir=settings.database_url is None),
-        blobs=BlobStore(settings.data_dir / "blobs"),
+        blobs=open_blob_store(settings.blob_url, settings.data_dir / "blobs"),
         cpu=CpuPool(workers=settings.image_workers or None),
     )
 
@@ -174,6 +174,8 @@ async def _close(stores: Stores) -> None:
         await stores.redis.aclose()
     with contextlib.suppress(Exception):
         await stores.sql.dispose()
+    with contextlib.suppress(Exception):
+        await stores.blobs.close()
 
 
 def create_app(

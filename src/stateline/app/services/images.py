@@ -11,7 +11,8 @@
 
 The last two are the stateless answer to "upload, then resize": keeping the
 upload on the receiving instance's disk would break as soon as the gateway
-sends the next request elsewhere.
+sends the next request elsewhere. The blob store is whatever
+``STATELINE_BLOB_URL`` names (S3, or a folder shared by one machine's instances).
 
 Everything is bounded before work starts: bodies over 20 MiB get 413 (from
 Content-Length, and again while streaming), sizes outside 1..4096 get 400, and
@@ -29,7 +30,6 @@ import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -43,7 +43,7 @@ from stateline.app.imaging import FORMATS, MAX_SIDE
 from stateline.app.responses import json_response
 from stateline.app.spec import Body, Operation, Param, Reply, api, json_object
 from stateline.app.validate import int_schema, query_int
-from stateline.stores.blobs import is_blob_id
+from stateline.stores.blobs import is_blob_id, put_content
 
 T = TypeVar("T")
 log = logging.getLogger("stateline.app")
@@ -72,7 +72,7 @@ async def _source_bytes(request: Request) -> bytes:
         return await read_body(request, MAX_BODY_BYTES)
     if not is_blob_id(source):
         raise ApiError(400, "invalid_parameter", "source must be an image id from POST /api/images")
-    data = await run_in_threadpool(stores(request).blobs.get, source)
+    data = await stores(request).blobs.get(source)
     if data is None:
         raise ApiError(404, "not_found", f"no image with id {source}")
     return data
@@ -181,7 +181,7 @@ async def upload(request: Request) -> Response:
     imaging.probe(data, _max_pixels(request))  # header only: a bomb is 413 without a decoder slot
     job = st.cpu.run(imaging.verify, data, _max_pixels(request))
     name, width, height = await unless_client_leaves(request, job)
-    blob_id = await run_in_threadpool(st.blobs.put, data)
+    blob_id = await put_content(st.blobs, data)
     return json_response(
         {"id": blob_id, "format": name, "width": width, "height": height, "bytes": len(data)},
         status=201, headers={"location": f"/api/images/{blob_id}"},
@@ -197,7 +197,7 @@ async def upload(request: Request) -> Response:
 ))
 async def download(request: Request) -> Response:
     blob_id = request.path_params["id"]
-    data = await run_in_threadpool(stores(request).blobs.get, blob_id)
+    data = await stores(request).blobs.get(blob_id)
     if data is None:
         raise ApiError(404, "not_found", f"no image with id {blob_id[:80]}")
     # Stored originals passed verify(): the header names the format (no pixel decoded),
