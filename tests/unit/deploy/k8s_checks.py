@@ -11,7 +11,7 @@ manifests may say is read from the code, never from a hand-kept list:
   subcommand or flag, or a bad value for one, is a problem;
 - probe and scrape paths: an app path is one the app's own router matches for GET
   (``stateline.app.factory``); a gateway path is one a real ``Gateway`` object's
-  admin endpoint answers 200 for;
+  admin endpoint does not answer 404 for;
 - probe and Service ports: named ports resolve to a container port, and that port
   is the one the process listens on (``STATELINE_PORT`` for the app, ``--listen``
   for the gateway).
@@ -68,7 +68,7 @@ def app_serves(path: str) -> bool:
 
 
 def gateway_serves(path: str) -> bool:
-    """Whether a gateway answers 200 to ``GET path`` on its own (never proxied) endpoints."""
+    """Whether ``GET path`` is one of a gateway's own (never proxied) endpoints."""
     from stateline.gateway.config import from_flags
     from stateline.gateway.server import Gateway
 
@@ -76,7 +76,8 @@ def gateway_serves(path: str) -> bool:
                             registry_url=None, pool="apps"))
     if not path.startswith("/_stateline/"):
         return False  # any other path is proxied to the apps, not answered by the gateway
-    return gw.admin.answer(b"GET", path.encode(), [], False).startswith(b"HTTP/1.1 200 ")
+    # Any answer but 404 means the endpoint exists (health may say 503: "no instances yet").
+    return not gw.admin.answer(b"GET", path.encode(), [], False).startswith(b"HTTP/1.1 404 ")
 
 
 def parse_command(args: list[str], env: dict[str, str]) -> tuple[str, dict[str, Any]]:

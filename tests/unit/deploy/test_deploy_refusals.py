@@ -44,9 +44,9 @@ def test_a_probe_path_the_app_does_not_serve_fails(rendered: dict[str, list[Obj]
 
 def test_a_probe_path_the_gateway_does_not_serve_fails(rendered: dict[str, list[Obj]]) -> None:
     objects = rendered["dev"]
-    _gateway(objects)["livenessProbe"]["httpGet"]["path"] = "/_stateline/ready"
+    _gateway(objects)["readinessProbe"]["httpGet"]["path"] = "/_stateline/ready"
     assert check_all(objects) == [
-        "Deployment/stateline-gateway container gateway: livenessProbe path "
+        "Deployment/stateline-gateway container gateway: readinessProbe path "
         "/_stateline/ready is not served by the gateway"]
 
 
