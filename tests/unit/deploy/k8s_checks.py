@@ -137,37 +137,54 @@ def _data_keys(obj: Obj) -> set[str]:
     return set(obj.get("data") or {}) | set(obj.get("stringData") or {})
 
 
-def container_env(objects: list[Obj], namespace: str, container: Obj) -> dict[str, str]:
-    """The container's environment as far as it is known offline: literal values and
-    ConfigMap values; Secret values and downward-API fields as placeholders."""
+def container_env(objects: list[Obj], namespace: str, container: Obj,
+                  fields: dict[str, str] | None = None) -> dict[str, str]:
+    """The container's environment as Kubernetes would build it: ``envFrom`` first, then
+    ``env`` in order with ``$(VAR)`` expanded. ConfigMap and Secret values come from the
+    rendered objects; downward-API fields from ``fields`` (``{"status.podIP": ...}``),
+    else a ``<NAME>`` placeholder, as is anything that cannot be resolved offline."""
     configmaps = _index(objects, "ConfigMap")
     secrets = _index(objects, "Secret")
+
+    def secret_data(name: str) -> dict[str, str]:
+        found = secrets.get((namespace, name)) or {}
+        return {k: base64.b64decode(v).decode() for k, v in (found.get("data") or {}).items()}
+
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
         if "configMapRef" in source:
             cm = configmaps.get((namespace, source["configMapRef"]["name"]))
             env.update({k: str(v) for k, v in ((cm or {}).get("data") or {}).items()})
         if "secretRef" in source:
-            sec = secrets.get((namespace, source["secretRef"]["name"]))
-            env.update({k: base64.b64decode(v).decode()
-                        for k, v in ((sec or {}).get("data") or {}).items()})
+            env.update(secret_data(source["secretRef"]["name"]))
     for item in container.get("env", []):
+        name = item["name"]
         if "value" in item:
-            env[item["name"]] = _VAR.sub(lambda m: env.get(m.group(1), m.group(0)),
-                                         str(item["value"]))
-        else:
-            source = item.get("valueFrom", {})
-            ref = source.get("configMapKeyRef")
-            cm = configmaps.get((namespace, ref["name"])) if ref else None
-            if cm is not None and ref["key"] in (cm.get("data") or {}):
-                env[item["name"]] = str(cm["data"][ref["key"]])
-            else:
-                env[item["name"]] = f"<{item['name']}>"
+            env[name] = _VAR.sub(lambda m: env.get(m.group(1), m.group(0)), str(item["value"]))
+            continue
+        source = item.get("valueFrom", {})
+        value: str | None = None
+        if "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            cm = configmaps.get((namespace, ref["name"])) or {}
+            value = (cm.get("data") or {}).get(ref["key"])
+        elif "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            value = secret_data(ref["name"]).get(ref["key"])
+        elif "fieldRef" in source:
+            value = (fields or {}).get(source["fieldRef"]["fieldPath"])
+        env[name] = f"<{name}>" if value is None else str(value)
     return env
 
 
 def _expand(values: list[str], env: dict[str, str]) -> list[str]:
     return [_VAR.sub(lambda m: env.get(m.group(1), m.group(0)), v) for v in values]
+
+
+def stateline_args(container: Obj, env: dict[str, str]) -> list[str]:
+    """The arguments after ``stateline`` (the image's entrypoint), ``$(VAR)`` expanded."""
+    command = list(container.get("command", []))
+    return _expand(command[1:] + list(container.get("args", [])), env)
 
 
 def find(objects: list[Obj], kind: str, name: str) -> Obj:
@@ -347,8 +364,7 @@ def check_stateline_containers(objects: list[Obj]) -> list[str]:
             if c.get("image", "").rsplit("/", 1)[-1].split(":")[0].split("@")[0] != IMAGE:
                 continue
             env = container_env(objects, namespace, c)
-            args = _expand(list(c.get("command", [])[1:] if c.get("command") else [])
-                           + list(c.get("args", [])), env)
+            args = stateline_args(c, env)
             try:
                 role, params = parse_command(args, {k: v for k, v in env.items()
                                                     if k.startswith("STATELINE_")})
