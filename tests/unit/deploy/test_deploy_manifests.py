@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from k8s_checks import (
     OVERLAYS,
@@ -101,3 +103,23 @@ def test_both_tiers_autoscale_and_have_disruption_budgets(rendered: dict[str, li
 def test_gateway_metrics_are_scraped(rendered: dict[str, list[Obj]]) -> None:
     template = find(rendered["dev"], "Deployment", "stateline-gateway")["spec"]["template"]
     assert template["metadata"]["annotations"]["prometheus.io/path"] == "/_stateline/metrics"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_shell_scripts_parse(rendered: dict[str, list[Obj]], overlay: str) -> None:
+    # The images' /bin/sh is dash (Debian), as here; `sh -n` reads without running.
+    scripts = {f"{o['metadata']['name']}/{k}": v for o in rendered[overlay]
+               if o["kind"] == "ConfigMap" for k, v in (o.get("data") or {}).items()
+               if k.endswith(".sh")}
+    for _, template in pod_specs(rendered[overlay]):
+        for c in containers(template):
+            hook = ((c.get("lifecycle") or {}).get("preStop") or {}).get("exec", {})
+            command = hook.get("command", [])
+            if command[:2] == ["/bin/sh", "-c"]:
+                scripts[f"{c['name']} preStop"] = command[2]
+    assert {"stateline-redis-scripts/start.sh", "stateline-redis-scripts/bootstrap.sh",
+            "app preStop"} <= set(scripts)
+    for name, text in scripts.items():
+        done = subprocess.run(["sh", "-n"], input=text, capture_output=True, text=True,
+                              timeout=30, check=False)
+        assert done.returncode == 0, (name, done.stderr)
