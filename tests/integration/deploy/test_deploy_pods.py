@@ -30,7 +30,7 @@ from k8s_render import render
 
 from stateline.local.procs import free_port, wait_port
 from stateline.registry import Member, RegistryWatcher
-from stateline.stores.redis import connect
+from stateline.stores.redis import connect, credentials, without_credentials
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 POD_NAME = "stateline-app-5c8d7f9b6-x2v4q"
@@ -74,8 +74,14 @@ def test_gateway_and_app_pods_serve_register_and_drain(
     objects = render(KUSTOMIZE / "dev")
     pool = f"k8s-{uuid.uuid4().hex[:8]}"  # the session's cluster is shared: our own pool
     app_port, gw_port = free_port(), free_port()
-    replaced = {"STATELINE_REDIS_URL": redis_cluster_url,
-                "STATELINE_REGISTRY_URL": redis_cluster_url,
+    # The manifests' Redis URLs carry no password; STATELINE_REDIS_PASSWORD (from the
+    # Secret) does. Here: this session's cluster, and its password.
+    redis_hosts = without_credentials(redis_cluster_url)
+    _, redis_password = credentials(redis_cluster_url)
+    assert redis_password
+    replaced = {"STATELINE_REDIS_URL": redis_hosts,
+                "STATELINE_REGISTRY_URL": redis_hosts,
+                "STATELINE_REDIS_PASSWORD": redis_password,
                 "STATELINE_DATABASE_URL": postgres_url,
                 "STATELINE_PORT": str(app_port), "STATELINE_POOL": pool,
                 "STATELINE_DATA_DIR": str(tmp_path / "data")}
@@ -86,11 +92,13 @@ def test_gateway_and_app_pods_serve_register_and_drain(
     assert not [v for v in app_env.values() if v.startswith("<")], app_env
     assert app_env["STATELINE_HOST"] == "127.0.0.1"
     assert app_env["STATELINE_INSTANCE_ID"] == POD_NAME
-    app_env.update({k: v for k, v in replaced.items() if k in app_env})
+    assert set(replaced) <= set(app_env)
+    app_env.update(replaced)
     app_args = stateline_args(app_c, app_env)
 
     gw_c = container_named(objects, "Deployment", "stateline-gateway", "gateway")
     gw_env = container_env(objects, "stateline", gw_c)
+    assert {"STATELINE_REGISTRY_URL", "STATELINE_REDIS_PASSWORD"} <= set(gw_env)
     gw_env.update({k: v for k, v in replaced.items() if k in gw_env})
     gw_args = stateline_args(gw_c, gw_env)
     listen = gw_args.index("--listen") + 1

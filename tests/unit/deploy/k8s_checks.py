@@ -281,6 +281,25 @@ def check_references(objects: list[Obj]) -> list[str]:
     return problems
 
 
+def check_no_secret_in_argv(objects: list[Obj]) -> list[str]:
+    """No Secret value reaches a command line (``ps`` shows argv to every local user;
+    the environment only to the process's owner)."""
+    secrets = _index(objects, "Secret")
+    problems = []
+    for obj, template in pod_specs(objects):
+        namespace = identity(obj)[1]
+        values = {base64.b64decode(v).decode() for (ns, _), sec in secrets.items()
+                  if ns == namespace for v in (sec.get("data") or {}).values()}
+        for c in containers(template):
+            env = container_env(objects, namespace, c)
+            argv = " ".join(_expand(list(c.get("command", [])) + list(c.get("args", [])), env))
+            for value in values:
+                if value and value in argv:
+                    problems.append(f"{where(obj, c)}: a Secret value is on the command line")
+                    break
+    return problems
+
+
 def _labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
@@ -442,4 +461,5 @@ def _check_drain(obj: Obj, template: Obj, params: dict[str, Any]) -> list[str]:
 def check_all(objects: list[Obj]) -> list[str]:
     """Every check above, schemas included."""
     return (check_schemas(objects) + check_settings(objects) + check_references(objects)
-            + check_selectors(objects) + check_stateline_containers(objects))
+            + check_no_secret_in_argv(objects) + check_selectors(objects)
+            + check_stateline_containers(objects))

@@ -151,3 +151,15 @@ def test_an_hpa_for_a_missing_deployment_fails(rendered: dict[str, list[Obj]]) -
     assert check_all(objects) == [
         "HorizontalPodAutoscaler/stateline-app: scales Deployment/stateline-apps, which does "
         "not exist"]
+
+
+def test_a_password_on_the_command_line_fails(rendered: dict[str, list[Obj]]) -> None:
+    objects = rendered["dev"]
+    env = _gateway(objects)["env"]
+    [registry] = [e for e in env if e["name"] == "STATELINE_REGISTRY_URL"]
+    registry["value"] = registry["value"].replace("redis+cluster://",
+                                                  "redis+cluster://:$(STATELINE_REDIS_PASSWORD)@")
+    env.remove(registry)
+    env.append(registry)  # after the password it expands
+    assert check_all(objects) == [
+        "Deployment/stateline-gateway container gateway: a Secret value is on the command line"]
