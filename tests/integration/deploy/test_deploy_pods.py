@@ -6,8 +6,9 @@ environment are taken from the rendered manifests (ConfigMap, Secret,
 127.0.0.1 as pod IP) and run with this checkout's ``stateline``. Only what
 cannot exist on this machine is replaced: the store URLs (the cluster's DNS
 names) point at this session's real Redis Cluster (with its password) and
-PostgreSQL, and the ports are free ones instead of 8000/8080. Then the probes are asked, the gateway routes to the
-app by the pod name it registered, and the ``preStop`` hook drains the app.
+PostgreSQL, and the ports are free ones instead of 8000/8080. Then the probes
+are asked, the gateway routes to the app by the pod name it registered, and
+the ``preStop`` hook drains the app.
 """
 
 from __future__ import annotations
