@@ -1,0 +1,342 @@
+"""The rooms service of one shard: rooms in memory, owned through leases, logged before acked.
+
+Every request goes through :meth:`RoomService._active`, which asks the pure
+core (:func:`ownership.decide`) what to do: answer from memory, take the lease
+and reactivate the room first, or refuse with :class:`Refusal` (421
+``misdirected``: the gateway retries on the owner). A write is appended to the
+room's log under the lease's fencing token and applied in memory only after
+Redis accepted it; a write that failed or was fenced drops the room from
+memory, so the next request rebuilds it from snapshot + log and memory never
+runs ahead of (or behind) the log.
+
+Writes to one room are serialised by a per-room lock (log order is memory
+order); reads take no lock and touch no store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from stateline.gateway.balancers.rendezvous import key_hash, member_seed, mix
+from stateline.shards import snapshots
+from stateline.shards.lease import Leases, Refused
+from stateline.shards.log import Fenced, RoomLog
+from stateline.shards.ownership import Action, Holding, decide, to_hand_off
+from stateline.stores.blobs import BlobStore
+from stateline.stores.redis import AsyncRedis
+
+log = logging.getLogger("stateline.shards")
+
+#: A room larger than this refuses joins (409): one room is one shard's memory.
+MAX_PLAYERS = 1000
+#: Coordinates must lie within ±COORD_LIMIT.
+COORD_LIMIT = 1_000_000.0
+#: Snapshot a room after this many logged changes (and on handoff).
+DEFAULT_SNAPSHOT_EVERY = 200
+
+
+class Refusal(Exception):
+    """A request this shard must not serve; ``status`` 421 means "ask the owner"."""
+
+    def __init__(self, status: int, code: str, message: str, owner: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.owner = owner
+        self.retry_after = retry_after
+
+
+class RoomError(Exception):
+    """Bad input or a state conflict (404 not in room, 409 full): the client's to fix."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Room:
+    """One room's authoritative state, as of log entry ``last``."""
+
+    players: dict[str, tuple[float, float]] = field(default_factory=dict)
+    last: str = "0-0"
+    since_snapshot: int = 0
+
+    def apply(self, event: dict[str, Any]) -> None:
+        op, player = event.get("op"), str(event.get("player"))
+        if op == "leave":
+            self.players.pop(player, None)
+        elif op in ("join", "move"):
+            self.players[player] = (float(event["x"]), float(event["y"]))  # type: ignore[arg-type]
+
+    def state(self) -> dict[str, Any]:
+        return {"players": {p: [x, y] for p, (x, y) in self.players.items()}, "last": self.last}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Room:
+        players = {str(p): (float(xy[0]), float(xy[1])) for p, xy in state["players"].items()}
+        return cls(players=players, last=str(state["last"]))
+
+    def view(self, room_id: str) -> dict[str, Any]:
+        return {"room_id": room_id, "players": [
+            {"player_id": p, "x": x, "y": y} for p, (x, y) in sorted(self.players.items())]}
+
+
+@dataclass
+class Counters:
+    """What a shard has done; ``/_stateline/shard`` shows them (the lab's ``misrouted``)."""
+
+    misdirected: int = 0
+    activations: int = 0
+    handoffs: int = 0
+    snapshots: int = 0
+    fenced: int = 0
+    lost_leases: int = 0
+
+
+class Owners:
+    """Rendezvous over the shard pool, the same choice the gateway's balancer makes."""
+
+    def __init__(self, members: list[str]) -> None:
+        self.members = sorted(members)
+        self._seeds = [member_seed(m) for m in self.members]
+
+    def owner(self, room: str) -> str | None:
+        if not self.members:
+            return None
+        h = key_hash(room.encode())
+        best, best_i = -1, 0
+        for i, s in enumerate(self._seeds):
+            x = mix(h ^ s)
+            if x > best:
+                best, best_i = x, i
+        return self.members[best_i]
+
+
+class RoomService:
+    """The rooms one shard incarnation holds, and the operations on them."""
+
+    def __init__(self, redis: AsyncRedis, blobs: BlobStore, holder: str, *,
+                 ttl_s: float | None = None, margin_s: float | None = None,
+                 snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        lease_opts = {k: v for k, v in (("ttl_s", ttl_s), ("margin_s", margin_s)) if v is not None}
+        self.leases = Leases(redis, holder, **lease_opts)
+        self.log = RoomLog(redis)
+        self.blobs = blobs
+        self.shard = self.leases.shard
+        self.snapshot_every = snapshot_every
+        self.clock = clock
+        self.owners = Owners([self.shard])
+        self.draining = False
+        self.counters = Counters()
+        # The shard's deliberate in-memory state: one authoritative copy per room.
+        self.rooms: dict[str, Room] = {}
+        self.holdings: dict[str, Holding] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- membership ----------------------------------------------------------------
+
+    def set_members(self, members: list[str]) -> None:
+        """The live (not draining) shards as the registry lists them now."""
+        self.owners = Owners(members)
+
+    def is_owner(self, room: str) -> bool:
+        return self.owners.owner(room) == self.shard
+
+    # -- requests --------------------------------------------------------------------
+
+    async def read(self, room_id: str) -> dict[str, Any]:
+        return (await self._active(room_id)).view(room_id)
+
+    async def position(self, room_id: str, player: str) -> dict[str, Any]:
+        room = await self._active(room_id)
+        if player not in room.players:
+            raise RoomError(404, "not_in_room", f"player {player} is not in room {room_id}")
+        x, y = room.players[player]
+        return {"room_id": room_id, "player_id": player, "x": x, "y": y}
+
+    async def join(self, room_id: str, player: str, x: float, y: float) -> tuple[bool, dict]:
+        """Add ``player`` at (x, y); (False, position) if already in the room (no change)."""
+        check_coords(x, y)
+        async with self._lock(room_id):
+            room = await self._active(room_id, locked=True)
+            if player in room.players:
+                px, py = room.players[player]
+                return False, {"room_id": room_id, "player_id": player, "x": px, "y": py}
+            if len(room.players) >= MAX_PLAYERS:
+                raise RoomError(409, "room_full", f"room {room_id} has {MAX_PLAYERS} players")
+            await self._write(room_id, room, {"op": "join", "player": player, "x": x, "y": y})
+        return True, {"room_id": room_id, "player_id": player, "x": x, "y": y}
+
+    async def move(self, room_id: str, player: str, x: float, y: float) -> dict[str, Any]:
+        check_coords(x, y)
+        async with self._lock(room_id):
+            room = await self._active(room_id, locked=True)
+            if player not in room.players:
+                raise RoomError(404, "not_in_room",
+                                f"player {player} is not in room {room_id}; join first")
+            await self._write(room_id, room, {"op": "move", "player": player, "x": x, "y": y})
+        return {"room_id": room_id, "player_id": player, "x": x, "y": y}
+
+    async def leave(self, room_id: str, player: str) -> None:
+        async with self._lock(room_id):
+            room = await self._active(room_id, locked=True)
+            if player not in room.players:
+                raise RoomError(404, "not_in_room", f"player {player} is not in room {room_id}")
+            await self._write(room_id, room, {"op": "leave", "player": player})
+
+    # -- ownership ---------------------------------------------------------------------
+
+    def _lock(self, room_id: str) -> asyncio.Lock:
+        lock = self._locks.get(room_id)
+        if lock is None:
+            lock = self._locks[room_id] = asyncio.Lock()
+        return lock
+
+    async def _active(self, room_id: str, *, locked: bool = False) -> Room:
+        """The room in memory, reactivated first if rendezvous gives it to us; else refuse.
+
+        ``locked``: the caller holds the room's lock already (the write paths).
+        """
+        action = decide(self.holdings.get(room_id), self.is_owner(room_id), self.draining,
+                        self.clock())
+        if action is Action.SERVE:
+            return self.rooms[room_id]
+        if action is Action.MISDIRECTED:
+            self.counters.misdirected += 1
+            owner = self.owners.owner(room_id)
+            raise Refusal(421, "misdirected", f"room {room_id} is not served by {self.shard}"
+                          + (f"; its owner is {owner}" if owner else ""), owner=owner)
+        if locked:
+            return await self._activate(room_id)
+        async with self._lock(room_id):  # one activation; the others wait, then serve
+            return await self._active(room_id, locked=True)
+
+    async def _activate(self, room_id: str) -> Room:
+        got = await self.leases.acquire(room_id)
+        if isinstance(got, Refused):
+            raise Refusal(503, "room_unavailable",
+                          f"room {room_id} is still held by {got.holder}; retry shortly",
+                          retry_after=max(0.1, got.remaining_s))
+        try:
+            room = await self._load(room_id)
+        except BaseException:
+            with contextlib.suppress(RedisError, OSError):
+                await self.leases.release(room_id, got.token)
+            raise
+        self.rooms[room_id] = room
+        self.holdings[room_id] = got
+        self.counters.activations += 1
+        return room
+
+    async def _load(self, room_id: str) -> Room:
+        """Snapshot, then every log entry after it."""
+        room = Room()
+        pointer = await self.log.snapshot_pointer(room_id)
+        if pointer is not None:
+            state = await snapshots.load(self.blobs, pointer["blob"])
+            if state is None:
+                raise RuntimeError(f"room {room_id}: snapshot blob {pointer['blob']} is missing")
+            room = Room.from_state(state)
+        async for entry_id, event in self.log.replay(room_id, room.last):
+            room.apply(event)
+            room.last = entry_id
+            room.since_snapshot += 1
+        return room
+
+    def _drop(self, room_id: str) -> None:
+        self.rooms.pop(room_id, None)
+        self.holdings.pop(room_id, None)
+
+    async def _write(self, room_id: str, room: Room, event: dict[str, Any]) -> None:
+        """Log ``event`` under our token, then apply it: the acknowledgement follows this."""
+        holding = self.holdings[room_id]
+        try:
+            entry = await self.log.append(room_id, holding.token, event)
+        except Fenced:
+            self.counters.fenced += 1
+            self._drop(room_id)
+            raise Refusal(421, "misdirected", f"room {room_id} was taken over by another "
+                          "shard") from None
+        except BaseException:
+            self._drop(room_id)  # did it land? the log knows: rebuild from it next time
+            raise
+        room.apply(event)
+        room.last = entry
+        room.since_snapshot += 1
+        if room.since_snapshot >= self.snapshot_every:
+            await self._snapshot(room_id, room, holding.token)
+
+    async def _snapshot(self, room_id: str, room: Room, token: int) -> None:
+        blob = await snapshots.save(self.blobs, room.state())
+        if await self.log.set_snapshot_pointer(room_id, token, blob, room.last):
+            room.since_snapshot = 0
+            self.counters.snapshots += 1
+
+    # -- background work: renewal, rebalancing, draining ------------------------------------
+
+    async def renew_all(self) -> None:
+        """Extend every lease we hold; a lease lost is a room dropped at once."""
+        for room_id, holding in list(self.holdings.items()):
+            renewed = await self.leases.renew(room_id, holding.token)
+            if self.holdings.get(room_id) is not holding:
+                continue  # handed off or dropped meanwhile
+            if renewed is None:
+                self.counters.lost_leases += 1
+                log.warning("%s lost the lease of room %s", self.shard, room_id)
+                self._drop(room_id)
+            else:
+                self.holdings[room_id] = renewed
+
+    async def rebalance(self) -> list[str]:
+        """Hand off the rooms rendezvous now gives to others (all of them when draining)."""
+        owner_of = {room: self.is_owner(room) for room in self.holdings}
+        moved = []
+        for room_id in to_hand_off(self.holdings, owner_of, self.draining):
+            if await self.hand_off(room_id):
+                moved.append(room_id)
+        return moved
+
+    async def hand_off(self, room_id: str) -> bool:
+        """Snapshot, release the lease, forget the room: its next owner starts from here."""
+        async with self._lock(room_id):
+            holding = self.holdings.get(room_id)
+            room = self.rooms.get(room_id)
+            if holding is None or room is None:
+                return False
+            if not (self.draining or not self.is_owner(room_id)):
+                return False  # membership changed back meanwhile
+            self._drop(room_id)  # stop serving first: no read after the release
+            try:
+                if room.since_snapshot:
+                    await self._snapshot(room_id, room, holding.token)
+            finally:
+                await self.leases.release(room_id, holding.token)
+        self._locks.pop(room_id, None)
+        self.counters.handoffs += 1
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        return {"shard": self.shard, "holder": self.leases.holder, "rooms": len(self.rooms),
+                "members": self.owners.members, "draining": self.draining,
+                **self.counters.__dict__}
+
+
+def check_coords(x: float, y: float) -> None:
+    for name, v in (("x", x), ("y", y)):
+        if not -COORD_LIMIT <= v <= COORD_LIMIT:
+            raise RoomError(400, "out_of_bounds",
+                            f"{name} must be within ±{COORD_LIMIT:g} (got {v!r})")
