@@ -21,11 +21,15 @@ HEALTH_PATH = "/_stateline/health"
 
 
 class Commands(Protocol):
-    """How to start the two kinds of stateless process."""
+    """How to start each kind of process: stateless apps, the gateway, rooms shards."""
 
     def app(self, instance_id: str, port: int) -> list[str]: ...
 
     def gateway(self, port: int, registry_url: str, pool: str) -> list[str]: ...
+
+    def gateway_config(self, port: int, config: Path) -> list[str]: ...
+
+    def shard(self, instance_id: str, port: int) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -42,13 +46,21 @@ class StatelineCommands:
         return [self.python, "-m", "stateline", "gateway", "--listen", f"127.0.0.1:{port}",
                 "--registry", registry_url, "--pool", pool]
 
+    def gateway_config(self, port: int, config: Path) -> list[str]:
+        return [self.python, "-m", "stateline", "gateway", "--config", str(config),
+                "--listen", f"127.0.0.1:{port}"]
+
+    def shard(self, instance_id: str, port: int) -> list[str]:
+        return [self.python, "-m", "stateline", "shard", "--host", "127.0.0.1",
+                "--port", str(port), "--instance-id", instance_id]
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
     """One supervised process, enough to (re)start it the same way every time."""
 
     id: str
-    role: str  # "app" | "gateway"
+    role: str  # "app" | "gateway" | "shard"
     argv: tuple[str, ...]
     env: Mapping[str, str]
     port: int
@@ -63,6 +75,8 @@ class ProcessSpec:
         """The same process moved to another port (its old one was taken meanwhile)."""
         if self.role == "app":
             return app_spec(commands, settings, self.id, port)
+        if self.role == "shard":
+            return shard_spec(commands, settings, self.id, port)
         return gateway_spec(commands, settings, port)
 
 
@@ -89,11 +103,33 @@ def app_spec(commands: Commands, settings: Settings, instance_id: str, port: int
     )
 
 
+def shard_spec(commands: Commands, settings: Settings, instance_id: str,
+               port: int) -> ProcessSpec:
+    """A rooms shard: registers in the ``shards`` pool, like an app does in ``apps``."""
+    from stateline.shards import POOL
+
+    return ProcessSpec(
+        id=instance_id, role="shard", argv=tuple(commands.shard(instance_id, port)),
+        env=child_environ(settings.with_(pool=POOL), instance_id), port=port,
+        log_path=settings.data_dir / "logs" / f"{instance_id}.log",
+    )
+
+
 def gateway_spec(commands: Commands, settings: Settings, port: int) -> ProcessSpec:
+    """The gateway: one ``apps`` pool by flags, or (with shards) the two-pool config file."""
     registry = settings.registry_url or settings.redis_url or ""
+    if settings.shards > 0:
+        from stateline.local import gateway_toml
+        from stateline.shards import POOL
+
+        config = gateway_toml.write(settings.data_dir / "gateway.toml",
+                                    gateway_toml.render(port, registry, settings.pool, POOL))
+        argv = tuple(commands.gateway_config(port, config))
+    else:
+        argv = tuple(commands.gateway(port, registry, settings.pool))
     return ProcessSpec(
         id="gateway", role="gateway",
-        argv=tuple(commands.gateway(port, registry, settings.pool)),
+        argv=argv,
         env=child_environ(settings), port=port,
         log_path=settings.data_dir / "logs" / "gateway.log",
     )

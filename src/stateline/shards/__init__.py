@@ -7,3 +7,6 @@ room to the blob store now and then. Another shard reactivates the room from
 snapshot + log when the owner dies or the pool's membership moves it. See
 docs/shards.md for when this is the right design and what it costs.
 """
+
+#: The registry pool shards register in, and the gateway's second pool.
+POOL = "shards"

@@ -40,7 +40,7 @@ from stateline.app.responses import json_response
 from stateline.app.routing import merge_routes
 from stateline.registry import Registrar, RegistryWatcher
 from stateline.settings import Settings
-from stateline.shards import api
+from stateline.shards import POOL, api
 from stateline.shards.rooms import RoomService
 from stateline.stores.blobs import BlobStore
 from stateline.stores.redis import connect_bounded
@@ -49,8 +49,6 @@ log = logging.getLogger("stateline.shards")
 
 HEALTH_PATH = "/_stateline/health"
 STATS_PATH = "/_stateline/shard"
-#: The registry pool shards register in (the gateway's second pool).
-POOL = "shards"
 REGISTRY_INTERVAL_S = 0.25
 
 
