@@ -13,6 +13,9 @@ Writes to one room are serialised by a per-room lock (log order is memory
 order); reads take no lock and touch no store.
 """
 
+# The suppression comments below are longer than a line may be: those lines are exempt.
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 import asyncio
@@ -21,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -94,16 +98,8 @@ class Room:
             {"player_id": p, "x": x, "y": y} for p, (x, y) in sorted(self.players.items())]}
 
 
-@dataclass
-class Counters:
-    """What a shard has done; ``/_stateline/shard`` shows them (the lab's ``misrouted``)."""
-
-    misdirected: int = 0
-    activations: int = 0
-    handoffs: int = 0
-    snapshots: int = 0
-    fenced: int = 0
-    lost_leases: int = 0
+#: What a shard counts; ``/_stateline/shard`` shows them (``misdirected``: the lab's ``misrouted``).
+COUNTERS = ("misdirected", "activations", "handoffs", "snapshots", "fenced", "lost_leases")
 
 
 class Owners:
@@ -128,24 +124,37 @@ class Owners:
 class RoomService:
     """The rooms one shard incarnation holds, and the operations on them."""
 
-    def __init__(self, redis: AsyncRedis, blobs: BlobStore, holder: str, *,
-                 ttl_s: float | None = None, margin_s: float | None = None,
+    def __init__(self, redis: AsyncRedis | None = None, blobs: BlobStore | None = None,
+                 holder: str = "unbound/0", *, ttl_s: float | None = None,
+                 margin_s: float | None = None,
                  snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        lease_opts = {k: v for k, v in (("ttl_s", ttl_s), ("margin_s", margin_s)) if v is not None}
-        self.leases = Leases(redis, holder, **lease_opts)
-        self.log = RoomLog(redis)
-        self.blobs = blobs
-        self.shard = self.leases.shard
         self.snapshot_every = snapshot_every
         self.clock = clock
-        self.owners = Owners([self.shard])
+        self._lease_opts = {k: v for k, v in (("ttl_s", ttl_s), ("margin_s", margin_s))
+                            if v is not None}
         self.draining = False
-        self.counters = Counters()
-        # The shard's deliberate in-memory state: one authoritative copy per room.
+        self.ready = False
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        # The shard's deliberate in-memory state: the one authoritative copy of each room
+        # it holds a lease on. Written only by _keep/_drop (and Room.apply after a log append).
         self.rooms: dict[str, Room] = {}
         self.holdings: dict[str, Holding] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self.bind(redis, blobs, holder)
+
+    def bind(self, redis: AsyncRedis | None, blobs: BlobStore | None, holder: str) -> None:
+        """Attach the stores and this incarnation's holder id (once, at start-up).
+
+        The process's service is created at import (``api.ROOMS``, so that the
+        handlers reach it the way ``stateline lint`` can follow) and bound here
+        when the shard starts; a test binds its own instances at once.
+        """
+        self.leases = Leases(redis, holder, **self._lease_opts)  # type: ignore[arg-type]
+        self.log = RoomLog(redis)  # type: ignore[arg-type]
+        self.blobs = blobs or BlobStore(Path(".stateline") / "blobs")
+        self.shard = self.leases.shard
+        self.owners = Owners([self.shard])
 
     # -- membership ----------------------------------------------------------------
 
@@ -200,10 +209,13 @@ class RoomService:
 
     # -- ownership ---------------------------------------------------------------------
 
+    def _count(self, name: str) -> None:
+        self.counters[name] += 1  # stateline: allow[SL105] this shard's own counters, shown per shard by /_stateline/shard, not shared data
+
     def _lock(self, room_id: str) -> asyncio.Lock:
         lock = self._locks.get(room_id)
         if lock is None:
-            lock = self._locks[room_id] = asyncio.Lock()
+            lock = self._locks[room_id] = asyncio.Lock()  # stateline: allow[SL104] one asyncio lock per room this shard serves: serialises its writes
         return lock
 
     async def _active(self, room_id: str, *, locked: bool = False) -> Room:
@@ -216,7 +228,7 @@ class RoomService:
         if action is Action.SERVE:
             return self.rooms[room_id]
         if action is Action.MISDIRECTED:
-            self.counters.misdirected += 1
+            self._count("misdirected")
             owner = self.owners.owner(room_id)
             raise Refusal(421, "misdirected", f"room {room_id} is not served by {self.shard}"
                           + (f"; its owner is {owner}" if owner else ""), owner=owner)
@@ -237,9 +249,8 @@ class RoomService:
             with contextlib.suppress(RedisError, OSError):
                 await self.leases.release(room_id, got.token)
             raise
-        self.rooms[room_id] = room
-        self.holdings[room_id] = got
-        self.counters.activations += 1
+        self.rooms[room_id], self.holdings[room_id] = room, got  # stateline: allow[SL105] the shard's deliberate state: leased, logged, snapshotted, rebuilt elsewhere (docs/shards.md)
+        self._count("activations")
         return room
 
     async def _load(self, room_id: str) -> Room:
@@ -258,16 +269,16 @@ class RoomService:
         return room
 
     def _drop(self, room_id: str) -> None:
-        self.rooms.pop(room_id, None)
-        self.holdings.pop(room_id, None)
+        self.rooms.pop(room_id, None)  # stateline: allow[SL105] the shard's deliberate state: leased, logged, snapshotted, rebuilt elsewhere (docs/shards.md)
+        self.holdings.pop(room_id, None)  # stateline: allow[SL105] the shard's deliberate state: leased, logged, snapshotted, rebuilt elsewhere (docs/shards.md)
 
     async def _write(self, room_id: str, room: Room, event: dict[str, Any]) -> None:
         """Log ``event`` under our token, then apply it: the acknowledgement follows this."""
         holding = self.holdings[room_id]
         try:
-            entry = await self.log.append(room_id, holding.token, event)
+            entry = await self.log.append(room_id, holding.token, event)  # stateline: allow[SL104] RoomLog.append is a fenced XADD to Redis, not a list in memory
         except Fenced:
-            self.counters.fenced += 1
+            self._count("fenced")
             self._drop(room_id)
             raise Refusal(421, "misdirected", f"room {room_id} was taken over by another "
                           "shard") from None
@@ -284,7 +295,7 @@ class RoomService:
         blob = await snapshots.save(self.blobs, room.state())
         if await self.log.set_snapshot_pointer(room_id, token, blob, room.last):
             room.since_snapshot = 0
-            self.counters.snapshots += 1
+            self._count("snapshots")
 
     # -- background work: renewal, rebalancing, draining ------------------------------------
 
@@ -295,7 +306,7 @@ class RoomService:
             if self.holdings.get(room_id) is not holding:
                 continue  # handed off or dropped meanwhile
             if renewed is None:
-                self.counters.lost_leases += 1
+                self._count("lost_leases")
                 log.warning("%s lost the lease of room %s", self.shard, room_id)
                 self._drop(room_id)
             else:
@@ -326,13 +337,13 @@ class RoomService:
             finally:
                 await self.leases.release(room_id, holding.token)
         self._locks.pop(room_id, None)
-        self.counters.handoffs += 1
+        self._count("handoffs")
         return True
 
     def stats(self) -> dict[str, Any]:
         return {"shard": self.shard, "holder": self.leases.holder, "rooms": len(self.rooms),
                 "members": self.owners.members, "draining": self.draining,
-                **self.counters.__dict__}
+                **self.counters}
 
 
 def check_coords(x: float, y: float) -> None:

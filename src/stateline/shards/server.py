@@ -53,26 +53,24 @@ REGISTRY_INTERVAL_S = 0.25
 
 
 async def health(request: Request) -> Response:
-    state = request.app.state
-    if state.ready and not state.rooms.draining:
-        return json_response({"status": "ok", "instance": state.instance_id})
-    return json_response({"status": "draining" if state.ready else "starting",
-                          "instance": state.instance_id}, status=503)
+    rooms, ident = api.ROOMS, request.app.state.instance_id
+    if rooms.ready and not rooms.draining:
+        return json_response({"status": "ok", "instance": ident})
+    return json_response({"status": "draining" if rooms.ready else "starting",
+                          "instance": ident}, status=503)
 
 
 async def stats(request: Request) -> Response:
-    return json_response(request.app.state.rooms.stats())
+    return json_response(api.ROOMS.stats())
 
 
-def create_app(service: RoomService, instance_id: str) -> Starlette:
+def create_app(instance_id: str) -> Starlette:
     app = Starlette(
         routes=merge_routes([Route(HEALTH_PATH, health, methods=["GET"]),
                              Route(STATS_PATH, stats, methods=["GET"]), *api.routes]),
         exception_handlers={**EXCEPTION_HANDLERS, **api.EXCEPTION_HANDLERS},
     )
     app.router.redirect_slashes = False
-    app.state.rooms = service
-    app.state.ready = False
     app.state.instance_id = instance_id
     app.add_middleware(InstanceHeader, instance_id=instance_id)
     return app
@@ -120,8 +118,9 @@ async def serve(settings: Settings, instance_id: str) -> int:
         return 2
     redis = connect_bounded(settings.redis_url)
     holder = f"{instance_id}/{uuid.uuid4().hex[:8]}"
-    service = RoomService(redis, BlobStore(settings.data_dir / "blobs"), holder)
-    app = create_app(service, instance_id)
+    service = api.ROOMS
+    service.bind(redis, BlobStore(settings.data_dir / "blobs"), holder)
+    app = create_app(instance_id)
     address = f"{settings.host}:{settings.port}"
     server = Server(app, address=settings.host, port=settings.port, interface=Interfaces.ASGI,
                     log_level=LogLevels.error, backlog=1024)
@@ -148,7 +147,7 @@ async def serve(settings: Settings, instance_id: str) -> int:
         tasks.append(asyncio.create_task(_follow(service, watcher, seen_self)))
         await seen_self.wait()
         tasks.append(asyncio.create_task(_keep_leases(service)))
-        app.state.ready = True
+        service.ready = True  # stateline: allow[SL113] set once, at start-up, never by a request
         log.info("%s ready", holder)
 
     starting = asyncio.create_task(start())
