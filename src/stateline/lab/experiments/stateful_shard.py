@@ -40,16 +40,16 @@ PLAYERS_PER_ROOM = 4
 HANG_GUARD_S = 60.0
 
 
-def _mix(service: str, rooms: int) -> dict[str, Any]:
+def _mix(service: str, rooms: int, kind: str = "mix") -> dict[str, Any]:
+    """Position writes and/or reads over ``rooms`` x PLAYERS_PER_ROOM players."""
     if service == "rooms":
         path = f"/api/rooms/r{{rand:{rooms}}}/players/p{{rand:{PLAYERS_PER_ROOM}}}/position"
     else:
         path = f"/api/players/r{{rand:{rooms}}}-p{{rand:{PLAYERS_PER_ROOM}}}/position"
-    return {"requests": [
-        {"name": f"{service}-move", "weight": 1, "method": "PUT", "path": path,
-         "json": {"x": "{rand:1000}", "y": "{rand:1000}"}},
-        {"name": f"{service}-read", "weight": 1, "method": "GET", "path": path},
-    ]}
+    move = {"name": f"{service}-move", "weight": 1, "method": "PUT", "path": path,
+            "json": {"x": "{rand:1000}", "y": "{rand:1000}"}}
+    read = {"name": f"{service}-read", "weight": 1, "method": "GET", "path": path}
+    return {"requests": {"mix": [move, read], "move": [move], "read": [read]}[kind]}
 
 
 def _until_ok(client: Client, method: str, path: str, body: Any = None,
@@ -171,35 +171,55 @@ def _misdirected(system: System) -> int:
     return total
 
 
-def _service_figures(open_loop: dict[str, Any], closed: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "rps": closed["throughput_rps"],
-        "p50_ms": open_loop["latency"]["p50_ms"],
-        "p99_ms": open_loop["latency"]["p99_ms"],
-        "open_loop": {k: open_loop[k] for k in ("requests", "failed", "throughput_rps",
-                                               "latency", "errors")},
-        "closed_loop": {k: closed[k] for k in ("requests", "failed", "throughput_rps",
-                                              "latency", "errors")},
-    }
+def _summary(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: run[k] for k in ("requests", "failed", "throughput_rps", "latency", "errors")}
+
+
+def _measure(system: System, rooms: int, rate: float, seconds: float,
+             log: Any) -> dict[str, dict[str, Any]]:
+    """Per service and kind (mix, move, read): p50/p99 open loop at ``rate``, rps closed loop.
+
+    The two services take turns within each kind, so a busy moment of the
+    (shared) machine does not fall on one service alone. CPU seconds per
+    request by role show where the time goes.
+    """
+    out: dict[str, dict[str, Any]] = {"players": {}, "rooms": {}}
+    for kind in ("mix", "move", "read"):
+        for service in ("players", "rooms"):
+            mix = parse_mix(_mix(service, rooms, kind))
+            log(f"{service} {kind}: open loop {rate:g} req/s, then closed loop, {seconds:g}s each")
+            opened = run_load(LoadConfig(system.gateway_url, rate=rate, duration=seconds,
+                                         mix=mix, seed=1))
+            cpu0 = system.cpu_seconds()
+            closed = run_load(LoadConfig(system.gateway_url, connections=16, duration=seconds,
+                                         mix=mix, seed=2))
+            cpu1 = system.cpu_seconds()
+            n = max(1, closed["requests"])
+            cpu_us = {role: round((cpu1[role] - cpu0.get(role, 0.0)) / n * 1e6, 1)
+                      for role in cpu1 if role != "lab"}
+            out[service][kind] = {
+                "rps": closed["throughput_rps"],
+                "p50_ms": opened["latency"]["p50_ms"],
+                "p99_ms": opened["latency"]["p99_ms"],
+                "cpu_us_per_request": cpu_us,
+                "open_loop": _summary(opened), "closed_loop": _summary(closed),
+            }
+    for figures in out.values():
+        figures.update({k: figures["mix"][k] for k in ("rps", "p50_ms", "p99_ms")})
+    return out
 
 
 def run(ctx: Context) -> Result:
     rooms_n = 40 if ctx.quick else 200
     rate = 300.0 if ctx.quick else 600.0
-    seconds = 6.0 if ctx.quick else 20.0
+    seconds = 4.0 if ctx.quick else 15.0
     room_ids = [f"r{i}" for i in range(rooms_n)]
     with System(3, ctx.log) as system:
         ctx.log(f"stateful-shard: {rooms_n} rooms x {PLAYERS_PER_ROOM} players")
         _populate(system, rooms_n)
-        services: dict[str, Any] = {}
-        for service in ("players", "rooms"):
-            mix = parse_mix(_mix(service, rooms_n))
-            ctx.log(f"{service}: open loop {rate:g} req/s, then closed loop, {seconds:g}s each")
-            opened = run_load(LoadConfig(system.gateway_url, rate=rate, duration=seconds,
-                                         mix=mix, seed=1))
-            closed = run_load(LoadConfig(system.gateway_url, connections=16, duration=seconds,
-                                         mix=mix, seed=2))
-            services[service] = _service_figures(opened, closed)
+        misrouted_before = _misdirected(system)
+        services = _measure(system, rooms_n, rate, seconds, ctx.log)
+        misrouted_under_load = _misdirected(system) - misrouted_before
         writers = Writers(system, room_ids, threads=4).start()
         before = _owners(system, room_ids)
         affected = [r for r, owner in before.items() if owner == "shard-2"]
@@ -252,6 +272,7 @@ def run(ctx: Context) -> Result:
         "moved_fraction": round(len(moved) / rooms_n, 3),
         "moved_on_scale_down": sum(1 for r in room_ids if after_down[r] != after_up[r]),
         "misrouted": misrouted,
+        "misrouted_under_load": misrouted_under_load,
         "owners_before": {s: sum(1 for o in before.values() if o == s)
                           for s in sorted(set(before.values()))},
         "owners_after_scale_up": {s: sum(1 for o in after_up.values() if o == s)
@@ -260,14 +281,21 @@ def run(ctx: Context) -> Result:
     }
     r, p = services["rooms"], services["players"]
     rows = [
-        ["rooms (shard memory)", f"{r['rps']:,}", r["p50_ms"], r["p99_ms"]],
-        ["players (Redis Cluster)", f"{p['rps']:,}", p["p50_ms"], p["p99_ms"]],
+        [f"{name} {kind}", f"{services[svc][kind]['rps']:,}", services[svc][kind]["p50_ms"],
+         services[svc][kind]["p99_ms"],
+         " ".join(f"{role} {us:g}" for role, us in
+                  sorted(services[svc][kind]["cpu_us_per_request"].items()))]
+        for kind in ("mix", "move", "read")
+        for svc, name in (("rooms", "rooms (shard memory)"),
+                          ("players", "players (Redis Cluster)"))
     ]
     md = (
-        f"{rooms_n} rooms of {PLAYERS_PER_ROOM} players; the same traffic (half position "
-        "writes, half reads) to each service. rps: closed loop, 16 connections, "
-        f"{seconds:g} s; p50/p99: open loop at {rate:g} req/s.\n\n"
-        + md_table(["service", "rps", "p50 ms", "p99 ms"], rows) + "\n\n"
+        f"{rooms_n} rooms of {PLAYERS_PER_ROOM} players; the same traffic to each service: "
+        "mix = half position writes, half reads; then writes alone and reads alone. rps: "
+        f"closed loop, 16 connections, {seconds:g} s; p50/p99: open loop at {rate:g} req/s. "
+        "CPU: microseconds per request by role during the closed loop.\n\n"
+        + md_table(["service", "rps", "p50 ms", "p99 ms", "CPU µs/request"], rows)
+        + "\n\n"
         + md_table(["figure", "value"], [
             ["rooms affected by SIGKILL of shard-2", len(affected)],
             ["recovery: kill → first good read, worst / median room",
