@@ -299,6 +299,10 @@ class Supervisor:
             if self._stopping:
                 raise ControlError("shutting_down", "the supervisor is shutting down")
             if req.cmd == "scale" and req.shards is not None:
+                if self.settings.shards == 0 and req.shards > 0:
+                    raise ControlError("no_rooms_route", "started with --shards 0, so the "
+                                       "gateway has no /api/rooms/ route; start `stateline up` "
+                                       "with --shards N")
                 return {"ok": True, "shards": await self._scale(req.shards, role="shard")}
             if req.cmd == "scale":
                 assert req.apps is not None

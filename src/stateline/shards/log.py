@@ -32,11 +32,24 @@ end
 return {1, redis.call('XADD', KEYS[2], '*', 't', ARGV[1], 'e', ARGV[2])}
 """
 
-# KEYS: fence, snap, log. ARGV: token, pointer JSON, last entry id. 1 if written, 0 if fenced.
+# KEYS: fence, snap, log. ARGV: token, pointer JSON, last entry id.
+# 1 if written, 0 if fenced, 2 if the current pointer is as new or newer (kept: a late
+# snapshot must never point behind entries a newer one has already trimmed away).
 _SNAPSHOT = """
 local fence = tonumber(redis.call('GET', KEYS[1]) or '0')
 if fence ~= tonumber(ARGV[1]) then
   return 0
+end
+local cur = redis.call('GET', KEYS[2])
+if cur then
+  local ms, seq = string.match(cur, '"last":"(%d+)-(%d+)"')
+  local nms, nseq = string.match(ARGV[3], '^(%d+)-(%d+)$')
+  if ms and nms then
+    ms, seq, nms, nseq = tonumber(ms), tonumber(seq), tonumber(nms), tonumber(nseq)
+    if nms < ms or (nms == ms and nseq <= seq) then
+      return 2
+    end
+  end
 end
 redis.call('SET', KEYS[2], ARGV[2])
 if ARGV[3] ~= '0-0' then
@@ -94,8 +107,11 @@ class RoomLog:
         return orjson.loads(raw) if raw else None
 
     async def set_snapshot_pointer(self, room: str, token: int, blob: str, last: str) -> bool:
-        """Point the room at a snapshot blob taken as of entry ``last``; False if fenced."""
+        """Point the room at a snapshot blob taken as of entry ``last``.
+
+        False if fenced; True also when a newer snapshot is already in place (kept).
+        """
         pointer = orjson.dumps({"blob": blob, "last": last})
         ok = await self.redis.eval(_SNAPSHOT, 3, room_key(room, "fence"), room_key(room, "snap"),
                                    room_key(room, "log"), token, pointer, last)
-        return bool(int(ok))
+        return int(ok) != 0

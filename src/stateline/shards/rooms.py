@@ -77,6 +77,7 @@ class Room:
     players: dict[str, tuple[float, float]] = field(default_factory=dict)
     last: str = "0-0"
     since_snapshot: int = 0
+    snapshotting: bool = False  # a background snapshot is being written
 
     def apply(self, event: dict[str, Any]) -> None:
         op, player = event.get("op"), str(event.get("player"))
@@ -141,6 +142,7 @@ class RoomService:
         self.rooms: dict[str, Room] = {}
         self.holdings: dict[str, Holding] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self.bind(redis, blobs, holder)
 
     def bind(self, redis: AsyncRedis | None, blobs: BlobStore | None, holder: str) -> None:
@@ -288,14 +290,32 @@ class RoomService:
         room.apply(event)
         room.last = entry
         room.since_snapshot += 1
-        if room.since_snapshot >= self.snapshot_every:
-            await self._snapshot(room_id, room, holding.token)
+        if room.since_snapshot >= self.snapshot_every and not room.snapshotting:
+            # Off the write path: the blob write (an fsync) must not hold the room's lock.
+            room.snapshotting = True
+            task = asyncio.create_task(self._snapshot(room_id, room, holding.token))
+            self._tasks.add(task)  # stateline: allow[SL105] snapshot tasks in flight, held so they are not garbage-collected mid-write
+            task.add_done_callback(self._snapshot_done)
+
+    def _snapshot_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("snapshot failed: %r", task.exception())  # the log still has it all
 
     async def _snapshot(self, room_id: str, room: Room, token: int) -> None:
-        blob = await snapshots.save(self.blobs, room.state())
-        if await self.log.set_snapshot_pointer(room_id, token, blob, room.last):
-            room.since_snapshot = 0
-            self._count("snapshots")
+        """Write the room as of now to the blob store and point the room at it.
+
+        The state is copied before the first await, so writes that land while
+        the blob is written are simply after ``last`` and are replayed.
+        """
+        state, last, counted = room.state(), room.last, room.since_snapshot
+        try:
+            blob = await snapshots.save(self.blobs, state)
+            if await self.log.set_snapshot_pointer(room_id, token, blob, last):
+                room.since_snapshot -= min(counted, room.since_snapshot)
+                self._count("snapshots")
+        finally:
+            room.snapshotting = False
 
     # -- background work: renewal, rebalancing, draining ------------------------------------
 

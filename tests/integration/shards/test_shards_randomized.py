@@ -256,3 +256,26 @@ def test_handoff_snapshots_then_the_next_owner_reads_the_same_room(
             await redis.aclose()
 
     asyncio.run(go())
+
+
+def test_a_late_snapshot_never_points_behind_a_newer_one(redis_url: str, tmp_path: Path) -> None:
+    """Two snapshots of one room finishing out of order: the newer pointer stays."""
+    async def go() -> None:
+        redis = connect(redis_url)
+        try:
+            blobs = BlobStore(tmp_path / "blobs")
+            room = f"snap-{uuid.uuid4().hex[:6]}"
+            svc = RoomService(redis, blobs, "shard-1/a", snapshot_every=10_000)
+            await svc.join(room, "ada", 0.0, 0.0)
+            old_last = svc.rooms[room].last
+            await svc.move(room, "ada", 1.0, 1.0)
+            new_last = svc.rooms[room].last
+            token = svc.holdings[room].token
+            assert await svc.log.set_snapshot_pointer(room, token, "b" * 64, new_last)
+            assert await svc.log.set_snapshot_pointer(room, token, "a" * 64, old_last)
+            pointer = await svc.log.snapshot_pointer(room)
+            assert pointer == {"blob": "b" * 64, "last": new_last}
+        finally:
+            await redis.aclose()
+
+    asyncio.run(go())
