@@ -4,8 +4,9 @@
 keyed by path segment 3 (the room id in ``/api/rooms/<room>/...``), so every
 gateway replica sends a room to the same shard; everything else goes round
 robin to the stateless ``apps`` pool. Both pools take their members from the
-registry. The file holds the Redis URL (which may carry a password), so it is
-written readable by its owner only.
+registry. The file holds the Redis URL without credentials (the gateway
+takes those from its environment, see ``specs.gateway_spec``) and is written
+readable by its owner only all the same.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stateline.settings import ENV_PREFIX, Settings
+from stateline.stores.redis import PASSWORD_ENV, USERNAME_ENV, credentials, without_credentials
 
 HEALTH_PATH = "/_stateline/health"
 
@@ -116,20 +117,34 @@ def shard_spec(commands: Commands, settings: Settings, instance_id: str,
 
 
 def gateway_spec(commands: Commands, settings: Settings, port: int) -> ProcessSpec:
-    """The gateway: one ``apps`` pool by flags, or (with shards) the two-pool config file."""
+    """The gateway: one ``apps`` pool by flags, or (with shards) the two-pool config file.
+
+    Its registry URL goes on argv (or in the config file) without credentials;
+    those go in its env: ``ps`` shows every process's argv to every local
+    user, the environment only to the process's owner.
+    """
     registry = settings.registry_url or settings.redis_url or ""
+    env = child_environ(settings)
+    env.pop(PASSWORD_ENV, None)
+    env.pop(USERNAME_ENV, None)
+    user, password = credentials(registry)
+    if password is not None:
+        env[PASSWORD_ENV] = password
+        if user:
+            env[USERNAME_ENV] = user
     if settings.shards > 0:
         from stateline.local import gateway_toml
         from stateline.shards import POOL
 
-        config = gateway_toml.write(settings.data_dir / "gateway.toml",
-                                    gateway_toml.render(port, registry, settings.pool, POOL))
+        config = gateway_toml.write(
+            settings.data_dir / "gateway.toml",
+            gateway_toml.render(port, without_credentials(registry), settings.pool, POOL))
         argv = tuple(commands.gateway_config(port, config))
     else:
-        argv = tuple(commands.gateway(port, registry, settings.pool))
+        argv = tuple(commands.gateway(port, without_credentials(registry), settings.pool))
     return ProcessSpec(
         id="gateway", role="gateway",
         argv=argv,
-        env=child_environ(settings), port=port,
+        env=env, port=port,
         log_path=settings.data_dir / "logs" / "gateway.log",
     )

@@ -35,6 +35,17 @@ def test_rooms_go_to_the_shards_pool_by_rendezvous_on_the_room_id(tmp_path: Path
     assert cfg.redis_url == "redis+cluster://127.0.0.1:7001,127.0.0.1:7002"
 
 
+def test_the_config_file_carries_no_redis_password(tmp_path: Path) -> None:
+    url = "redis+cluster://:s3cret@127.0.0.1:7001,127.0.0.1:7002"
+    settings = _settings(tmp_path).with_(redis_url=url, registry_url=url)
+    gw = gateway_spec(StatelineCommands(python="py"), settings, 9000)
+    text = (tmp_path / "gateway.toml").read_text()
+    assert "s3cret" not in text and "s3cret" not in " ".join(gw.argv)
+    assert load_file(tmp_path / "gateway.toml").redis_url == (
+        "redis+cluster://127.0.0.1:7001,127.0.0.1:7002")
+    assert gw.env["STATELINE_REDIS_PASSWORD"] == "s3cret"
+
+
 def test_a_shard_registers_in_the_shards_pool(tmp_path: Path) -> None:
     spec = shard_spec(StatelineCommands(python="py"), _settings(tmp_path), "shard-2", 4321)
     assert spec.argv == ("py", "-m", "stateline", "shard", "--host", "127.0.0.1", "--port",
