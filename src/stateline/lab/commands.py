@@ -51,7 +51,8 @@ def bench(
 
 def experiment(
     name: Annotated[str, typer.Argument(help="failover | scaling | stateful-failover | "
-                                        "routing | accidental-state | resharding | all")],
+                                        "routing | accidental-state | resharding | "
+                                        "stateful-shard | all")],
     quick: Annotated[bool, typer.Option(
         "--quick", help="A short run (about two minutes each).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results folder.")] = RESULTS,
