@@ -33,7 +33,7 @@ from stateline.gateway.balancers.rendezvous import key_hash, member_seed, mix
 from stateline.shards import snapshots
 from stateline.shards.lease import Leases, Refused
 from stateline.shards.log import Fenced, RoomLog
-from stateline.shards.ownership import Action, Holding, decide, to_hand_off
+from stateline.shards.ownership import Action, Holding, decide, shard_of, to_hand_off
 from stateline.stores.blobs import BlobStore
 from stateline.stores.redis import AsyncRedis
 
@@ -242,6 +242,14 @@ class RoomService:
     async def _activate(self, room_id: str) -> Room:
         got = await self.leases.acquire(room_id)
         if isinstance(got, Refused):
+            self._drop(room_id)
+            holder = shard_of(got.holder)
+            if holder in self.owners.members:
+                # A live shard still serves it (its handoff has not happened yet): it is
+                # the right one to ask now, so refuse the way the gateway retries.
+                self._count("misdirected")
+                raise Refusal(421, "misdirected", f"room {room_id} is still served by "
+                              f"{holder}; ask it", owner=holder)
             raise Refusal(503, "room_unavailable",
                           f"room {room_id} is still held by {got.holder}; retry shortly",
                           retry_after=max(0.1, got.remaining_s))

@@ -279,3 +279,31 @@ def test_a_late_snapshot_never_points_behind_a_newer_one(redis_url: str, tmp_pat
             await redis.aclose()
 
     asyncio.run(go())
+
+
+def test_a_new_owner_sends_requests_back_to_the_live_holder_until_it_hands_off(
+        redis_url: str, tmp_path: Path) -> None:
+    """Scale-up: shard-2 joins and owns the room, shard-1 still holds it: 421 → shard-1."""
+    async def go() -> None:
+        redis = connect(redis_url)
+        try:
+            blobs = BlobStore(tmp_path / "blobs")
+            both = Owners(["shard-1", "shard-2"])
+            room = next(r for r in (f"up-{uuid.uuid4().hex[:6]}" for _ in range(100))
+                        if both.owner(r) == "shard-2")
+            a = RoomService(redis, blobs, "shard-1/a")
+            b = RoomService(redis, blobs, "shard-2/a")
+            a.set_members(["shard-1"])
+            await a.join(room, "ada", 1.0, 1.0)
+            b.set_members(["shard-1", "shard-2"])  # b saw the new membership first
+            with pytest.raises(Refusal) as refused:
+                await b.move(room, "ada", 2.0, 2.0)
+            assert (refused.value.status, refused.value.owner) == (421, "shard-1")
+            await a.move(room, "ada", 2.0, 2.0)  # the gateway's retry: the holder serves
+            a.set_members(["shard-1", "shard-2"])
+            assert await a.rebalance() == [room]
+            assert (await b.position(room, "ada"))["x"] == 2.0
+        finally:
+            await redis.aclose()
+
+    asyncio.run(go())
