@@ -364,7 +364,9 @@ class RoomService:
                     await self._snapshot(room_id, room, holding.token)
             finally:
                 await self.leases.release(room_id, holding.token)
-        self._locks.pop(room_id, None)
+        lock = self._locks.get(room_id)
+        if lock is not None and not lock.locked() and not getattr(lock, "_waiters", None):
+            del self._locks[room_id]  # nobody waits on it: a later request makes a new one
         self._count("handoffs")
         return True
 
