@@ -128,9 +128,13 @@ class RoomService:
     def __init__(self, redis: AsyncRedis | None = None, blobs: BlobStore | None = None,
                  holder: str = "unbound/0", *, ttl_s: float | None = None,
                  margin_s: float | None = None,
-                 snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+                 snapshot_every: int = DEFAULT_SNAPSHOT_EVERY, view_wait_s: float = 0.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.snapshot_every = snapshot_every
+        #: A request for a room that is not ours waits this long for the next membership
+        #: view before it is refused (see :meth:`_active`); 0 refuses at once.
+        self.view_wait_s = view_wait_s
+        self._view_changed = asyncio.Event()
         self.clock = clock
         self._lease_opts = {k: v for k, v in (("ttl_s", ttl_s), ("margin_s", margin_s))
                             if v is not None}
@@ -163,6 +167,8 @@ class RoomService:
     def set_members(self, members: list[str]) -> None:
         """The live (not draining) shards as the registry lists them now."""
         self.owners = Owners(members)
+        changed, self._view_changed = self._view_changed, asyncio.Event()
+        changed.set()
 
     def is_owner(self, room: str) -> bool:
         return self.owners.owner(room) == self.shard
@@ -220,16 +226,28 @@ class RoomService:
             lock = self._locks[room_id] = asyncio.Lock()  # stateline: allow[SL104] one asyncio lock per room this shard serves: serialises its writes
         return lock
 
-    async def _active(self, room_id: str, *, locked: bool = False) -> Room:
+    async def _active(self, room_id: str, *, locked: bool = False,
+                      waited: bool = False) -> Room:
         """The room in memory, reactivated first if rendezvous gives it to us; else refuse.
 
         ``locked``: the caller holds the room's lock already (the write paths).
+
+        A room that is not ours is refused only after waiting up to ``view_wait_s``
+        for the next membership view: during a change the gateway often knows
+        first (a draining shard, say), and a refusal from every shard whose view
+        is a poll behind would reach the client; one poll later we may own it.
         """
         action = decide(self.holdings.get(room_id), self.is_owner(room_id), self.draining,
                         self.clock())
         if action is Action.SERVE:
             return self.rooms[room_id]
         if action is Action.MISDIRECTED:
+            if self.view_wait_s > 0 and not waited:
+                changed = self._view_changed
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), self.view_wait_s)
+                if changed.is_set():
+                    return await self._active(room_id, locked=locked, waited=True)
             self._count("misdirected")
             owner = self.owners.owner(room_id)
             raise Refusal(421, "misdirected", f"room {room_id} is not served by {self.shard}"

@@ -10,7 +10,8 @@ Its life:
    off the rooms that moved: snapshot, release, forget), renew every lease it
    holds each third of the lease TTL, and re-check the rooms it holds;
 3. on SIGTERM: mark itself draining (gateways and the other shards stop
-   routing to it), hand off every room, deregister, exit 0. A SIGKILL skips
+   routing to it), keep serving its rooms for a few registry polls while they
+   notice, then hand off every room, deregister, exit 0. A SIGKILL skips
    all that: its leases expire (or its restarted self takes them over) and the
    rooms reactivate from snapshot + log on their next request.
 
@@ -120,6 +121,7 @@ async def serve(settings: Settings, instance_id: str) -> int:
     holder = f"{instance_id}/{uuid.uuid4().hex[:8]}"
     service = api.ROOMS
     service.bind(redis, BlobStore(settings.data_dir / "blobs"), holder)
+    service.view_wait_s = 2 * REGISTRY_INTERVAL_S
     app = create_app(instance_id)
     address = f"{settings.host}:{settings.port}"
     server = Server(app, address=settings.host, port=settings.port, interface=Interfaces.ASGI,
@@ -157,15 +159,21 @@ async def serve(settings: Settings, instance_id: str) -> int:
     if serving.done():
         print(f"stateline shard {instance_id}: cannot serve on {address}", file=sys.stderr)
         return 1
-    service.draining = True
+    # Drain in an order that lets every other party move first: stop following the
+    # registry (our own "draining" entry would hand everything off at once), mark us
+    # draining there, keep serving what we hold while gateways and the other shards
+    # see it (a few polls), and only then hand every room off. Handing off at once
+    # made the next owners refuse (421) while their views still named us.
+    for task in tasks:
+        task.cancel()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(registrar.drain(), 2.0)
+    await asyncio.sleep(3 * REGISTRY_INTERVAL_S)
+    service.draining = True
     with contextlib.suppress(Exception):
         moved = await asyncio.wait_for(service.rebalance(), 5.0)
         log.info("%s drained: handed off %d rooms", holder, len(moved))
     await asyncio.sleep(2 * REGISTRY_INTERVAL_S)  # requests already routed here get their 421
-    for task in tasks:
-        task.cancel()
     with contextlib.suppress(Exception):
         await asyncio.wait_for(registrar.stop(), 2.0)
     with contextlib.suppress(Exception):

@@ -307,3 +307,31 @@ def test_a_new_owner_sends_requests_back_to_the_live_holder_until_it_hands_off(
             await redis.aclose()
 
     asyncio.run(go())
+
+
+def test_a_request_for_a_room_not_yet_ours_waits_for_the_next_view(
+        redis_url: str, tmp_path: Path) -> None:
+    """A drain seen by the gateway a poll earlier than by this shard: served, not refused."""
+    async def go() -> None:
+        redis = connect(redis_url)
+        try:
+            svc = RoomService(redis, BlobStore(tmp_path / "blobs"), "shard-1/a",
+                              view_wait_s=HANG_GUARD_S)
+            room = f"wait-{uuid.uuid4().hex[:6]}"
+            svc.set_members(["shard-1", "shard-2"])
+            if svc.is_owner(room):
+                svc.set_members(["shard-2", "shard-3"])  # someone else's in this view
+            reading = asyncio.create_task(svc.read(room))
+            await asyncio.sleep(0)
+            assert not reading.done()
+            svc.set_members(["shard-1"])  # the next poll: the other shards left
+            assert (await reading)["players"] == []
+            assert svc.counters["misdirected"] == 0
+            svc.view_wait_s = 0.01
+            svc.set_members(["shard-2"])
+            with pytest.raises(Refusal):  # no newer view comes: refused after the wait
+                await svc.read(f"other-{uuid.uuid4().hex[:6]}")
+        finally:
+            await redis.aclose()
+
+    asyncio.run(go())
