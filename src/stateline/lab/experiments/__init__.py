@@ -24,6 +24,8 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "resharding": ("resharding", "move slots between Redis masters under load: MOVED/ASK"),
     "stateful-shard": ("stateful_shard",
                        "in-memory rooms shards vs Redis players: speed, SIGKILL, 3 → 4"),
+    "exactly-once": ("exactly_once",
+                     "retried writes with and without Idempotency-Key while instances die"),
 }
 
 
