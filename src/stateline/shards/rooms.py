@@ -34,7 +34,7 @@ from stateline.shards import snapshots
 from stateline.shards.lease import Leases, Refused
 from stateline.shards.log import Fenced, RoomLog
 from stateline.shards.ownership import Action, Holding, decide, shard_of, to_hand_off
-from stateline.stores.blobs import BlobStore
+from stateline.stores.blobs import BlobStore, open_blob_store
 from stateline.stores.redis import AsyncRedis
 
 log = logging.getLogger("stateline.shards")
@@ -158,7 +158,7 @@ class RoomService:
         """
         self.leases = Leases(redis, holder, **self._lease_opts)  # type: ignore[arg-type]
         self.log = RoomLog(redis)  # type: ignore[arg-type]
-        self.blobs = blobs or BlobStore(Path(".stateline") / "blobs")
+        self.blobs = blobs or open_blob_store(None, Path(".stateline") / "blobs")
         self.shard = self.leases.shard
         self.owners = Owners([self.shard])
 

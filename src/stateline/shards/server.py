@@ -43,7 +43,7 @@ from stateline.registry import Registrar, RegistryWatcher
 from stateline.settings import Settings
 from stateline.shards import POOL, api
 from stateline.shards.rooms import RoomService
-from stateline.stores.blobs import BlobStore
+from stateline.stores.blobs import open_blob_store
 from stateline.stores.redis import connect_bounded
 
 log = logging.getLogger("stateline.shards")
@@ -120,7 +120,8 @@ async def serve(settings: Settings, instance_id: str) -> int:
     redis = connect_bounded(settings.redis_url)
     holder = f"{instance_id}/{uuid.uuid4().hex[:8]}"
     service = api.ROOMS
-    service.bind(redis, BlobStore(settings.data_dir / "blobs"), holder)
+    blobs = open_blob_store(settings.blob_url, settings.data_dir / "blobs")
+    service.bind(redis, blobs, holder)
     service.view_wait_s = 2 * REGISTRY_INTERVAL_S
     app = create_app(instance_id)
     address = f"{settings.host}:{settings.port}"
@@ -178,6 +179,8 @@ async def serve(settings: Settings, instance_id: str) -> int:
         await asyncio.wait_for(registrar.stop(), 2.0)
     with contextlib.suppress(Exception):
         await redis.aclose()
+    with contextlib.suppress(Exception):
+        await blobs.close()
     server.stop()
     await serving
     return 0

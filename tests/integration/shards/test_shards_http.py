@@ -16,14 +16,14 @@ from starlette.testclient import TestClient
 from stateline.shards import api
 from stateline.shards.rooms import Owners
 from stateline.shards.server import create_app
-from stateline.stores.blobs import BlobStore
+from stateline.stores.blobs import open_blob_store
 from stateline.stores.redis import connect
 
 
 @pytest.fixture
 def client(redis_url: str, tmp_path: Path) -> Iterator[TestClient]:
     rooms = api.ROOMS
-    rooms.bind(connect(redis_url), BlobStore(tmp_path / "blobs"), "shard-1/t")
+    rooms.bind(connect(redis_url), open_blob_store(None, tmp_path / "blobs"), "shard-1/t")
     rooms.set_members(["shard-1", "shard-2"])
     rooms.ready = True
     try:

@@ -33,7 +33,7 @@ import pytest
 from stateline.shards.lease import room_key
 from stateline.shards.log import RoomLog
 from stateline.shards.rooms import Owners, Refusal, RoomError, RoomService
-from stateline.stores.blobs import BlobStore
+from stateline.stores.blobs import open_blob_store
 from stateline.stores.redis import connect
 
 HANG_GUARD_S = 60.0
@@ -54,7 +54,7 @@ class Recorder(RoomLog):
 
 
 class World:
-    def __init__(self, redis, blobs: BlobStore, rng: random.Random) -> None:
+    def __init__(self, redis, blobs: object, rng: random.Random) -> None:
         self.redis = redis
         self.blobs = blobs
         self.rng = rng
@@ -158,7 +158,7 @@ class World:
 async def _run(redis_url: str, tmp_path: Path, seed: int, steps: int) -> World:
     redis = connect(redis_url)
     rng = random.Random(seed)
-    world = World(redis, BlobStore(tmp_path / "blobs"), rng)
+    world = World(redis, open_blob_store(None, tmp_path / "blobs"), rng)
     tag = uuid.uuid4().hex[:6]
     rooms = [f"r{tag}-{i}" for i in range(8)]
     players = [f"p{i}" for i in range(5)]
@@ -204,7 +204,7 @@ def test_a_fenced_writer_is_refused_by_the_log_itself(redis_url: str, tmp_path: 
     async def go() -> None:
         redis = connect(redis_url)
         try:
-            blobs = BlobStore(tmp_path / "blobs")
+            blobs = open_blob_store(None, tmp_path / "blobs")
             room = f"fence-{uuid.uuid4().hex[:6]}"
             old = RoomService(redis, blobs, "shard-1/a", ttl_s=5.0, margin_s=0.5)
             await old.join(room, "ada", 1.0, 2.0)
@@ -229,7 +229,7 @@ def test_handoff_snapshots_then_the_next_owner_reads_the_same_room(
     async def go() -> None:
         redis = connect(redis_url)
         try:
-            blobs = BlobStore(tmp_path / "blobs")
+            blobs = open_blob_store(None, tmp_path / "blobs")
             room = f"move-{uuid.uuid4().hex[:6]}"
             a = RoomService(redis, blobs, "shard-1/a", snapshot_every=1000)
             b = RoomService(redis, blobs, "shard-2/a")
@@ -263,7 +263,7 @@ def test_a_late_snapshot_never_points_behind_a_newer_one(redis_url: str, tmp_pat
     async def go() -> None:
         redis = connect(redis_url)
         try:
-            blobs = BlobStore(tmp_path / "blobs")
+            blobs = open_blob_store(None, tmp_path / "blobs")
             room = f"snap-{uuid.uuid4().hex[:6]}"
             svc = RoomService(redis, blobs, "shard-1/a", snapshot_every=10_000)
             await svc.join(room, "ada", 0.0, 0.0)
@@ -287,7 +287,7 @@ def test_a_new_owner_sends_requests_back_to_the_live_holder_until_it_hands_off(
     async def go() -> None:
         redis = connect(redis_url)
         try:
-            blobs = BlobStore(tmp_path / "blobs")
+            blobs = open_blob_store(None, tmp_path / "blobs")
             both = Owners(["shard-1", "shard-2"])
             room = next(r for r in (f"up-{uuid.uuid4().hex[:6]}" for _ in range(100))
                         if both.owner(r) == "shard-2")
@@ -315,7 +315,7 @@ def test_a_request_for_a_room_not_yet_ours_waits_for_the_next_view(
     async def go() -> None:
         redis = connect(redis_url)
         try:
-            svc = RoomService(redis, BlobStore(tmp_path / "blobs"), "shard-1/a",
+            svc = RoomService(redis, open_blob_store(None, tmp_path / "blobs"), "shard-1/a",
                               view_wait_s=HANG_GUARD_S)
             room = f"wait-{uuid.uuid4().hex[:6]}"
             svc.set_members(["shard-1", "shard-2"])
