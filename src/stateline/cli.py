@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "stateline.local.commands",  # up, status, scale, kill, restart, down
     "stateline.gateway.commands",  # gateway
     "stateline.app.commands",  # app, rates
+    "stateline.shards.commands",  # shard
     "stateline.lint.commands",  # lint
     "stateline.lint.verify_commands",  # verify
     "stateline.lab.commands",  # bench, experiment, report
