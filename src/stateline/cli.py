@@ -3,14 +3,18 @@
 Each package owns its commands in its own ``commands.py`` and exposes
 ``register(app)``; this module only assembles them, so that a subcommand's
 imports (Pillow, matplotlib, the gateway's event loop) are paid by that
-subcommand alone.
+subcommand alone. `stateline lint` goes further: `main` hands it to a lean
+argparse command before typer itself is imported, so that it starts fast.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import TYPE_CHECKING
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
 COMMAND_MODULES = (
     "stateline.local.commands",  # up, status, scale, kill, restart, down
@@ -21,49 +25,54 @@ COMMAND_MODULES = (
     "stateline.lab.commands",  # bench, experiment, report
 )
 
-app = typer.Typer(
-    name="stateline",
-    help=(
-        "Stateless app servers behind a gateway, with all state pushed down into a "
-        "Redis Cluster, a SQL database and a blob store. Start everything with "
-        "`stateline up`; measure it with `stateline bench` and `stateline experiment`; "
-        "find accidental state in your own code with `stateline lint`."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
+def build_app() -> typer.Typer:
+    """The typer app with every package's commands registered."""
+    import typer
 
-def _register_all() -> None:
+    app = typer.Typer(
+        name="stateline",
+        help=(
+            "Stateless app servers behind a gateway, with all state pushed down into a "
+            "Redis Cluster, a SQL database and a blob store. Start everything with "
+            "`stateline up`; measure it with `stateline bench` and `stateline experiment`; "
+            "find accidental state in your own code with `stateline lint`."
+        ),
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    def _print_version(value: bool) -> None:
+        if value:
+            from stateline import __version__
+
+            typer.echo(f"stateline {__version__}")
+            raise typer.Exit()
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(
+            False,
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,  # answered before typer insists on a subcommand
+        ),
+    ) -> None:
+        """Stateless app servers behind a gateway; state lives in Redis Cluster, SQL and blobs."""
+
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        from stateline import __version__
-
-        typer.echo(f"stateline {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False,
-        "--version",
-        help="Print the version and exit.",
-        callback=_print_version,
-        is_eager=True,  # answered before typer insists on a subcommand
-    ),
-) -> None:
-    """Stateless app servers behind a gateway; state lives in Redis Cluster, SQL and blobs."""
+    return app
 
 
 def main() -> None:
-    _register_all()
-    app()
+    if sys.argv[1:2] == ["lint"]:  # lean path: no typer, no rich (start-up budget)
+        from stateline.lint.argv import main as lint_main
+
+        raise SystemExit(lint_main(sys.argv[2:]))
+    build_app()()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from stateline.lint.calls import cache_decorator, wrappers
 from stateline.lint.entries import Entry, EntryFinder
 from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo, ModuleInfo, build_module
-from stateline.lint.model import Cell, Finding, Param, Write
+from stateline.lint.model import Cell, Finding, Note, Param, Write
 from stateline.lint.resolve import Project, Sym
 from stateline.lint.rules import PRECEDENCE, RULES
 from stateline.lint.scope import Scope
@@ -34,6 +34,7 @@ class Result:
     files: int = 0
     lines: int = 0
     suppressed: list[Finding] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
 
 @dataclass
