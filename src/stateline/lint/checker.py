@@ -55,6 +55,23 @@ class Checker:
         self.candidates: list[Finding] = []
         self.registries: set[Cell] = set()
 
+    def release(self) -> None:
+        """Break the module ↔ function ↔ class reference cycles, so that the index and
+        every tree are freed by reference counting the moment the checker goes. Left to
+        the cyclic collector, the first collection after the analysis would walk
+        millions of AST nodes (0.5 s on Django's 159k lines)."""
+        for mod in self.modules:
+            for fn in mod.all_funcs:
+                fn.nested.clear()
+                fn.parent = fn.cls = None
+            for cls in mod.all_classes:
+                cls.methods.clear()
+            mod.functions.clear()
+            mod.classes.clear()
+            mod.all_funcs.clear()
+            mod.all_classes.clear()
+        self.modules.clear()
+
     # reachability ----------------------------------------------------------
     def _reach(self, entries: Iterable[Entry]) -> _Reach:
         reach = _Reach()
@@ -251,7 +268,10 @@ def _analyse(files: list[Path], cwd: Path, progress: Callable[[int, int], None] 
         if progress is not None:
             progress(i + 1, len(files))
     checker = Checker(sources)
-    findings = checker.run()
+    try:
+        findings = checker.run()
+    finally:
+        checker.release()
     for src in sources:
         if src.error is not None:
             err = src.error
