@@ -21,7 +21,7 @@ COMMAND_MODULES = (
     "stateline.gateway.commands",  # gateway
     "stateline.app.commands",  # app, rates
     "stateline.lint.commands",  # lint
-    "stateline.lint.verify_commands",  # verify
+    "stateline.verify.commands",  # verify
     "stateline.lab.commands",  # bench, experiment, report
 )
 
