@@ -11,8 +11,8 @@ import hashlib
 import json
 from typing import Any
 
-from stateline.verify.replay import Difference, ModeReport, Report, StepResult
 from stateline.verify.compare import ABSENT, FieldDiff
+from stateline.verify.replay import Difference, ModeReport, Report, StepResult
 from stateline.verify.script import NOT_JSON
 
 _BODY_LINES = 30

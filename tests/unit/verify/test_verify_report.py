@@ -6,9 +6,9 @@ import json
 
 import httpx
 
-from stateline.verify.replay import Difference, ModeReport, Report, StepResult
 from stateline.verify.compare import Normaliser, Observed, compare
 from stateline.verify.http import Exchange
+from stateline.verify.replay import Difference, ModeReport, Report, StepResult
 from stateline.verify.report import render_json, render_text, side_by_side
 from stateline.verify.script import parse_script, render
 
