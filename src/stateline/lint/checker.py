@@ -273,6 +273,12 @@ def _analyse(files: list[Path], cwd: Path, progress: Callable[[int, int], None] 
     finally:
         checker.release()
     for src in sources:
+        if src.needs:
+            used = ", ".join(src.features)
+            msg = (f"uses Python {src.needs} syntax ({used}); analysed through a "
+                   "compatibility rewrite" if src.rewritten else
+                   f"needs Python ≥ {src.needs} to parse ({used}); not analysed")
+            result.notes.append(Note(src.display, msg, src.needs))
         if src.error is not None:
             err = src.error
             findings.append(Finding("SL001", "error", src.display, err.lineno or 1,

@@ -103,4 +103,5 @@ def print_text(findings: list[Finding], write: Callable[[str], object], files: i
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     write(f"{len(findings)} finding(s): {errors} error(s), {warnings} warning(s), "
-          f"{suppressed} suppressed, in {files} file(s), {lines} line(s)\n")
+          f"{suppressed} suppressed, in {files} file(s), {lines} line(s)"
+          + (f"; {len(notes)} note(s)" if notes else "") + "\n")
