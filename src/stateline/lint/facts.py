@@ -43,6 +43,8 @@ class Facts:
     withs: list[tuple[ast.expr, ast.stmt]] = field(default_factory=list)
     guards: list[tuple[str, int, int]] = field(default_factory=list)
     membership: list[ast.expr] = field(default_factory=list)  # X in `k in X` tests
+    # `from jobs import enqueue` inside the body: local name → (level, module, attr)
+    imports: dict[str, tuple[int, str, str]] = field(default_factory=dict)
 
 
 def _iterated(node: ast.expr) -> ast.expr:
@@ -128,6 +130,17 @@ class _Collector:
         elif isinstance(s, ast.Delete):
             for t in s.targets:
                 self.target(t, None, "del", s)
+        elif isinstance(s, ast.Import):
+            for a in s.names:
+                if a.asname:
+                    f.imports[a.asname] = (0, a.name, "")
+                else:
+                    head = a.name.split(".", 1)[0]
+                    f.imports[head] = (0, head, "")
+        elif isinstance(s, ast.ImportFrom):
+            for a in s.names:
+                if a.name != "*":
+                    f.imports[a.asname or a.name] = (s.level, s.module or "", a.name)
         elif isinstance(s, ast.Global):
             f.globals_decl.update(s.names)
         elif isinstance(s, ast.Nonlocal):

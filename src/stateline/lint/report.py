@@ -11,6 +11,7 @@ from stateline.lint.model import Finding, Note
 from stateline.lint.rules import RULES
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
 def to_json(findings: list[Finding], notes: Sequence[Note] = ()) -> str:
@@ -30,7 +31,7 @@ def to_sarif(findings: list[Finding]) -> str:
         "shortDescription": {"text": RULES[rid].summary},
         "fullDescription": {"text": RULES[rid].summary},
         "help": {"text": RULES[rid].fix},
-        "defaultConfiguration": {"level": RULES[rid].severity},
+        "defaultConfiguration": {"level": _SARIF_LEVEL.get(RULES[rid].severity, "warning")},
         "properties": {"tags": ["accidental-state", "scalability"]},
     } for rid in used]
     index = {rid: i for i, rid in enumerate(used)}
@@ -44,7 +45,7 @@ def to_sarif(findings: list[Finding]) -> str:
         results.append({
             "ruleId": f.rule,
             "ruleIndex": index[f.rule],
-            "level": f.severity,
+            "level": _SARIF_LEVEL.get(f.severity, "warning"),
             "message": {"text": text},
             "locations": [{"physicalLocation": {
                 "artifactLocation": {"uri": f.path.replace("\\", "/"),
@@ -88,7 +89,7 @@ def print_text(findings: list[Finding], write: Callable[[str], object], files: i
     for path, group in groupby(findings, key=lambda f: f.path):
         write(_paint(path, "bold", colour) + "\n")
         for f in group:
-            sev = "red" if f.severity == "error" else "yellow"
+            sev = {"error": "red", "warning": "yellow"}.get(f.severity, "dim")
             write(f"  {f.line}:{f.col} {_paint(f.rule, sev, colour)} "
                   f"{_paint(RULES[f.rule].name, 'dim', colour)} {f.message}\n")
             if f.chain:
@@ -101,7 +102,9 @@ def print_text(findings: list[Finding], write: Callable[[str], object], files: i
     if notes:
         write("\n")
     errors = sum(f.severity == "error" for f in findings)
-    warnings = len(findings) - errors
+    infos = sum(f.severity == "info" for f in findings)
+    warnings = len(findings) - errors - infos
     write(f"{len(findings)} finding(s): {errors} error(s), {warnings} warning(s), "
+          + (f"{infos} info, " if infos else "") +
           f"{suppressed} suppressed, in {files} file(s), {lines} line(s)"
           + (f"; {len(notes)} note(s)" if notes else "") + "\n")

@@ -13,7 +13,7 @@ import ast
 
 from stateline.lint.calls import bind_args, cache_decorator, first_param, is_classmethod
 from stateline.lint.facts import facts_of
-from stateline.lint.index import ClassInfo, FuncInfo
+from stateline.lint.index import ClassInfo, FuncInfo, absolute_import
 from stateline.lint.model import Cell, Param, Ref
 from stateline.lint.resolve import Project, Sym
 from stateline.lint.values import INERT
@@ -53,6 +53,8 @@ class Scope:
             return "sym", Sym("func", fn.module, name, func=fn.nested[name]), None
         if name in fn.params:
             return "param", name, None
+        if name in f.imports:
+            return "sym", self.local_import(fn, name), None
         if name not in f.nonlocals:
             is_local, value = self.local_value(fn, name, line)
             if is_local:
@@ -62,12 +64,20 @@ class Scope:
             if name in outer.nested:
                 return "sym", Sym("func", outer.module, name, func=outer.nested[name]), None
             of = facts_of(outer)
+            if name in of.imports:
+                return "sym", self.local_import(outer, name), None
             if name in outer.params:
                 return "closure", outer, None
             if name in of.assigns and name not in of.globals_decl:
                 return "closure", outer, of.assigns[name][0][1]
             outer = outer.parent
         return "sym", self.p.symbol(fn.module, name), None
+
+    def local_import(self, fn: FuncInfo, name: str) -> Sym | None:
+        """What a name imported inside a function body denotes (`from jobs import enqueue`)."""
+        level, module, attr = facts_of(fn).imports[name]
+        base = absolute_import(fn.module, level, module)
+        return self.p.import_target(fn.module, base, attr)
 
     def sym(self, fn: FuncInfo | None, node: ast.expr, line: int, depth: int = 0) -> Sym | None:
         """What a Name/Attribute chain denotes inside `fn` (module scope when fn is None)."""

@@ -80,7 +80,9 @@ def applies(cell: Cell, op: str, detail: tuple[str, ...], element: bool) -> bool
         return vk in ("unknown", "appstate") or vk.startswith("instance:")
     if op == "method":
         m = detail[0] if detail else ""
-        if vk in ("unknown", "appstate"):
+        if vk == "unknown":
+            return m in GENERAL_MUTATORS and m not in AMBIGUOUS_METHODS
+        if vk == "appstate":
             return m in GENERAL_MUTATORS
         return mutates(vk, m)
     return False
@@ -189,14 +191,17 @@ class Summaries:
             r = sc.ref(fn, ctx, stmt.lineno)
             if r is not None and isinstance(r[0], Cell) and r[0].vkind == "lock":
                 end = stmt.end_lineno or stmt.lineno
-                if not _lazy_init_between(fn, stmt.lineno, end):
+                if not _lazy_init_between(fn, stmt.lineno, end) and _guards_shared_work(
+                        stmt) and not _memo_guard(stmt):
                     emit(r[0], "lock", stmt, (str(end),))
         tested = set()
         for c in f.membership:
             r = sc.ref(fn, c, getattr(c, "lineno", 0))
             if r is not None:
                 tested.add(r[0])
-        out[:] = [w for w in out if not (w.op == "read" and w.target in tested)]
+        out[:] = [w for w in out if not (w.op == "read" and w.target in tested)
+                  and not (w.op == "setitem" and w.target in tested and _creates_plumbing(
+                      sc, fn, w))]
         return out
 
     def _call_write(self, fn: FuncInfo, call: ast.Call, emit: Emit) -> None:
@@ -255,6 +260,15 @@ class Summaries:
             target, element = r
             if element and storeish(func.value):
                 return
+            if call.args and _is_task(fn, call.args[-1]):
+                return  # a set that keeps asyncio tasks alive until they finish
+            if m in AMBIGUOUS_METHODS and element and not (
+                    isinstance(target, Cell) and target.vkind in CONTAINERS
+                    and target.vkind != "container"):
+                # `.add`/`.update`/`.insert` on something not known to be a builtin
+                # container (ORM classmethods, query builders, SQLAlchemy tables)
+                if not _container_receiver(sc, fn, func.value):
+                    return
             ws = ""
             if call.args and _is_ws(fn, call.args[-1]):
                 ws = "ws-remove" if m in REMOVERS else ("ws" if m in _ADDERS else "")
@@ -312,6 +326,102 @@ class Summaries:
 
     def of(self, fn: FuncInfo) -> list[Write]:
         return list(self.writes.get(id(fn), {}).values())
+
+
+# Method names that are also common non-container APIs (session.add, Model.update,
+# table.insert, query.filter...). A call is a container mutation only when the
+# receiver is known to hold a builtin container.
+AMBIGUOUS_METHODS = frozenset({"add", "update", "insert", "remove", "pop", "clear", "sort",
+                               "reverse", "discard"})
+_TASK_MAKERS = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe",
+                          "spawn", "start_soon"})
+_PLUMBING_KINDS = frozenset({"metric", "logger", "lock", "semaphore", "regex", "contextvar"})
+_CTOR_NAMES = ("connect", "from_url", "create_engine", "create_async_engine", "client",
+               "Client", "session", "Session", "resource", "Redis", "Pool", "pool")
+
+
+def _is_task(fn: FuncInfo, node: ast.expr | None) -> bool:
+    """An asyncio task: `t = asyncio.create_task(...)`, or a name that says so."""
+    if isinstance(node, ast.Call):
+        f = node.func
+        return (f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")) in _TASK_MAKERS
+    if not isinstance(node, ast.Name):
+        return False
+    if node.id in ("task", "t", "fut", "future") or node.id.endswith("_task"):
+        return True
+    return any(_is_task(fn, v) for _, v in facts_of(fn).assigns.get(node.id, ()) if v is not None)
+
+
+def _container_receiver(sc: Scope, fn: FuncInfo, node: ast.expr) -> bool:
+    """Whether `node` is built as a builtin container (literal or constructor) where its
+    element or parameter value is defined: `ROOMS.setdefault(r, set())`, `x = []`."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+            node.func.attr in ("setdefault", "get") and len(node.args) == 2:
+        kind = sc.p.classify(fn.module, node.args[1])
+        return kind in CONTAINERS
+    if isinstance(node, ast.Subscript):
+        return True  # `ROOMS[room].add(ws)`: an element of a known container
+    if isinstance(node, ast.Attribute):
+        return _attr_kind(sc, fn, node) in CONTAINERS  # `self.rooms = set()` in __init__
+    if isinstance(node, ast.Name):
+        _, value = sc.local_value(fn, node.id, 10**9)
+        return value is not None and sc.p.classify(fn.module, value) in CONTAINERS
+    return False
+
+
+def _creates_plumbing(sc: Scope, fn: FuncInfo, w: Write) -> bool:
+    """`if name not in _METRICS: _METRICS[name] = Counter(...)`: registering a metric,
+    a logger or a client once per key is idempotent set-up, not request data."""
+    for raw in facts_of(fn).writes:
+        if raw.op != "setitem" or getattr(raw.node, "lineno", 0) != w.line:
+            continue
+        value = raw.value
+        if not isinstance(value, ast.Call):
+            return False
+        callee = sc.sym(fn, value.func, w.line)
+        kind = sc.p.call_kind(callee) if callee is not None else "unknown"
+        if kind in _PLUMBING_KINDS:
+            return True
+        name = value.func.attr if isinstance(value.func, ast.Attribute) else getattr(
+            value.func, "id", "")
+        return kind == "external" and (name[:1].isupper() or name.endswith(_CTOR_NAMES))
+    return False
+
+
+def _guards_shared_work(stmt: ast.stmt) -> bool:
+    """A `with lock:` body that checks something or writes something: check-then-act.
+    A body that only awaits calls is a concurrency cap, not coordination."""
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.If | ast.IfExp | ast.While | ast.Assert):
+            return True
+        if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+            targets = n.targets if isinstance(n, ast.Assign | ast.Delete) else [n.target]
+            if any(not isinstance(t, ast.Name) for t in targets):
+                return True
+        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and isinstance(
+                n.value.func, ast.Attribute) and n.value.func.attr in GENERAL_MUTATORS:
+            return True
+    return False
+
+
+def _memo_guard(stmt: ast.stmt) -> bool:
+    """A stampede guard: under the lock, `if key in CACHE` / `CACHE.get(key) is None`
+    and then `CACHE[key] = ...` on the same object (the cache write is its own finding)."""
+    tested: set[str] = set()
+    written: set[str] = set()
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.Compare):
+            for op, right in zip(n.ops, n.comparators, strict=False):
+                if isinstance(op, ast.In | ast.NotIn):
+                    tested.add(ast.unparse(right))
+            if isinstance(n.left, ast.Call) and isinstance(n.left.func, ast.Attribute) and \
+                    n.left.func.attr == "get":
+                tested.add(ast.unparse(n.left.func.value))
+        elif isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Subscript):
+                    written.add(ast.unparse(t.value))
+    return bool(tested & written)
 
 
 def _key(w: Write) -> tuple[object, ...]:
