@@ -9,7 +9,6 @@ its own stale copy.
 from __future__ import annotations
 
 import ast
-
 import re
 
 from stateline.lint.calls import TTL_DECORATORS, callees

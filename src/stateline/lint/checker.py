@@ -233,6 +233,13 @@ class Checker:
                       f"`{name}` without a shared storage_uri counts hits in this process",
                       f"{name} storage", [f"{mod.name} (configuration)",
                                           mod.src.line_text(call.lineno)])
+        for mod, node, what in config_rules.throttle_findings(self.project):
+            line = getattr(node, "lineno", 1)
+            self._add("SL109", mod, line, getattr(node, "col_offset", 0) + 1,
+                      f"DRF throttling ({what}) counts requests in Django's default cache, "
+                      "which is local memory here: each process keeps its own counters",
+                      "DRF throttle counters", [f"{mod.name} (configuration)",
+                                                mod.src.line_text(line)])
         for mod, node, why in config_rules.session_findings(self.project):
             line = getattr(node, "lineno", 1)
             self._add("SL110", mod, line, getattr(node, "col_offset", 0) + 1, why,

@@ -245,6 +245,30 @@ class Project:
         return None
 
 
+def called_name(call: ast.Call) -> str:
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else (f.id if isinstance(f, ast.Name) else "")
+
+
+def module_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Top-level statements, looking into if/try/with but not into defs or classes."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        if isinstance(stmt, ast.If | ast.Try | ast.With):
+            inner = [*getattr(stmt, "body", []), *getattr(stmt, "orelse", []),
+                     *getattr(stmt, "finalbody", [])]
+            for h in getattr(stmt, "handlers", []):
+                inner.extend(h.body)
+            out.extend(module_level(inner))
+            if isinstance(stmt, ast.If):
+                out.append(ast.Expr(stmt.test))
+            continue
+        out.append(stmt)
+    return out
+
+
 def class_id(cls: ClassInfo) -> str:
     return f"{cls.module.name}@{cls.module.root}:{cls.qual}"
 

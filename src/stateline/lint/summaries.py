@@ -262,13 +262,13 @@ class Summaries:
                 return
             if call.args and _is_task(fn, call.args[-1]):
                 return  # a set that keeps asyncio tasks alive until they finish
+            # `.add`/`.update`/`.insert` on something not known to be a builtin
+            # container (ORM classmethods, query builders, SQLAlchemy tables)
             if m in AMBIGUOUS_METHODS and element and not (
                     isinstance(target, Cell) and target.vkind in CONTAINERS
-                    and target.vkind != "container"):
-                # `.add`/`.update`/`.insert` on something not known to be a builtin
-                # container (ORM classmethods, query builders, SQLAlchemy tables)
-                if not _container_receiver(sc, fn, func.value):
-                    return
+                    and target.vkind != "container") and not _container_receiver(
+                        sc, fn, func.value):
+                return
             ws = ""
             if call.args and _is_ws(fn, call.args[-1]):
                 ws = "ws-remove" if m in REMOVERS else ("ws" if m in _ADDERS else "")
