@@ -40,6 +40,7 @@ _HOT_CALLS = (
     "create_task", "ensure_future", "run_coroutine_threadsafe", "spawn", "Thread", "Process",
     "Timer", "BackgroundTask", "Route", "WebSocketRoute", "path", "re_path", "url", "Limiter",
     "as_view", "middlewares", "exception_handlers", "web.", "StaticFiles", "add_static",
+    "connect",
 )
 
 

@@ -24,10 +24,12 @@ from stateline.lint.values import (
     CONTAINERS,
     GENERAL_MUTATORS,
     INERT,
+    LIB_MUTATORS,
     REMOVERS,
     mutates,
 )
 
+LIB_METHODS = frozenset().union(*LIB_MUTATORS.values())
 _WS_NAMES = frozenset({"websocket", "ws", "socket", "sock", "client_ws", "connection", "conn"})
 _ADDERS = frozenset({"add", "append", "appendleft", "insert", "setdefault"})
 _STOREISH = ("redis", "db", "database", "engine", "pool", "session", "client", "conn",
@@ -253,7 +255,7 @@ class Summaries:
                     not _lazy_init_between(fn, line, end):
                 emit(r[0], "lock", call, (str(end),))
             return
-        if m == "seed" or m in GENERAL_MUTATORS:
+        if m == "seed" or m in GENERAL_MUTATORS or m in LIB_METHODS:
             r = sc.ref(fn, func.value, line)
             if r is None:
                 return

@@ -73,7 +73,7 @@ CONSTRUCTORS: dict[str, str] = {
     "asyncio.BoundedSemaphore": "semaphore", "asyncio.Condition": "semaphore",
     "asyncio.Event": "semaphore", "multiprocessing.Lock": "lock",
     "anyio.Lock": "lock", "anyio.Semaphore": "semaphore", "anyio.CapacityLimiter": "semaphore",
-    "asyncio.Queue": "semaphore", "queue.Queue": "semaphore",
+
     "contextvars.ContextVar": "contextvar",
     "re.compile": "regex", "types.MappingProxyType": "immutable",
     "logging.getLogger": "logger", "structlog.get_logger": "logger",
@@ -88,6 +88,28 @@ CONSTRUCTORS: dict[str, str] = {
     "flask_limiter.extension.Limiter": "limiter",
 }
 _METRIC_MODULES = ("prometheus_client", "opentelemetry", "statsd", "datadog")
+
+# Library objects that keep state inside the process and change it through their
+# own methods: constructor → the methods that write. vkind "lib:<constructor>".
+_QUEUE = frozenset({"put", "put_nowait"})
+_GRAPH = frozenset({"add_node", "add_edge", "add_nodes_from", "add_edges_from", "remove_node",
+                    "remove_edge", "update", "clear"})
+_SCHEDULER = frozenset({"add_job", "remove_job", "modify_job", "reschedule_job",
+                        "scheduled_job", "pause_job", "resume_job", "remove_all_jobs"})
+LIB_MUTATORS: dict[str, frozenset[str]] = {
+    "queue.Queue": _QUEUE, "queue.SimpleQueue": _QUEUE, "queue.LifoQueue": _QUEUE,
+    "queue.PriorityQueue": _QUEUE, "asyncio.Queue": _QUEUE, "asyncio.PriorityQueue": _QUEUE,
+    "asyncio.LifoQueue": _QUEUE, "multiprocessing.Queue": _QUEUE,
+    "networkx.Graph": _GRAPH, "networkx.DiGraph": _GRAPH, "networkx.MultiGraph": _GRAPH,
+    "networkx.MultiDiGraph": _GRAPH,
+    "apscheduler.schedulers.background.BackgroundScheduler": _SCHEDULER,
+    "apscheduler.schedulers.asyncio.AsyncIOScheduler": _SCHEDULER,
+    "apscheduler.schedulers.blocking.BlockingScheduler": _SCHEDULER,
+    "sched.scheduler": frozenset({"enter", "enterabs", "cancel"}),
+    "array.array": _LIST,
+    "heapq": frozenset(),
+}
+CONSTRUCTORS.update({name: f"lib:{name}" for name in LIB_MUTATORS})
 
 
 # Bounded caches whose entries expire within this many seconds are deliberate
@@ -157,6 +179,8 @@ def mutates(vkind: str, method: str) -> bool:
     """Whether calling `method` on a value of `vkind` changes it."""
     if vkind.startswith("instance:"):
         return False  # decided by the method's own summary
+    if vkind.startswith("lib:"):
+        return method in LIB_MUTATORS.get(vkind[4:], frozenset())
     return method in MUTATORS.get(vkind, frozenset())
 
 
