@@ -165,7 +165,7 @@ class Checker:
                 if cell in self.registries and rule not in ("SL118", "SL108", "SL115"):
                     rule = "SL112"  # every write site of a connection registry
                 elif rule in _STORE_RULES and self._deliberate(cell):
-                    rule = "SL119"
+                    rule = "SL119"  # commented as a deliberate per-process cache
                 if rule == "SL118" and w.op == "localcache" and not config_rules.locmem_cache(
                         self.project, fn.module):
                     continue
@@ -222,7 +222,8 @@ class Checker:
             if d is None or not caches.impure(self.scope, fn) or caches.creates_once(
                     self.scope, fn):
                 continue
-            rule = "SL119" if caches.bounded_expiring(self.scope, fn, d) else "SL107"
+            rule = "SL119" if caches.bounded_expiring(self.scope, fn, d) or (
+                id(fn) in self.summaries.timed_caches) else "SL107"
             chain = [*request.chain[key], _text(fn, d.lineno)]
             self._add(rule, fn.module, d.lineno, d.col_offset, f"{RULES[rule].summary}"
                       f": `{fn.qual}` keeps a per-process copy", f"{fn.qual} cache", chain)

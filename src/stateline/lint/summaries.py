@@ -96,6 +96,7 @@ class Summaries:
         self.writes: dict[int, dict[tuple[object, ...], Write]] = {}
         self.edges: dict[int, list[Edge]] = {}
         self.funcs: dict[int, FuncInfo] = {}
+        self.timed_caches: set[int] = set()
 
     # direct facts --------------------------------------------------------
     def edges_of(self, fn: FuncInfo) -> list[Edge]:
@@ -174,6 +175,11 @@ class Summaries:
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
                          "classattr", w.node, (w.how,))
                     continue
+            if w.op == "setattr" and isinstance(w.obj, ast.Name) and \
+                    f"{w.obj.id}.{w.name}" in f.memo:
+                continue  # `if self.cache is not None: return self.cache` ... lazy memo
+            if w.op == "setitem" and _holds_live_object(fn, w.value):
+                continue  # bookkeeping of this process's own DB sessions/threads/tasks
             r = sc.ref(fn, w.obj, line)
             if r is None:
                 continue
@@ -233,6 +239,11 @@ class Summaries:
             s = sc.sym(fn, func.value, line)
             if s is not None and s.kind == "func" and s.func is not None and cache_decorator(
                     sc, s):
+                if _under_clock_test(fn, call):
+                    # `if now - _last > ONE_DAY: f.cache_clear()`: a hand-made expiry,
+                    # each process on its own timer (the cache is SL119, not SL107)
+                    self.timed_caches.add(id(s.func))
+                    return
                 emit(Cell("cache", s.func.module.name, f"{s.func.qual} (decorator cache)",
                           "container"), "cache_clear", call)
             return
@@ -340,6 +351,36 @@ _TASK_MAKERS = frozenset({"create_task", "ensure_future", "run_coroutine_threads
 _PLUMBING_KINDS = frozenset({"metric", "logger", "lock", "semaphore", "regex", "contextvar"})
 _CTOR_NAMES = ("connect", "from_url", "create_engine", "create_async_engine", "client",
                "Client", "session", "Session", "resource", "Redis", "Pool", "pool")
+
+
+_LIVE_TYPES = ("Session", "AsyncSession", "Thread", "Task", "Popen", "Connection", "Process")
+_CLOCK_WORDS = ("time", "now", "monotonic", "timedelta", "datetime", "age", "expire", "ttl")
+
+
+def _holds_live_object(fn: FuncInfo, value: ast.expr | None) -> bool:
+    """A value that is (or wraps in a dict/tuple) a parameter annotated as a live
+    in-process object: a DB session, a thread, a task, a child process. Tables of
+    those are this process's own bookkeeping, not data another instance should see."""
+    if value is None:
+        return False
+    annotated = {a.arg for a in (*fn.node.args.posonlyargs, *fn.node.args.args,
+                                 *fn.node.args.kwonlyargs)
+                 if a.annotation is not None and ast.unparse(a.annotation).rsplit(".", 1)[-1]
+                 .strip("'\"") in _LIVE_TYPES}
+    if not annotated:
+        return False
+    return any(isinstance(n, ast.Name) and n.id in annotated for n in ast.walk(value))
+
+
+def _under_clock_test(fn: FuncInfo, call: ast.Call) -> bool:
+    """Whether `call` runs under an `if` that compares times (a hand-made expiry)."""
+    for n in ast.walk(fn.node):
+        if isinstance(n, ast.If) and n.body and n.body[0].lineno <= call.lineno <= (
+                n.body[-1].end_lineno or n.lineno):
+            test = ast.unparse(n.test).lower()
+            if any(w in test for w in _CLOCK_WORDS):
+                return True
+    return False
 
 
 def _is_task(fn: FuncInfo, node: ast.expr | None) -> bool:

@@ -514,3 +514,56 @@ def test_rules_name_what_the_state_is(tmp_path: Path) -> None:
     })
     assert any("token blocklist" in m for m in messages)
     assert any("chat rooms" in m for m in messages)
+
+
+def test_attribute_memo_and_own_object_bookkeeping_are_not_state(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            import datetime
+            import functools
+            import uuid
+            import httpx
+            from fastapi import FastAPI
+            from sqlalchemy.orm import Session
+
+            class Plugins:
+                cache = None
+
+                def all(self):
+                    if self.cache is not None:
+                        return self.cache
+                    self.cache = [p for p in ("a", "b")]
+                    return self.cache
+
+            class Tracker:
+                _open: dict = {}
+
+                @classmethod
+                def track(cls, session: Session) -> str:
+                    key = str(uuid.uuid4())
+                    cls._open[key] = {"session": session}
+                    return key
+
+            _last = None
+
+            @functools.lru_cache(maxsize=1)  # !SL119
+            def latest_release():
+                return httpx.get("https://api.example/releases/latest").json()["tag"]
+
+            def latest():
+                global _last
+                now = datetime.datetime.now()
+                if not _last or now - _last > datetime.timedelta(days=1):
+                    _last = now
+                    latest_release.cache_clear()
+                return latest_release()
+
+            PLUGINS = Plugins()
+            app = FastAPI()
+
+            @app.get("/")
+            def home(session: Session):
+                Tracker.track(session)
+                return {"plugins": PLUGINS.all(), "latest": latest()}
+            """,
+    })
