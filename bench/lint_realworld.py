@@ -94,7 +94,9 @@ def score_app(app: dict, mirrors: Path, show: bool) -> Score | None:
         print(f"  {app['id']}: no mirror of {app['repo']} under {mirrors}")
         return None
     labels = {(lb["path"], int(lb["line"])): lb for lb in app.get("labels") or []}
-    reviewed = {(r["path"], int(r["line"])): r for r in app.get("reviewed") or []}
+    # a verdict may name the rule it was given for (`rule:`); without one it holds for any
+    reviewed = {(r["path"], int(r["line"]), r.get("rule", "")): r
+                for r in app.get("reviewed") or []}
     s = Score(labels=len(labels))
     with tempfile.TemporaryDirectory(prefix="stateline-rw-") as tmp:
         tree = export(git_dir, app["commit"], app.get("root", ""), Path(tmp))
@@ -110,8 +112,8 @@ def score_app(app: dict, mirrors: Path, show: bool) -> Score | None:
             want = labels[key].get("rule")
             if want and want != f.rule:
                 s.mismatched.append(f"{f.path}:{f.line} got {f.rule} want {want}")
-        elif key in reviewed:
-            verdict = reviewed[key]["verdict"]
+        elif (*key, f.rule) in reviewed or (*key, "") in reviewed:
+            verdict = reviewed.get((*key, f.rule), reviewed.get((*key, "")))["verdict"]
         if verdict in ("LABEL", "TP"):
             s.right += 1
         if verdict == "unreviewed":
