@@ -184,9 +184,17 @@ def _type_params(text: str, rw: Rewrite) -> str:
     return text
 
 
+def _py2_binding(names: str) -> bool:
+    """`except ValueError, e:` is Python 2 for `except ValueError as e:`, not PEP 758:
+    a last name in lower case that is not an exception class is a binding."""
+    parts = [p.strip() for p in names.split(",")]
+    last = parts[-1].rsplit(".", 1)[-1]
+    return len(parts) == 2 and last.isidentifier() and last[:1].islower()
+
+
 def _except_groups(text: str, rw: Rewrite) -> str:
     def fix(m: re.Match[str]) -> str:
-        if " as " in m.group(2):
+        if " as " in m.group(2) or _py2_binding(m.group(2)):
             return m.group(0)
         rw.features["except without parentheses (PEP 758)"] = "3.14"
         return f"{m.group(1)} ({m.group(2)}):"

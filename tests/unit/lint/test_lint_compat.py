@@ -119,3 +119,12 @@ def test_newer_syntax_that_still_fails_is_a_note_not_a_finding(tmp_path: Path) -
     assert result.findings == []
     assert result.notes[0].needs == "3.12"
     assert "not analysed" in result.notes[0].message
+
+
+def test_python2_except_binding_is_not_read_as_pep_758(tmp_path: Path) -> None:
+    """`except ValueError, e:` is Python 2 (`as e`): a syntax error, not 3.14 syntax."""
+    (tmp_path / "old.py").write_text("try:\n    pass\nexcept ValueError, e:\n    pass\n")
+    result = lint([tmp_path], cwd=tmp_path)
+    assert [f.rule for f in result.findings] == ["SL001"]
+    assert result.notes == []
+    assert rewrite("try:\n    pass\nexcept ValueError, TypeError:\n    pass\n").needs == "3.14"
