@@ -164,7 +164,7 @@ class Checker:
                     continue
                 if cell in self.registries and rule not in ("SL118", "SL108", "SL115"):
                     rule = "SL112"  # every write site of a connection registry
-                elif rule in _STORE_RULES and self._deliberate(cell):
+                elif rule in _STORE_RULES and self._deliberate(cell, w.path):
                     rule = "SL119"  # commented as a deliberate per-process cache
                 if rule == "SL118" and w.op == "localcache" and not config_rules.locmem_cache(
                         self.project, fn.module):
@@ -177,10 +177,11 @@ class Checker:
                 self._add_raw(Finding(rule, RULES[rule].severity, w.path, w.line, w.col, msg,
                                       cell.label, chain, _fix(rule, cell)))
 
-    def _deliberate(self, cell: Cell) -> bool:
+    def _deliberate(self, cell: Cell, near: str) -> bool:
         """A cell its authors comment as deliberately per-process (on its definition line
         or the line above): `_cache = {}  # per-process cache, fine to lose`."""
-        mod = self.project.by_name.get(cell.module)
+        same = [m for m in self.modules if m.name == cell.module]
+        mod = next((m for m in same if m.path == near), same[0] if same else None)
         if mod is None:
             return False
         name = cell.name.split(".", 1)[0] if cell.kind == "global" else ""
