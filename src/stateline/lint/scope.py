@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import ast
 
-from stateline.lint.calls import (
-    bind_args,
-    cache_decorator,
-    callees,
-    first_param,
-    is_classmethod,
-)
+from stateline.lint.calls import bind_args, cache_decorator, first_param, is_classmethod
 from stateline.lint.facts import facts_of
 from stateline.lint.index import ClassInfo, FuncInfo, ModuleInfo, absolute_import
+from stateline.lint.injection import arg_value, member_cell
 from stateline.lint.model import Cell, Param, Ref
-from stateline.lint.resolve import Project, Sym, called_name, module_level
+from stateline.lint.resolve import Project, Sym
 from stateline.lint.values import INERT
 
 _COPIES = frozenset({"builtins.list", "builtins.dict", "builtins.set", "builtins.tuple",
@@ -40,8 +35,8 @@ class Scope:
         self.p = project
         self._returns: dict[int, list[tuple[Ref, bool]]] = {}
         self._in_progress: set[int] = set()
-        self._args: dict[tuple[int, str], Cell | None] = {}
-        self._sites: dict[int, list[tuple[ModuleInfo, FuncInfo | None, ast.Call]]] = {}
+        self.arg_memo: dict[tuple[int, str], Cell | None] = {}
+        self.site_memo: dict[int, list[tuple[ModuleInfo, FuncInfo | None, ast.Call]]] = {}
 
     # names -----------------------------------------------------------------
     def local_value(self, fn: FuncInfo, name: str, line: int) -> tuple[bool, ast.expr | None]:
@@ -141,7 +136,7 @@ class Scope:
                 if isinstance(value, ast.Name) and value.id in fn.params:
                     # `def set_service(s): global _service; _service = s`: what the
                     # callers hand in (dependency injection at start-up)
-                    passed = self.arg_value(fn, value.id, bound=False)
+                    passed = arg_value(self, fn, value.id, bound=False)
                     if passed is not None:
                         return passed.vkind, guarded
                 return self.p.classify(mod, value), guarded
@@ -161,7 +156,7 @@ class Scope:
             cls = self.class_ref(fn, node.value, line)
             if cls is not None:
                 return self._class_attr_cell(cls, node.attr, through_self=False)
-            member = self._member_cell(fn, node, line, depth)
+            member = member_cell(self, fn, node, line, depth)
             if member is not None:
                 return member, False
             sp = first_param(fn)
@@ -197,87 +192,6 @@ class Scope:
                 if got is not None:
                     return got
         return None
-
-    def _member_cell(self, fn: FuncInfo, node: ast.Attribute, line: int, depth: int
-                     ) -> Cell | None:
-        """`service.manager` where `service` is a long-lived instance whose class keeps
-        what its constructor was given: `Service(manager)` → `self.manager = manager`.
-        The attribute is then that object (a module-level manager), so its methods run
-        with `self` bound to it."""
-        if isinstance(node.value, ast.Name) and node.value.id == first_param(fn):
-            return None  # `self.x`: decided when `self` is bound
-        inner = self.ref(fn, node.value, line, depth + 1)
-        if inner is None or not isinstance(inner[0], Cell) or inner[1]:
-            return None
-        cls = self.p.class_of_kind(inner[0].vkind)
-        if cls is None:
-            return None
-        value = self._init_attrs(cls).get(node.attr)
-        init = self.p.find_method(cls, "__init__")
-        if isinstance(value, ast.Name) and init is not None and value.id in init.params:
-            return self.arg_value(init, value.id, bound=True)
-        if isinstance(value, ast.Call):
-            kind = self.p.classify(cls.module, value)
-            if kind.startswith("instance:"):
-                return Cell("instance", inner[0].module, f"{inner[0].name}.{node.attr}", kind)
-        return None
-
-    def arg_value(self, callee: FuncInfo, param: str, bound: bool) -> Cell | None:
-        """The state cell the callers of `callee` pass as `param`, if they agree on one:
-        a module-level object handed to a constructor or a setter at start-up."""
-        key = (id(callee), param)
-        if key in self._args:
-            return self._args[key]
-        self._args[key] = None  # cycle guard
-        found: Cell | None = None
-        for mod, caller, call in self.call_sites(callee):
-            arg = bind_args(callee, call, bound).get(param)
-            if arg is None:
-                continue
-            if caller is None:
-                s = self.p.module_expr(mod, arg)
-                cell = self.global_cell(s) if s is not None else None
-            else:
-                got = self.ref(caller, arg, call.lineno)
-                cell = got[0] if got is not None and isinstance(got[0], Cell) and \
-                    not got[1] else None
-            if cell is None:
-                continue
-            if found is not None and cell != found:
-                found = None
-                break
-            found = cell
-        self._args[key] = found
-        return found
-
-    def call_sites(self, fn: FuncInfo) -> list[tuple[ModuleInfo, FuncInfo | None, ast.Call]]:
-        """Every call in the tree that may run `fn` (for `__init__`: `Cls(...)`), with the
-        function it sits in (None: module level). Found by name, then resolved."""
-        key = id(fn)
-        if key in self._sites:
-            return self._sites[key]
-        self._sites[key] = []
-        name = fn.cls.name if fn.name == "__init__" and fn.cls is not None else fn.name
-        out: list[tuple[ModuleInfo, FuncInfo | None, ast.Call]] = []
-        for mod in self.p.modules:
-            if name not in mod.src.text or mod.src.tree is None:
-                continue
-            for stmt in module_level(mod.src.tree.body):
-                for n in ast.walk(stmt):
-                    if isinstance(n, ast.Call) and called_name(n) == name:
-                        s = self.p.module_expr(mod, n.func)
-                        target = s.func if s is not None and s.kind == "func" else (
-                            self.p.find_method(s.cls, "__init__")
-                            if s is not None and s.kind == "class" and s.cls else None)
-                        if target is fn:
-                            out.append((mod, None, n))
-            for caller in mod.all_funcs:
-                for n in facts_of(caller).calls:
-                    if called_name(n) == name and any(
-                            c is fn for c, _, _ in callees(self, caller, n)):
-                        out.append((mod, caller, n))
-        self._sites[key] = out
-        return out
 
     def name_ref(self, fn: FuncInfo, name: str, line: int, depth: int = 0
                  ) -> tuple[Ref, bool] | None:
@@ -382,11 +296,11 @@ class Scope:
         cls = fn.cls
         assert cls is not None
         found = self.p.class_attr(cls, attr)
-        if found is not None and attr not in self._init_attrs(cls):
+        if found is not None and attr not in self.init_attrs(cls):
             cell = self._class_attr_cell(cls, attr, through_self=True)
             if cell is not None:
                 return cell
-        init_value = self._init_attrs(cls).get(attr)
+        init_value = self.init_attrs(cls).get(attr)
         if init_value is not None:
             vk = self.p.classify(cls.module, init_value)
             if vk in INERT:
@@ -394,7 +308,7 @@ class Scope:
         sp = first_param(fn) or "self"
         return Param(sp), True
 
-    def _init_attrs(self, cls: ClassInfo) -> dict[str, ast.expr | None]:
+    def init_attrs(self, cls: ClassInfo) -> dict[str, ast.expr | None]:
         out: dict[str, ast.expr | None] = {}
         for c in reversed(self.p.mro(cls)):
             out.update(c.init_attrs)

@@ -20,6 +20,17 @@ from stateline.lint.index import FuncInfo
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
 from stateline.lint.scope import Scope
+from stateline.lint.shapes import (
+    AMBIGUOUS_METHODS,
+    attr_kind,
+    container_receiver,
+    creates_plumbing,
+    guards_shared_work,
+    holds_live_object,
+    is_task,
+    memo_guard,
+    under_clock_test,
+)
 from stateline.lint.values import (
     CONTAINERS,
     GENERAL_MUTATORS,
@@ -178,7 +189,7 @@ class Summaries:
             if w.op == "setattr" and isinstance(w.obj, ast.Name) and \
                     f"{w.obj.id}.{w.name}" in f.memo:
                 continue  # `if self.cache is not None: return self.cache` ... lazy memo
-            if w.op == "setitem" and _holds_live_object(fn, w.value):
+            if w.op == "setitem" and holds_live_object(fn, w.value):
                 continue  # bookkeeping of this process's own DB sessions/threads/tasks
             r = sc.ref(fn, w.obj, line)
             if r is None:
@@ -199,8 +210,8 @@ class Summaries:
             r = sc.ref(fn, ctx, stmt.lineno)
             if r is not None and isinstance(r[0], Cell) and r[0].vkind == "lock":
                 end = stmt.end_lineno or stmt.lineno
-                if not _lazy_init_between(fn, stmt.lineno, end) and _guards_shared_work(
-                        stmt) and not _memo_guard(stmt):
+                if not _lazy_init_between(fn, stmt.lineno, end) and guards_shared_work(
+                        stmt) and not memo_guard(stmt):
                     emit(r[0], "lock", stmt, (str(end),))
         tested = set()
         for c in f.membership:
@@ -208,7 +219,7 @@ class Summaries:
             if r is not None:
                 tested.add(r[0])
         out[:] = [w for w in out if not (w.op == "read" and w.target in tested)
-                  and not (w.op == "setitem" and w.target in tested and _creates_plumbing(
+                  and not (w.op == "setitem" and w.target in tested and creates_plumbing(
                       sc, fn, w))]
         return out
 
@@ -223,7 +234,7 @@ class Summaries:
             elif r is not None:
                 # `next(self._ids)`: what the attribute holds decides, once `self`
                 # is bound to a long-lived instance.
-                kind = _attr_kind(sc, fn, call.args[0])
+                kind = attr_kind(sc, fn, call.args[0])
                 if kind in ("count", "iter"):
                     emit(r[0], "next", call, (kind,), r[1])
             return
@@ -239,7 +250,7 @@ class Summaries:
             s = sc.sym(fn, func.value, line)
             if s is not None and s.kind == "func" and s.func is not None and cache_decorator(
                     sc, s):
-                if _under_clock_test(fn, call):
+                if under_clock_test(fn, call):
                     # `if now - _last > ONE_DAY: f.cache_clear()`: a hand-made expiry,
                     # each process on its own timer (the cache is SL119, not SL107)
                     self.timed_caches.add(id(s.func))
@@ -273,13 +284,13 @@ class Summaries:
             target, element = r
             if element and storeish(func.value):
                 return
-            if call.args and _is_task(fn, call.args[-1]):
+            if call.args and is_task(fn, call.args[-1]):
                 return  # a set that keeps asyncio tasks alive until they finish
             # `.add`/`.update`/`.insert` on something not known to be a builtin
             # container (ORM classmethods, query builders, SQLAlchemy tables)
             if m in AMBIGUOUS_METHODS and element and not (
                     isinstance(target, Cell) and target.vkind in CONTAINERS
-                    and target.vkind != "container") and not _container_receiver(
+                    and target.vkind != "container") and not container_receiver(
                         sc, fn, func.value):
                 return
             ws = ""
@@ -341,132 +352,6 @@ class Summaries:
         return list(self.writes.get(id(fn), {}).values())
 
 
-# Method names that are also common non-container APIs (session.add, Model.update,
-# table.insert, query.filter...). A call is a container mutation only when the
-# receiver is known to hold a builtin container.
-AMBIGUOUS_METHODS = frozenset({"add", "update", "insert", "remove", "pop", "clear", "sort",
-                               "reverse", "discard"})
-_TASK_MAKERS = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe",
-                          "spawn", "start_soon"})
-_PLUMBING_KINDS = frozenset({"metric", "logger", "lock", "semaphore", "regex", "contextvar"})
-_CTOR_NAMES = ("connect", "from_url", "create_engine", "create_async_engine", "client",
-               "Client", "session", "Session", "resource", "Redis", "Pool", "pool")
-
-
-_LIVE_TYPES = ("Session", "AsyncSession", "Thread", "Task", "Popen", "Connection", "Process")
-_CLOCK_WORDS = ("time", "now", "monotonic", "timedelta", "datetime", "age", "expire", "ttl")
-
-
-def _holds_live_object(fn: FuncInfo, value: ast.expr | None) -> bool:
-    """A value that is (or wraps in a dict/tuple) a parameter annotated as a live
-    in-process object: a DB session, a thread, a task, a child process. Tables of
-    those are this process's own bookkeeping, not data another instance should see."""
-    if value is None:
-        return False
-    annotated = {a.arg for a in (*fn.node.args.posonlyargs, *fn.node.args.args,
-                                 *fn.node.args.kwonlyargs)
-                 if a.annotation is not None and ast.unparse(a.annotation).rsplit(".", 1)[-1]
-                 .strip("'\"") in _LIVE_TYPES}
-    if not annotated:
-        return False
-    return any(isinstance(n, ast.Name) and n.id in annotated for n in ast.walk(value))
-
-
-def _under_clock_test(fn: FuncInfo, call: ast.Call) -> bool:
-    """Whether `call` runs under an `if` that compares times (a hand-made expiry)."""
-    for n in ast.walk(fn.node):
-        if isinstance(n, ast.If) and n.body and n.body[0].lineno <= call.lineno <= (
-                n.body[-1].end_lineno or n.lineno):
-            test = ast.unparse(n.test).lower()
-            if any(w in test for w in _CLOCK_WORDS):
-                return True
-    return False
-
-
-def _is_task(fn: FuncInfo, node: ast.expr | None) -> bool:
-    """An asyncio task: `t = asyncio.create_task(...)`, or a name that says so."""
-    if isinstance(node, ast.Call):
-        f = node.func
-        return (f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")) in _TASK_MAKERS
-    if not isinstance(node, ast.Name):
-        return False
-    if node.id in ("task", "t", "fut", "future") or node.id.endswith("_task"):
-        return True
-    return any(_is_task(fn, v) for _, v in facts_of(fn).assigns.get(node.id, ()) if v is not None)
-
-
-def _container_receiver(sc: Scope, fn: FuncInfo, node: ast.expr) -> bool:
-    """Whether `node` is built as a builtin container (literal or constructor) where its
-    element or parameter value is defined: `ROOMS.setdefault(r, set())`, `x = []`."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-            node.func.attr in ("setdefault", "get") and len(node.args) == 2:
-        kind = sc.p.classify(fn.module, node.args[1])
-        return kind in CONTAINERS
-    if isinstance(node, ast.Subscript):
-        return True  # `ROOMS[room].add(ws)`: an element of a known container
-    if isinstance(node, ast.Attribute):
-        return _attr_kind(sc, fn, node) in CONTAINERS  # `self.rooms = set()` in __init__
-    if isinstance(node, ast.Name):
-        _, value = sc.local_value(fn, node.id, 10**9)
-        return value is not None and sc.p.classify(fn.module, value) in CONTAINERS
-    return False
-
-
-def _creates_plumbing(sc: Scope, fn: FuncInfo, w: Write) -> bool:
-    """`if name not in _METRICS: _METRICS[name] = Counter(...)`: registering a metric,
-    a logger or a client once per key is idempotent set-up, not request data."""
-    for raw in facts_of(fn).writes:
-        if raw.op != "setitem" or getattr(raw.node, "lineno", 0) != w.line:
-            continue
-        value = raw.value
-        if not isinstance(value, ast.Call):
-            return False
-        callee = sc.sym(fn, value.func, w.line)
-        kind = sc.p.call_kind(callee) if callee is not None else "unknown"
-        if kind in _PLUMBING_KINDS:
-            return True
-        name = value.func.attr if isinstance(value.func, ast.Attribute) else getattr(
-            value.func, "id", "")
-        return kind == "external" and (name[:1].isupper() or name.endswith(_CTOR_NAMES))
-    return False
-
-
-def _guards_shared_work(stmt: ast.stmt) -> bool:
-    """A `with lock:` body that checks something or writes something: check-then-act.
-    A body that only awaits calls is a concurrency cap, not coordination."""
-    for n in ast.walk(stmt):
-        if isinstance(n, ast.If | ast.IfExp | ast.While | ast.Assert):
-            return True
-        if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
-            targets = n.targets if isinstance(n, ast.Assign | ast.Delete) else [n.target]
-            if any(not isinstance(t, ast.Name) for t in targets):
-                return True
-        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and isinstance(
-                n.value.func, ast.Attribute) and n.value.func.attr in GENERAL_MUTATORS:
-            return True
-    return False
-
-
-def _memo_guard(stmt: ast.stmt) -> bool:
-    """A stampede guard: under the lock, `if key in CACHE` / `CACHE.get(key) is None`
-    and then `CACHE[key] = ...` on the same object (the cache write is its own finding)."""
-    tested: set[str] = set()
-    written: set[str] = set()
-    for n in ast.walk(stmt):
-        if isinstance(n, ast.Compare):
-            for op, right in zip(n.ops, n.comparators, strict=False):
-                if isinstance(op, ast.In | ast.NotIn):
-                    tested.add(ast.unparse(right))
-            if isinstance(n.left, ast.Call) and isinstance(n.left.func, ast.Attribute) and \
-                    n.left.func.attr == "get":
-                tested.add(ast.unparse(n.left.func.value))
-        elif isinstance(n, ast.Assign):
-            for t in n.targets:
-                if isinstance(t, ast.Subscript):
-                    written.add(ast.unparse(t.value))
-    return bool(tested & written)
-
-
 def _key(w: Write) -> tuple[object, ...]:
     return (w.target, w.path, w.line, w.col, w.op)
 
@@ -481,18 +366,6 @@ def _increment(w: object) -> str:
             value.right, ast.Constant) and value.right.value == 1:
         return "+1"
     return ""
-
-
-def _attr_kind(sc: Scope, fn: FuncInfo, node: ast.expr) -> str:
-    """vkind of `self.X` from its `__init__` binding (or class attribute)."""
-    if fn.cls is None or not isinstance(node, ast.Attribute):
-        return ""
-    value = sc.p.class_attr(fn.cls, node.attr)
-    init = {}
-    for c in reversed(sc.p.mro(fn.cls)):
-        init.update(c.init_attrs)
-    expr = init.get(node.attr) if node.attr in init else (value[1] if value else None)
-    return sc.p.classify(fn.module, expr) if expr is not None else ""
 
 
 def _is_id_name(name: str) -> bool:
