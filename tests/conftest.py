@@ -51,17 +51,29 @@ def redis_server_binary() -> str:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A single real Redis server for the whole session (flushed by tests that need it empty)."""
+    """A single real Redis server for the whole session (flushed by tests that need it empty).
+
+    It requires a password, as the embedded cluster does, and the URL carries
+    it (``redis://:PASSWORD@...``): every test using it checks that an
+    external URL with credentials works. The password reaches redis-server
+    through its config file (stdin), not its command line.
+    """
+    import secrets
+
     port = free_port()
     d = tmp_path_factory.mktemp("redis")
+    password = secrets.token_hex(16)
     proc = subprocess.Popen(
-        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d),
+        [redis_server_binary(), "-", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d),
          "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    assert proc.stdin is not None
+    proc.stdin.write(f'requirepass "{password}"\n'.encode())
+    proc.stdin.close()
     try:
         wait_port(port)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://:{password}@127.0.0.1:{port}/0"
     finally:
         proc.terminate()
         proc.wait(10)

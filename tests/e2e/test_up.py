@@ -282,6 +282,20 @@ def test_status_from_another_directory_names_the_absolute_data_dir(tmp_path: Pat
     assert "STATELINE_DATA_DIR" in out.stderr
 
 
+def test_the_redis_secret_is_on_no_command_line_and_shown_nowhere(stack: Stack) -> None:
+    from stateline.local.secret import read_secret
+
+    secret = read_secret(stack.data_dir)
+    assert secret
+    answer = stack.status()
+    assert secret not in answer["redis_url"] and ":***@" in answer["redis_url"]
+    pids = [p["pid"] for p in answer["processes"] if p.get("pid")]
+    assert len(pids) >= 10  # 6 Redis nodes, 3 apps, the gateway
+    for pid in pids:
+        assert secret.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes(), pid
+    assert secret not in stack.cli("status").stdout
+
+
 def test_ctrl_c_leaves_nothing_and_up_again_keeps_all_state(stack: Stack) -> None:
     with httpx.Client(base_url=stack.url, timeout=10) as http:
         email = f"kept-{uuid.uuid4().hex[:8]}@example.com"

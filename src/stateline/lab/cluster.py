@@ -61,10 +61,10 @@ def client_for(addr: str, **kwargs: Any) -> redis.Redis:
     return redis.Redis(host=host, port=int(port), **kwargs)
 
 
-def cluster_nodes(addr: str, timeout: float = 1.0) -> list[Node]:
+def cluster_nodes(addr: str, timeout: float = 1.0, password: str | None = None) -> list[Node]:
     """``CLUSTER NODES`` without redis-py's parsing (it reshapes the reply)."""
     c = client_for(addr, socket_timeout=timeout, socket_connect_timeout=timeout,
-                   retry=Retry(NoBackoff(), 0))
+                   retry=Retry(NoBackoff(), 0), password=password)
     c.set_response_callback("CLUSTER NODES", lambda response, **_: response)
     try:
         raw = c.execute_command("CLUSTER", "NODES")
@@ -99,8 +99,10 @@ def tags_in_slots(slots: set[int], count: int) -> list[str]:
 class CountingClient:
     """Routes by slot itself; follows and counts MOVED and ASK. Thread-safe."""
 
-    def __init__(self, seeds: list[str], timeout: float = 1.0) -> None:
+    def __init__(self, seeds: list[str], timeout: float = 1.0,
+                 password: str | None = None) -> None:
         self.timeout = timeout
+        self.password = password
         self._lock = threading.Lock()
         self._clients: dict[str, redis.Redis] = {}
         self.moved = 0
@@ -117,7 +119,7 @@ class CountingClient:
                 # is here to show every failure the cluster causes.
                 c = client_for(addr, socket_timeout=self.timeout,
                                socket_connect_timeout=self.timeout,
-                               retry=Retry(NoBackoff(), 0))
+                               retry=Retry(NoBackoff(), 0), password=self.password)
                 self._clients[addr] = c
             return c
 
@@ -125,7 +127,7 @@ class CountingClient:
         """Learn the slot map from the first seed that answers."""
         for addr in self.seeds:
             try:
-                self.owners = slot_owners(cluster_nodes(addr))
+                self.owners = slot_owners(cluster_nodes(addr, password=self.password))
                 return
             except redis.RedisError:
                 continue

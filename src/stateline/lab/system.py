@@ -127,6 +127,13 @@ class System:
         self.teardown: dict[str, Any] = {}
 
     @property
+    def redis_password(self) -> str | None:
+        """The embedded Redis Cluster's password (the data dir's secret), for direct clients."""
+        from stateline.local.secret import read_secret
+
+        return read_secret(self.data_dir)
+
+    @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 

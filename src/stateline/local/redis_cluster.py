@@ -18,6 +18,9 @@ Choices worth knowing:
 - ``cluster-replica-validity-factor 0``: a replica may always take over from a
   dead master, even one it lost contact with long ago (a laptop that slept).
   On one machine availability beats the small risk of promoting a stale copy.
+- Every node requires a password (``requirepass``/``masterauth``, the data
+  dir's secret, see :mod:`stateline.local.secret`), read from a 0600 config
+  file, never from argv; ``CONFIG``, ``DEBUG`` and ``MODULE`` are disabled.
 - ``cluster-node-timeout`` defaults to 1000 ms (Redis's is 15 s) so that a
   killed master is replaced in a couple of seconds, which is what an
   experiment wants to watch.
@@ -35,6 +38,7 @@ from pathlib import Path
 import redis
 
 from stateline.local import procs
+from stateline.local.secret import ensure_secret, write_redis_conf
 from stateline.local.topology import RedisTopology, load_or_choose
 from stateline.stores.redis import cluster_url
 
@@ -123,6 +127,8 @@ class EmbeddedRedisCluster:
         self.topology: RedisTopology | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._clients: dict[int, redis.Redis] = {}
+        #: The data dir's secret; read (or made) by :meth:`start`.
+        self.password: str | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -134,6 +140,7 @@ class EmbeddedRedisCluster:
         do); a new cluster that loses that race is retried on fresh ports.
         """
         count = self.masters * (1 + self.replicas_per_master)
+        self.password = ensure_secret(self.data_dir)
         topology_file = self.data_dir / "topology.json"
         for attempt in range(1, attempts + 1):
             topo, is_new = load_or_choose(topology_file, count, self.masters,
@@ -162,6 +169,8 @@ class EmbeddedRedisCluster:
 
     def _start_nodes(self) -> None:
         topo = self._topo()
+        assert self.password is not None
+        write_redis_conf(self._conf_path, self.password)
         for node_id in topo.node_ids():
             self._spawn(node_id)
         for node_id in topo.node_ids():
@@ -212,8 +221,12 @@ class EmbeddedRedisCluster:
 
     @property
     def url(self) -> str:
-        """``redis+cluster://127.0.0.1:P1,...`` naming every node as a seed."""
-        return cluster_url([(HOST, p) for p in self._topo().ports])
+        """``redis+cluster://:SECRET@127.0.0.1:P1,...`` naming every node as a seed.
+
+        It carries the password: hand it on through the environment or a file,
+        show :func:`stateline.stores.redis.redacted` of it.
+        """
+        return cluster_url([(HOST, p) for p in self._topo().ports], self.password)
 
     @property
     def ports(self) -> list[int]:
@@ -286,13 +299,18 @@ class EmbeddedRedisCluster:
             raise ClusterError("the cluster has not been started")
         return self.topology
 
+    @property
+    def _conf_path(self) -> Path:
+        """The 0600 config file every node reads first: password and disabled commands."""
+        return self.data_dir / "redis" / "auth.conf"
+
     def _node_dir(self, node_id: str) -> Path:
         return self.data_dir / "redis" / str(self._topo().port_of(node_id))
 
     def _argv(self, node_id: str) -> list[str]:
         port = self._topo().port_of(node_id)
         return [
-            str(redis_server_binary()),
+            str(redis_server_binary()), str(self._conf_path),
             "--port", str(port), "--bind", HOST,
             "--dir", str(self._node_dir(node_id)),
             "--cluster-enabled", "yes",
@@ -305,7 +323,7 @@ class EmbeddedRedisCluster:
         ]
 
     def _spawn(self, node_id: str) -> subprocess.Popen[bytes]:
-        self._node_dir(node_id).mkdir(parents=True, exist_ok=True)
+        self._node_dir(node_id).mkdir(mode=0o700, parents=True, exist_ok=True)
         proc = procs.spawn(self._argv(node_id),
                            log_path=self.data_dir / "logs" / f"{node_id}.log")
         self._procs[node_id] = proc
@@ -329,8 +347,8 @@ class EmbeddedRedisCluster:
         """One client per node, kept: status is polled often, and a pool reconnects by itself."""
         client = self._clients.get(port)
         if client is None:
-            client = redis.Redis(host=HOST, port=port, socket_timeout=1.0,
-                                 socket_connect_timeout=1.0)
+            client = redis.Redis(host=HOST, port=port, password=self.password,
+                                 socket_timeout=1.0, socket_connect_timeout=1.0)
             self._clients[port] = client
         return client
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from stateline.settings import ENV_PREFIX, Settings
+from stateline.stores.redis import PASSWORD_ENV, USERNAME_ENV, credentials, without_credentials
 
 HEALTH_PATH = "/_stateline/health"
 
@@ -90,10 +91,23 @@ def app_spec(commands: Commands, settings: Settings, instance_id: str, port: int
 
 
 def gateway_spec(commands: Commands, settings: Settings, port: int) -> ProcessSpec:
+    """The gateway: its registry URL goes on argv without credentials, those go in its env.
+
+    ``ps`` shows every process's argv to every local user; the environment
+    only to the process's owner.
+    """
     registry = settings.registry_url or settings.redis_url or ""
+    env = child_environ(settings)
+    env.pop(PASSWORD_ENV, None)
+    env.pop(USERNAME_ENV, None)
+    user, password = credentials(registry)
+    if password is not None:
+        env[PASSWORD_ENV] = password
+        if user:
+            env[USERNAME_ENV] = user
     return ProcessSpec(
         id="gateway", role="gateway",
-        argv=tuple(commands.gateway(port, registry, settings.pool)),
-        env=child_environ(settings), port=port,
+        argv=tuple(commands.gateway(port, without_credentials(registry), settings.pool)),
+        env=env, port=port,
         log_path=settings.data_dir / "logs" / "gateway.log",
     )

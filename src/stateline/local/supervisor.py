@@ -40,7 +40,7 @@ from stateline.local.restart_policy import BackoffConfig, GiveUp, RestartPolicy,
 from stateline.local.specs import Commands, StatelineCommands, app_spec, gateway_spec
 from stateline.local.table import fitted_table, guide
 from stateline.settings import Settings
-from stateline.stores.redis import connect_sync
+from stateline.stores.redis import connect_sync, redacted
 
 TICK = 0.1
 #: How many lines of a failed child's log the start-up error shows.
@@ -134,7 +134,8 @@ class Supervisor:
                 client.ping()
                 client.close()
             except (redis.RedisError, OSError, ValueError) as exc:
-                raise StartupError(f"cannot reach STATELINE_REDIS_URL {redis_url}: {exc}") \
+                raise StartupError(f"cannot reach STATELINE_REDIS_URL {redacted(redis_url)}: "
+                                   f"{exc}") \
                     from exc
         self.settings = self.settings.with_(
             redis_url=redis_url, registry_url=redis_url,
@@ -295,7 +296,7 @@ class Supervisor:
 
     def _urls(self) -> dict[str, str]:
         return {"gateway_url": f"http://127.0.0.1:{self.settings.port}",
-                "redis_url": self.settings.redis_url or "",
+                "redis_url": redacted(self.settings.redis_url or ""),
                 "database_url": self.settings.database_url or ""}
 
     async def _processes(self) -> list[dict[str, Any]]:

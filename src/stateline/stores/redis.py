@@ -8,12 +8,20 @@ Accepted URL forms (``STATELINE_REDIS_URL``):
   Redis Cluster, given one or more seed nodes; the client learns the slot map
   from them and routes every key to the master that owns its slot.
 
+Credentials ride in the URL (``redis://user:pass@...``,
+``redis+cluster://:pass@h1:p1,h2:p2``). A process whose URL has none takes
+them from ``STATELINE_REDIS_PASSWORD`` (and ``STATELINE_REDIS_USERNAME``) in
+its environment: that is how ``stateline up`` hands the gateway its Redis
+password without putting it on a command line, which ``ps`` shows to every
+local user (the environment it shows only to the process's owner).
+
 Stores hold no policy: this module only builds clients.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import os
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aioredis
@@ -23,6 +31,9 @@ from redis.cluster import ClusterNode, RedisCluster
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
+PASSWORD_ENV = "STATELINE_REDIS_PASSWORD"
+USERNAME_ENV = "STATELINE_REDIS_USERNAME"
+
 AsyncRedis = aioredis.Redis | AsyncRedisCluster
 SyncRedis = redis.Redis | RedisCluster
 
@@ -31,9 +42,52 @@ def is_cluster_url(url: str) -> bool:
     return urlsplit(url).scheme in CLUSTER_SCHEMES
 
 
-def cluster_url(nodes: list[tuple[str, int]]) -> str:
-    """The ``redis+cluster://`` URL for a list of seed nodes."""
-    return "redis+cluster://" + ",".join(f"{host}:{port}" for host, port in nodes)
+def cluster_url(nodes: list[tuple[str, int]], password: str | None = None) -> str:
+    """The ``redis+cluster://`` URL for a list of seed nodes (with a password, if given)."""
+    auth = f":{password}@" if password else ""
+    return "redis+cluster://" + auth + ",".join(f"{host}:{port}" for host, port in nodes)
+
+
+def credentials(url: str) -> tuple[str | None, str | None]:
+    """(username, password) written in ``url``, ``None`` where absent."""
+    netloc = urlsplit(url).netloc
+    if "@" not in netloc:
+        return None, None
+    auth = netloc.rsplit("@", 1)[0]
+    user, sep, password = auth.partition(":")
+    return (unquote(user) or None), (unquote(password) if sep and password else None)
+
+
+def without_credentials(url: str) -> str:
+    """``url`` with any ``user:password@`` removed: safe to show, log or put in argv."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def redacted(url: str) -> str:
+    """``url`` for a human: a password, if any, shown as ``***``."""
+    user, password = credentials(url)
+    if password is None:
+        return url
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user or ''}:***@{host}"))
+
+
+def _env_credentials(url: str, kwargs: dict[str, object]) -> dict[str, object]:
+    """``kwargs`` plus the environment's username/password when neither URL nor caller gave one."""
+    if "password" in kwargs or credentials(url)[1] is not None:
+        return kwargs
+    password = os.environ.get(PASSWORD_ENV)
+    if not password:
+        return kwargs
+    out = {**kwargs, "password": password}
+    username = os.environ.get(USERNAME_ENV)
+    if username and "username" not in kwargs:
+        out["username"] = username
+    return out
 
 
 def _cluster_parts(url: str) -> tuple[list[tuple[str, int]], dict[str, object]]:
@@ -43,8 +97,8 @@ def _cluster_parts(url: str) -> tuple[list[tuple[str, int]], dict[str, object]]:
     if "@" in netloc:
         auth, netloc = netloc.rsplit("@", 1)
         user, _, password = auth.partition(":")
-        options["username"] = user or None
-        options["password"] = password or None
+        options["username"] = unquote(user) or None
+        options["password"] = unquote(password) or None
     nodes: list[tuple[str, int]] = []
     for item in netloc.split(","):
         host, _, port = item.rpartition(":")
@@ -58,6 +112,7 @@ def _cluster_parts(url: str) -> tuple[list[tuple[str, int]], dict[str, object]]:
 
 def connect(url: str, **kwargs: object) -> AsyncRedis:
     """An asyncio client for ``url`` (single server or cluster)."""
+    kwargs = _env_credentials(url, kwargs)
     if is_cluster_url(url):
         nodes, options = _cluster_parts(url)
         return AsyncRedisCluster(
@@ -78,6 +133,7 @@ def connect_bounded(
     The cluster client has no waiting pool, so there ``max_connections`` is only
     raised, per node.
     """
+    kwargs = _env_credentials(url, kwargs)
     if is_cluster_url(url):
         return connect(url, max_connections=max_connections, **kwargs)
     pool = aioredis.BlockingConnectionPool.from_url(
@@ -87,6 +143,7 @@ def connect_bounded(
 
 def connect_sync(url: str, **kwargs: object) -> SyncRedis:
     """A blocking client for ``url``: for the CLI, the supervisor and the lab, never a handler."""
+    kwargs = _env_credentials(url, kwargs)
     if is_cluster_url(url):
         nodes, options = _cluster_parts(url)
         startup = [ClusterNode(h, p) for h, p in nodes]

@@ -17,14 +17,15 @@ def cluster(own_redis_cluster: EmbeddedRedisCluster) -> EmbeddedRedisCluster:
 @pytest.mark.slow
 def test_migrating_slots_under_load_redirects_clients_without_errors_or_lost_keys(cluster):
     seeds = [f"127.0.0.1:{p}" for p in cluster.ports]
-    client = CountingClient(seeds)
+    pw = cluster.password
+    client = CountingClient(seeds, password=pw)
     preload(client, 3000)
-    masters = [n for n in cluster_nodes(seeds[0]) if n.role == "master"]
+    masters = [n for n in cluster_nodes(seeds[0], password=pw) if n.role == "master"]
     src, dst = masters[0], masters[1]
     slots = list(range(src.slots[0][0], src.slots[0][0] + 60))
     work = Workload(client, 3000)
     work.start()
-    moved_keys = sum(migrate_slot(s, src, dst, masters) for s in slots)
+    moved_keys = sum(migrate_slot(s, src, dst, masters, password=pw) for s in slots)
     # read every key of the moved slots once more, so stale routes are certainly hit
     for i in range(3000):
         k = f"{KEY_PREFIX}{i}".encode()
@@ -33,6 +34,6 @@ def test_migrating_slots_under_load_redirects_clients_without_errors_or_lost_key
     assert moved_keys > 0
     assert client.moved > 0
     assert work.errors == {} and work.missing == 0
-    owners = {n.addr: n.slots for n in cluster_nodes(seeds[0]) if n.role == "master"}
+    owners = {n.addr: n.slots for n in cluster_nodes(seeds[0], password=pw) if n.role == "master"}
     assert any(lo <= slots[0] <= hi for lo, hi in owners[dst.addr])
     client.close()

@@ -22,7 +22,8 @@ def cluster(own_redis_cluster: EmbeddedRedisCluster) -> EmbeddedRedisCluster:
 
 
 def _my_ids(cluster: EmbeddedRedisCluster) -> list[bytes]:
-    return [redis.Redis(port=p).execute_command("CLUSTER", "MYID") for p in cluster.ports]
+    return [redis.Redis(port=p, password=cluster.password).execute_command("CLUSTER", "MYID")
+            for p in cluster.ports]
 
 
 def _wait(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
@@ -52,7 +53,7 @@ def test_keys_spread_over_all_masters(cluster: EmbeddedRedisCluster) -> None:
         client.set(f"spread:{i}", i)
     client.close()
     masters = [n for n in cluster.nodes if n.role == "master"]
-    counts = [redis.Redis(port=n.port).dbsize() for n in masters]
+    counts = [redis.Redis(port=n.port, password=cluster.password).dbsize() for n in masters]
     assert len(counts) == 3
     assert all(count > 0 for count in counts)
     assert sum(counts) == 60

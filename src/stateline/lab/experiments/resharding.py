@@ -27,9 +27,12 @@ from stateline.lab.system import System
 KEY_PREFIX = "reshard:"
 
 
-def migrate_slot(slot: int, src: Node, dst: Node, masters: list[Node], batch: int = 100) -> int:
+def migrate_slot(slot: int, src: Node, dst: Node, masters: list[Node], batch: int = 100,
+                 password: str | None = None) -> int:
     """Move one slot from ``src`` to ``dst`` (keys included); returns the keys moved."""
-    s, d = client_for(src.addr, socket_timeout=10), client_for(dst.addr, socket_timeout=10)
+    s = client_for(src.addr, socket_timeout=10, password=password)
+    d = client_for(dst.addr, socket_timeout=10, password=password)
+    auth = ["AUTH", password] if password else []
     try:
         d.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src.id)
         s.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst.id)
@@ -39,13 +42,13 @@ def migrate_slot(slot: int, src: Node, dst: Node, masters: list[Node], batch: in
             keys = s.execute_command("CLUSTER", "GETKEYSINSLOT", slot, batch)
             if not keys:
                 break
-            s.execute_command("MIGRATE", host, int(port), "", 0, 5000, "KEYS", *keys)
+            s.execute_command("MIGRATE", host, int(port), "", 0, 5000, *auth, "KEYS", *keys)
             moved += len(keys)
         d.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst.id)
         s.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst.id)
         for m in masters:
             if m.id not in (src.id, dst.id):
-                c = client_for(m.addr, socket_timeout=5)
+                c = client_for(m.addr, socket_timeout=5, password=password)
                 try:
                     c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst.id)
                 finally:
@@ -114,10 +117,12 @@ def run(ctx: Context) -> Result:
     with System(1, ctx.log) as system:
         masters = [p for p in system.processes("redis") if p["role"] == "redis-master"]
         seed = masters[0]["address"]
-        client = CountingClient([p["address"] for p in masters])
+        password = system.redis_password
+        client = CountingClient([p["address"] for p in masters], password=password)
         ctx.log(f"resharding: preloading {n_keys:,} keys")
         preload(client, n_keys)
-        nodes = [n for n in cluster_nodes(seed) if n.role == "master" and not n.failed]
+        nodes = [n for n in cluster_nodes(seed, password=password)
+                 if n.role == "master" and not n.failed]
         src, dst = nodes[0], nodes[1]
         slots = [s for lo, hi in src.slots for s in range(lo, hi + 1)][:n_slots]
         work = Workload(client, n_keys)
@@ -126,7 +131,7 @@ def run(ctx: Context) -> Result:
         time.sleep(1.0)
         ctx.log(f"resharding: moving {len(slots)} slots {src.addr} → {dst.addr} under load")
         started = time.monotonic()
-        keys_moved = sum(migrate_slot(s, src, dst, nodes) for s in slots)
+        keys_moved = sum(migrate_slot(s, src, dst, nodes, password=password) for s in slots)
         took = time.monotonic() - started
         time.sleep(1.0)
         work.stop()
@@ -136,7 +141,7 @@ def run(ctx: Context) -> Result:
                    if client.execute("GET", f"{KEY_PREFIX}{i}".encode(),
                                      key=f"{KEY_PREFIX}{i}".encode()) != str(i).encode())
         after = {n.addr: sum(hi - lo + 1 for lo, hi in n.slots)
-                 for n in cluster_nodes(seed) if n.role == "master"}
+                 for n in cluster_nodes(seed, password=password) if n.role == "master"}
         client.close()
     errors = sum(work.errors.values()) + work.missing
     data = {"keys": n_keys, "slots_moved": len(slots), "keys_moved": keys_moved,

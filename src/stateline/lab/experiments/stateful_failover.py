@@ -102,14 +102,17 @@ def one_round(system: System, mode: str, victim_index: int, before: float, after
               log: Any) -> dict[str, Any]:
     redis_procs = system.processes("redis")
     seeds = [p["address"] for p in redis_procs]
-    live = next(a for a in seeds if wait_for(lambda a=a: cluster_nodes(a), 1) is not None)
-    masters = sorted((n for n in cluster_nodes(live) if n.role == "master" and not n.failed),
+    password = system.redis_password
+    live = next(a for a in seeds
+                if wait_for(lambda a=a: cluster_nodes(a, password=password), 1) is not None)
+    masters = sorted((n for n in cluster_nodes(live, password=password)
+                      if n.role == "master" and not n.failed),
                      key=lambda n: n.slots)
     victim = masters[victim_index % len(masters)]
     victim_proc = next(p for p in redis_procs if p["address"] == victim.addr)
     victim_slots = {s for lo, hi in victim.slots for s in range(lo, hi + 1)}
     other_slots = set(range(16384)) - victim_slots
-    client = CountingClient(seeds, timeout=0.5)
+    client = CountingClient(seeds, timeout=0.5, password=password)
     writer = Writer(client, tags_in_slots(victim_slots, 64), tags_in_slots(other_slots, 64),
                     mode, f"sf:{mode}:").start()
     time.sleep(before)
@@ -124,7 +127,7 @@ def one_round(system: System, mode: str, victim_index: int, before: float, after
                                              and writer.now() - kill_at < after + 30):
         since = writer.now() - kill_at
         try:
-            nodes = cluster_nodes(survivor)
+            nodes = cluster_nodes(survivor, password=password)
         except redis.RedisError:
             nodes = []
         if promoted is None and any(
@@ -138,7 +141,7 @@ def one_round(system: System, mode: str, victim_index: int, before: float, after
             writer.stop()
         time.sleep(0.1)
     writer.stop()
-    wait_for(lambda: _cluster_ok(survivor), 30, 0.2)
+    wait_for(lambda: _cluster_ok(survivor, password), 30, 0.2)
     client.refresh()
     acked = [r for r in writer.records if r[3]]
     lost = [r[5] for r in acked if client.execute("GET", r[5], key=r[5].encode()) is None]
@@ -169,10 +172,10 @@ def one_round(system: System, mode: str, victim_index: int, before: float, after
     }
 
 
-def _cluster_ok(addr: str) -> bool:
+def _cluster_ok(addr: str, password: str | None) -> bool:
     from stateline.lab.cluster import client_for
 
-    c = client_for(addr, socket_timeout=1, decode_responses=True)
+    c = client_for(addr, socket_timeout=1, decode_responses=True, password=password)
     try:
         return "cluster_state:ok" in c.execute_command("CLUSTER", "INFO")
     finally:
