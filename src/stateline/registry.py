@@ -31,10 +31,12 @@ import contextlib
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from stateline.stores.redis import AsyncRedis
+from stateline.backoff import Backoff
+from stateline.stores.redis import AsyncRedis, address_of
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +195,8 @@ class Registrar:
             try:
                 await self.heartbeat()
             except Exception as exc:  # the loop must outlive any one failed round
-                log.warning("registry heartbeat for %s failed: %r", self.instance_id, exc)
+                log.warning("registry heartbeat for %s to %s failed: %r", self.instance_id,
+                            address_of(self._redis), exc)
 
     async def drain(self) -> None:
         """Tell gateways to stop sending new work here; visible within one watcher interval."""
@@ -240,21 +243,32 @@ class RegistryWatcher:
     async def watch(self) -> AsyncIterator[list[Member]]:
         """Yield the membership now, then again each time it changes (ids, addresses, states).
 
-        Polls every ``interval_s``. A failed poll is logged and retried; the
-        previous membership stays in force meanwhile, because an unreachable
-        registry says nothing about whether the instances are alive.
+        Polls every ``interval_s``. A failed poll is retried with backoff (see
+        :mod:`stateline.backoff`) and logged with the registry's address, not
+        once per poll; the previous membership stays in force meanwhile,
+        because an unreachable registry says nothing about whether the
+        instances are alive.
 
         Consume it in its own task (``async for``); cancelling a pending
         ``anext()`` -- with ``asyncio.wait_for``, say -- closes the generator.
         """
         last: list[Member] | None = None
+        backoff = Backoff(self.interval_s)
         while True:
+            delay = self.interval_s
             try:
                 current = await self.snapshot()
             except Exception as exc:  # keep watching whatever one poll ran into
-                log.warning("registry poll for pool %r failed: %r", self.pool, exc)
+                delay, loud = backoff.failed(time.monotonic())
+                if loud:
+                    log.warning("registry poll for pool %r at %s failed (%d in a row; retrying "
+                                "with backoff, now every %.1fs): %r", self.pool,
+                                address_of(self._redis), backoff.failures, delay, exc)
             else:
+                if ended := backoff.succeeded():
+                    log.warning("registry for pool %r at %s answers again after %d failed "
+                                "polls", self.pool, address_of(self._redis), ended)
                 if current != last:
                     last = current
                     yield current
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(delay)

@@ -36,6 +36,11 @@ class Settings:
     registry_url: str | None = None
     #: Instance id shown in ``X-Served-By``; set per process by the supervisor.
     instance_id: str | None = None
+    #: How long an app remembers an ``Idempotency-Key``'s outcome (Stripe keeps 24 h).
+    idempotency_ttl_s: int = 86_400
+    #: How long a claimed key whose attempt never finished blocks repeats (409)
+    #: before a retry may run it: longer than a request can take.
+    idempotency_lease_ms: int = 30_000
 
     @classmethod
     def load(cls, **flags: Any) -> Settings:

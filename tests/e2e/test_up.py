@@ -296,6 +296,25 @@ def test_the_redis_secret_is_on_no_command_line_and_shown_nowhere(stack: Stack) 
     assert secret not in stack.cli("status").stdout
 
 
+def test_status_env_points_a_hand_started_process_at_the_stores(stack: Stack) -> None:
+    """docs/verify.md's flow: `eval "$(stateline status --env)"`, then a client of its Redis."""
+    from stateline.local.secret import read_secret
+    from stateline.stores.redis import connect_sync
+
+    out = stack.cli("status", "--env")
+    assert out.returncode == 0, out.stderr
+    env = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines())
+    url = env["STATELINE_REDIS_URL"]
+    secret = read_secret(stack.data_dir)
+    assert secret and f":{secret}@" in url
+    client = connect_sync(url)
+    try:
+        assert client.ping() is True
+    finally:
+        client.close()
+    assert env["STATELINE_DATABASE_URL"].startswith("sqlite:///")
+
+
 def test_ctrl_c_leaves_nothing_and_up_again_keeps_all_state(stack: Stack) -> None:
     with httpx.Client(base_url=stack.url, timeout=10) as http:
         email = f"kept-{uuid.uuid4().hex[:8]}@example.com"

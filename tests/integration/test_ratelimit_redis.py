@@ -43,38 +43,69 @@ def client_id() -> str:
 
 def test_burst_passes_then_requests_are_refused_with_a_retry_hint(store_url: str) -> None:
     async def body(client: Callable[[], AsyncRedis]) -> None:
-        limiter = RateLimiter(client(), rate_per_s=1.0, burst=5)
+        # One token per 100 s: the calls below would need 100 s between them to refill one.
+        limiter = RateLimiter(client(), rate_per_s=0.01, burst=5)
         who = client_id()
         decisions = [await limiter.allow(who) for _ in range(6)]
         assert [d.allowed for d in decisions] == [True] * 5 + [False]
         assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
         refused = decisions[5]
         assert refused.remaining == 0
-        assert 0.5 < refused.retry_after_s <= 1.0
+        assert 70 < refused.retry_after_s <= 100.0  # 100 s less the (hang-guarded) time taken
 
     run(store_url, body)
 
 
+async def backdate(redis: AsyncRedis, key: str, seconds: float) -> None:
+    """Move a bucket's last-seen time (Redis TIME, microseconds) into the past: time passes."""
+    ts = int(float(await redis.hget(key, "ts")))
+    await redis.hset(key, mapping={"ts": str(ts - int(seconds * 1_000_000))})
+
+
 def test_tokens_refill_at_the_configured_rate(store_url: str) -> None:
+    """One token per 100 s: half of that is not enough, all of it is (time driven, not slept)."""
     async def body(client: Callable[[], AsyncRedis]) -> None:
-        limiter = RateLimiter(client(), rate_per_s=20.0, burst=2)
+        redis = client()
+        limiter = RateLimiter(redis, rate_per_s=0.01, burst=2)
         who = client_id()
         assert [(await limiter.allow(who)).allowed for _ in range(3)] == [True, True, False]
-        await asyncio.sleep(0.15)  # 3 tokens' worth of time, capped at burst... one is enough
+        await backdate(redis, limiter.key(who), 50)
+        half = await limiter.allow(who)
+        assert half.allowed is False and 49 < half.retry_after_s <= 50.01
+        await backdate(redis, limiter.key(who), 50)
         assert (await limiter.allow(who)).allowed is True
 
     run(store_url, body)
 
 
 def test_a_bucket_never_holds_more_than_burst(store_url: str) -> None:
+    """However long a bucket was idle, it refills to ``burst`` and no further.
+
+    Time is driven explicitly instead of slept: the bucket's stored timestamp
+    (the script's clock reference, Redis ``TIME`` in microseconds) is moved 10 s
+    into the past, worth 1,000 tokens at 100/s. The exact check (``remaining``
+    right after) does not depend on how long anything took; the bound over the
+    calls that follow allows for every token the real elapsed time (measured
+    by the same Redis clock, from the bucket's own timestamps) may have added.
+    """
     async def body(client: Callable[[], AsyncRedis]) -> None:
-        limiter = RateLimiter(client(), rate_per_s=100.0, burst=3)
+        redis = client()
+        rate, burst = 100.0, 3
+        limiter = RateLimiter(redis, rate_per_s=rate, burst=burst)
         who = client_id()
+        key = limiter.key(who)
         await limiter.allow(who)
-        await asyncio.sleep(0.2)  # 20 tokens' worth of time
-        results = [(await limiter.allow(who)).allowed for _ in range(5)]
-        assert results[:3] == [True, True, True]
-        assert results[4] is False
+        await backdate(redis, key, 10)  # 10 s idle: 1,000 tokens' worth
+        first = await limiter.allow(who)
+        assert first.allowed is True
+        assert first.remaining == burst - 1  # capped at burst before this one was taken
+        start_us = int(float(await redis.hget(key, "ts")))
+        allowed = 0
+        for _ in range(8):
+            allowed += (await limiter.allow(who)).allowed
+        end_us = int(float(await redis.hget(key, "ts")))
+        refilled = rate * (end_us - start_us) / 1_000_000
+        assert allowed <= (burst - 1) + refilled + 1e-9, (allowed, refilled)
 
     run(store_url, body)
 

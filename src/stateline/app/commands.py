@@ -42,6 +42,9 @@ def _app_command(
         typer.echo("stateline app: set STATELINE_REDIS_URL or --redis-url "
                    "(stateline up does this for its instances)", err=True)
         raise typer.Exit(2)
+    if settings.database_url and (problem := _database_problem(settings.database_url)):
+        typer.echo(f"stateline app: {problem}", err=True)
+        raise typer.Exit(2)
     ident = settings.instance_id or f"{settings.host}:{settings.port}"
     raise typer.Exit(run(settings, ident, drain_grace))
 
@@ -70,9 +73,13 @@ def _rates_load(
     except (RatesFormatError, UnicodeDecodeError, OSError) as exc:
         typer.echo(f"stateline rates load: {file}: {exc}", err=True)
         raise typer.Exit(1) from None
+    if settings.database_url and (problem := _database_problem(settings.database_url)):
+        typer.echo(f"stateline rates load: {problem}", err=True)
+        raise typer.Exit(1)
 
     async def load() -> None:
-        engine = sql.create_engine(settings.effective_database_url)
+        engine = sql.create_engine(settings.effective_database_url,
+                                   create_dir=settings.database_url is None)
         try:
             await sql.ensure_schema(engine)
             await sql.replace_rates(engine, snapshot.rates, snapshot.as_of)
@@ -84,6 +91,16 @@ def _rates_load(
     typer.echo(f"loaded {len(snapshot.rates)} rates as of {snapshot.as_of.isoformat()} "
                f"(EUR = 1) into {_redact(settings.effective_database_url)}")
     typer.echo(listed)
+
+
+def _database_problem(url: str) -> str | None:
+    """Why ``url`` cannot be used (not a database URL, a SQLite dir that is missing), or None."""
+    from stateline.stores import sql
+
+    try:
+        return sql.sqlite_problem(url)
+    except ValueError as exc:
+        return str(exc)
 
 
 def _redact(url: str) -> str:

@@ -146,7 +146,8 @@ def _build_stores(settings: Settings) -> Stores:
         raise ValueError("an app instance needs STATELINE_REDIS_URL (or --redis-url)")
     return Stores(
         redis=redis_store.connect_bounded(settings.redis_url, decode_responses=True),
-        sql=sql.create_engine(settings.effective_database_url),
+        sql=sql.create_engine(settings.effective_database_url,
+                              create_dir=settings.database_url is None),
         blobs=BlobStore(settings.data_dir / "blobs"),
         cpu=CpuPool(),
     )

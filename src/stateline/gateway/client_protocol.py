@@ -43,7 +43,7 @@ from stateline.gateway.framing import (
     origin_form,
     request_body_framing,
 )
-from stateline.gateway.headers import RequestHeaders, forwarded_proto
+from stateline.gateway.headers import RequestHeaders, forwarded_proto, request_specials
 from stateline.gateway.proxy import Exchange
 from stateline.gateway.tunnel import UpgradeExchange, wants_upgrade
 
@@ -57,7 +57,6 @@ DOWNLOAD = 8  # not a read pause: the client's socket is full, the upstream paus
 UPGRADE = 16  # an upgrade request waits for the instance: what follows is not parsed yet
 LINGER_S = 2.0  # after an error answer, discard what the client still sends for this long
 
-_IDEMPOTENCY = b"idempotency-key"
 _ADMIN = b"/_stateline/"
 
 
@@ -123,7 +122,9 @@ class ClientProtocol:
         self.head_started = 0.0
         self.head_size = 0
         self.url = b""
-        self.headers = RequestHeaders()  # the head being parsed (reset after each one)
+        idem = gw.config.idempotency_header.lower().encode("latin-1")
+        # the head being parsed (a new one after each), knowing the configured key header
+        self.headers = RequestHeaders(idem, request_specials(idem))
         self.trailer_bytes = 0  # trailer fields of the body being parsed (dropped, counted)
         self.router = gw.router  # read once per connection rather than once per request
         self.proto = gw.proto
@@ -235,7 +236,7 @@ class ClientProtocol:
         parser = self.parser
         url, headers = self.url, self.headers
         self.url = b""
-        self.headers = RequestHeaders()
+        self.headers = RequestHeaders(headers.idempotency, headers.special)
         specials = headers.specials
         host_only = len(specials) == 1 and specials[0][0] == b"host"
         keep_alive = parser.should_keep_alive()
@@ -287,7 +288,7 @@ class ClientProtocol:
                     expect = not http10
                 elif name == b"connection" and value.lower() not in (b"keep-alive", b"close"):
                     has_connection = True
-                elif name == _IDEMPOTENCY:
+                elif name == headers.idempotency:
                     idem = True
         proto = forwarded_proto(specials, self.proto) if self.trusted else self.proto
         head, rid = headers.head(method, target, host or b"localhost", self.client_ip, proto,

@@ -9,6 +9,7 @@ start-up rather than under traffic.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from ipaddress import ip_network
@@ -42,6 +43,10 @@ class Timeouts:
     response: float = 30.0  # upstream silent this long (before or during a response) → 504
     header_read: float = 10.0  # a client's request head must arrive within this
     idle: float = 60.0  # an idle keep-alive client connection is closed after this
+
+
+#: An RFC 9110 field name (a token).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ class GatewayConfig:
     proto: str = "http"  # what X-Forwarded-Proto says
     # Peers (CIDRs) whose X-Forwarded-Proto is kept, e.g. a TLS terminator in front.
     trusted_proxies: tuple[str, ...] = ()
+    # The request header that makes a non-idempotent method retryable (the app dedupes by it).
+    idempotency_header: str = "Idempotency-Key"
 
     def with_(self, **changes: Any) -> GatewayConfig:
         return replace(self, **changes)
@@ -238,12 +245,14 @@ def load(text: str, *, source: str = "config") -> GatewayConfig:
         "header_read_timeout": float, "idle_timeout": float, "tunnel_idle_timeout": float,
         "shutdown_grace": float,
         "max_header_bytes": int, "max_target_bytes": int, "max_headers": int, "proto": str,
-        "trusted_proxies": list,
+        "trusted_proxies": list, "idempotency_header": str,
     })
     if "listen" in g:
         g["listen"] = parse_listen(g["listen"])
     if "trusted_proxies" in g:
         g["trusted_proxies"] = parse_trusted_proxies(g["trusted_proxies"])
+    if "idempotency_header" in g and not _TOKEN.fullmatch(g["idempotency_header"]):
+        raise ConfigError("gateway.idempotency_header: not a header field name")
     if g.get("max_headers", 1) < 1:
         raise ConfigError("gateway.max_headers: must be at least 1")
     pools = {name: _pool(name, t) for name, t in top.get("pools", {}).items()}

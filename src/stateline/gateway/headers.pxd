@@ -8,6 +8,8 @@ cpdef bytes status_line(int status)
 cdef class RequestHeaders:
     cdef public list pieces
     cdef public list specials
+    cdef public bytes idempotency
+    cdef public frozenset special
     cdef public Py_ssize_t count
     cdef public Py_ssize_t size
 

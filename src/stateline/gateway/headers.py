@@ -71,7 +71,16 @@ def _valid_request_id(value: bytes) -> bool:
     return 0 < len(value) <= MAX_REQUEST_ID and all(33 <= c < 127 for c in value)
 
 
-_REQUEST_SPECIAL = _REQUEST_SKIP | {b"idempotency-key"}  # names whose values decide something
+#: The header a client marks a request with to say a retry is harmless (``GatewayConfig``).
+DEFAULT_IDEMPOTENCY_HEADER = b"idempotency-key"
+
+
+def request_specials(idempotency_header: bytes) -> frozenset[bytes]:
+    """Request field names whose values decide something, the idempotency key's among them."""
+    return _REQUEST_SKIP | {idempotency_header}
+
+
+_REQUEST_SPECIAL = request_specials(DEFAULT_IDEMPOTENCY_HEADER)
 _RESPONSE_SPECIAL = _RESPONSE_DROP | {b"x-request-id"}
 # A name of another length cannot be special: most response fields (Server, Date,
 # Cache-Control, ETag...) are passed on without lower-casing and hashing them.
@@ -101,9 +110,13 @@ class RequestHeaders:
     client connection and is ``reset`` after every head.
     """
 
-    __slots__ = ("count", "pieces", "size", "specials")
+    __slots__ = ("count", "idempotency", "pieces", "size", "special", "specials")
 
-    def __init__(self) -> None:
+    def __init__(self, idempotency: bytes = DEFAULT_IDEMPOTENCY_HEADER,
+                 special: frozenset[bytes] = _REQUEST_SPECIAL) -> None:
+        # The configured key header (lower case) and request_specials() of it.
+        self.idempotency = idempotency
+        self.special = special
         self.pieces: list[bytes] = list(_REQUEST_LINE)
         self.specials: list[tuple[bytes, bytes]] = []
         self.count = 0
@@ -119,9 +132,9 @@ class RequestHeaders:
         lname = name.lower()
         self.count += 1
         self.size += len(name) + len(value) + 4
-        if lname in _REQUEST_SPECIAL:
+        if lname in self.special:
             self.specials.append((lname, value))
-            if lname != b"idempotency-key":  # decides retries, and still goes upstream
+            if lname != self.idempotency:  # decides retries, and still goes upstream
                 return
         pieces = self.pieces
         pieces.append(name)
@@ -134,7 +147,7 @@ class RequestHeaders:
         pieces = self.pieces
         plain = [(pieces[i].lower(), pieces[i + 2]) for i in range(len(_REQUEST_LINE),
                                                                    len(pieces), 4)]
-        return [*self.specials, *(p for p in plain if p[0] != b"idempotency-key")]
+        return [*self.specials, *(p for p in plain if p[0] != self.idempotency)]
 
     def head(self, method: bytes, target: bytes, host: bytes, client_ip: bytes, proto: bytes,
              framing: BodyFraming, has_connection: bool) -> tuple[bytes, bytes]:

@@ -60,6 +60,12 @@ def summary_table(result: dict[str, Any]) -> Table:
     table.add_row("failed", f"{result['failed']:,}")
     for kind, n in result["errors"].items():
         table.add_row(f"  {kind}", f"{n:,}")
+    keyed = result.get("idempotency")
+    if keyed:
+        table.add_row("keyed writes", f"{keyed['keyed']:,}")
+        table.add_row("  repeated (same key)", f"{keyed['repeats']:,}")
+        table.add_row("  replayed", f"{keyed['replays']:,}")
+        table.add_row("  duplicates (applied again)", f"{keyed['duplicates']:,}")
     for instance, n in result["instances"].items():
         share = n / max(1, result["requests"])
         table.add_row(f"served by {instance}", f"{n:,} ({share:.0%})")

@@ -18,8 +18,9 @@ def register(app: typer.Typer) -> None:
 
 
 def bench(
-    url: Annotated[str, typer.Argument(help="http://host:port[/path]. No path: the default "
-                                       "stateline mix; a path: GET that path.")],
+    url: Annotated[str, typer.Argument(help="http://host:port or http://host:port/path. "
+                                       "No path: the default stateline mix; a path: GET "
+                                       "that path.")],
     rate: Annotated[float | None, typer.Option(
         "--rate", "-r", help="Open loop: requests per second.")] = None,
     connections: Annotated[int | None, typer.Option(
@@ -33,6 +34,12 @@ def bench(
     timeout: Annotated[float, typer.Option(
         "--timeout", help="Seconds before a request counts as a timeout.")] = 5.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    idempotency_keys: Annotated[bool, typer.Option(
+        "--idempotency-keys", help="Send every write (POST/PUT/PATCH/DELETE) with a fresh "
+        "Idempotency-Key, and count replays and duplicates of repeated ones.")] = False,
+    repeat: Annotated[float, typer.Option(
+        "--repeat", help="With --idempotency-keys: share of answered keyed writes sent again "
+        "with the same key (a retrying client); one not replayed is a duplicate.")] = 0.1,
 ) -> None:
     """Load a URL (a running stateline or any HTTP/1.1 server) and print its latency."""
     from stateline.lab.bench import run_bench
@@ -42,16 +49,42 @@ def bench(
     try:
         config = LoadConfig(url, rate=rate, connections=connections, duration=duration,
                             mix=load_mix(mix) if mix else None,
-                            spacing="poisson" if poisson else "constant", timeout=timeout)
+                            spacing="poisson" if poisson else "constant", timeout=timeout,
+                            idempotency_keys=idempotency_keys,
+                            repeat=repeat if idempotency_keys else 0.0)
         config.resolved_mix()
     except (ValueError, MixError) as exc:
         raise typer.BadParameter(str(exc)) from exc
-    run_bench(config, as_json)
+    if problem := unreachable(config.host, config.port, timeout):
+        typer.echo(f"stateline bench: cannot connect to {config.host}:{config.port}: {problem}; "
+                   "is it running (`stateline up`)?", err=True)
+        raise typer.Exit(1)
+    result = run_bench(config, as_json)
+    if result["ok"] == 0:
+        typer.echo(f"stateline bench: not one of {result['requests']:,} requests succeeded "
+                   f"(errors: {result['errors'] or 'none recorded'})", err=True)
+        raise typer.Exit(1)
+
+
+def unreachable(host: str, port: int, timeout: float) -> str | None:
+    """Why nothing accepts a TCP connection on ``host:port`` now, or None if something does.
+
+    Asked once before the load, so that a dead address is one clear error
+    rather than ten seconds of "connect" errors reported as throughput.
+    """
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
 
 
 def experiment(
     name: Annotated[str, typer.Argument(help="failover | scaling | stateful-failover | "
-                                        "routing | accidental-state | resharding | all")],
+                                        "routing | accidental-state | resharding | "
+                                        "exactly-once | all")],
     quick: Annotated[bool, typer.Option(
         "--quick", help="A short run (about two minutes each).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results folder.")] = RESULTS,
@@ -86,5 +119,21 @@ def report(
                 run_experiment(n, Context(out, quick))
             except Exception as exc:  # one broken experiment must not hide the others
                 typer.echo(f"{n}: failed: {exc}", err=True)
+    if problem := _report_dir_problem(out):
+        typer.echo(f"stateline report: {problem}", err=True)
+        raise typer.Exit(1)
     md, html = write_report(out)
     typer.echo(f"{md}\n{html}")
+
+
+def _report_dir_problem(out: Path) -> str | None:
+    """Why there is nothing to report from ``out`` (it is missing, or holds no results)."""
+    from stateline.lab.experiments import EXPERIMENTS
+
+    if not out.is_dir():
+        return (f"{out} is not a directory; run `stateline experiment NAME --out {out}` "
+                "first, or give --out the folder that holds the results")
+    if not any((out / name / "data.json").is_file() for name in EXPERIMENTS):
+        return (f"{out} holds no experiment results (no NAME/data.json); run "
+                f"`stateline experiment NAME --out {out}` first")
+    return None

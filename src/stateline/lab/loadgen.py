@@ -33,6 +33,7 @@ from stateline.lab.stats import Recorder
 
 OPEN_LOOP_CONNECTIONS = 64
 _SERVED_BY = b"x-served-by"
+_REPLAYED = b"idempotent-replayed"
 
 
 @dataclass
@@ -48,6 +49,12 @@ class LoadConfig:
     timeout: float = 5.0
     seed: int | None = None
     resolution: float = 1.0  # width of one timeline bucket, seconds
+    #: Send every write with a fresh Idempotency-Key.
+    idempotency_keys: bool = False
+    #: With keys: the share of answered keyed writes sent once more, same key and
+    #: bytes, as a client that retries would. A repeat answered without
+    #: ``Idempotent-Replayed`` was applied twice: a duplicate.
+    repeat: float = 0.0
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -59,6 +66,8 @@ class LoadConfig:
             raise ValueError("rate must be positive")
         if self.connections is not None and self.connections < 1:
             raise ValueError("connections must be at least 1")
+        if not 0.0 <= self.repeat <= 1.0:
+            raise ValueError("repeat must be within 0..1")
 
     @property
     def host(self) -> str:
@@ -83,17 +92,20 @@ class LoadConfig:
         parts = urlsplit(self.url)
         netloc = parts.netloc
         if self.mix is not None:
-            return self.mix.with_target(netloc, parts.path)
-        if parts.path in ("", "/") and not parts.query:
-            return default_mix().with_target(netloc)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        return single("GET", target).with_target(netloc)
+            mix = self.mix.with_target(netloc, parts.path)
+        elif parts.path in ("", "/") and not parts.query:
+            mix = default_mix().with_target(netloc)
+        else:
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            mix = single("GET", target).with_target(netloc)
+        return mix.with_idempotency_keys() if self.idempotency_keys else mix
 
 
 class _Conn(asyncio.Protocol):
     """One keep-alive connection; carries at most one request at a time."""
 
-    __slots__ = ("gen", "parser", "served_by", "started", "template", "transport")
+    __slots__ = ("gen", "parser", "repeat", "replayed", "sent", "served_by", "started",
+                 "template", "transport")
 
     def __init__(self, gen: LoadGenerator) -> None:
         self.gen = gen
@@ -102,6 +114,9 @@ class _Conn(asyncio.Protocol):
         self.template: RequestTemplate | None = None
         self.started = 0.0  # latency origin: intended (open loop) or actual send time
         self.served_by: str | None = None
+        self.sent = b""  # the request's bytes, kept when keyed writes may be repeated
+        self.repeat = False  # this request is a repeat of an answered one
+        self.replayed = False
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -119,8 +134,11 @@ class _Conn(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == _SERVED_BY:
+        lname = name.lower()
+        if lname == _SERVED_BY:
             self.served_by = value.decode("latin-1")
+        elif lname == _REPLAYED:
+            self.replayed = True
 
     def on_message_complete(self) -> None:
         keep = self.parser.should_keep_alive()
@@ -147,6 +165,9 @@ class LoadGenerator:
         #: (waiting for a free connection included): the generator's own lateness.
         self.send_lag = Histogram()
         self.elapsed = 0.0
+        #: Answered keyed writes waiting to be sent again (see ``LoadConfig.repeat``).
+        self.repeats: deque[tuple[RequestTemplate, bytes]] = deque()
+        self.keyed = {"keyed": 0, "repeats": 0, "replays": 0, "duplicates": 0}
 
     # -- connection life cycle -------------------------------------------------
     def _now(self) -> float:
@@ -204,12 +225,35 @@ class LoadGenerator:
 
     # -- the request path --------------------------------------------------------
     def _send(self, conn: _Conn, started: float) -> None:
-        t = self.mix.choose(self.rng)
+        conn.served_by = None
+        if self.repeats:
+            t, raw = self.repeats.popleft()
+            conn.repeat, conn.replayed = True, False
+        else:
+            t = self.mix.choose(self.rng)
+            raw = self.mix.render(t, self.rng)
+            conn.repeat = False
+            if self.config.repeat and self.mix.keyed(t):
+                conn.sent, conn.replayed = raw, False
         conn.template = t
         conn.started = started
-        conn.served_by = None
         self.busy.add(conn)
-        conn.transport.write(self.mix.render(t, self.rng))  # type: ignore[union-attr]
+        conn.transport.write(raw)  # type: ignore[union-attr]
+
+    def _count_keyed(self, conn: _Conn, t: RequestTemplate, status: int) -> None:
+        """Keyed writes: count them, queue some for a repeat, judge the repeats."""
+        counts = self.keyed
+        if conn.repeat:
+            counts["repeats"] += 1
+            if conn.replayed:
+                counts["replays"] += 1
+            elif 200 <= status < 300:
+                counts["duplicates"] += 1
+            return
+        counts["keyed"] += 1
+        if conn.sent and 200 <= status < 300 and self.rng.random() < self.config.repeat:
+            self.repeats.append((t, conn.sent))
+        conn.sent = b""
 
     def _answered(self, conn: _Conn, status: int, keep_alive: bool) -> None:
         t = conn.template
@@ -221,6 +265,8 @@ class LoadGenerator:
         self.busy.discard(conn)
         conn.template = None
         self.recorder.response(now, now - conn.started, t.ok(status), status, conn.served_by)
+        if self.mix.idempotency_keys and self.mix.keyed(t):
+            self._count_keyed(conn, t, status)
         if not keep_alive:
             conn.transport.close()  # type: ignore[union-attr]
             return
@@ -358,6 +404,8 @@ class LoadGenerator:
         out.update(self.recorder.to_json(self.elapsed or cfg.duration))
         if cfg.rate is not None:
             out["send_lag"] = self.send_lag.summary()
+        if cfg.idempotency_keys:
+            out["idempotency"] = {**self.keyed, "repeat": cfg.repeat}
         return out
 
 

@@ -43,6 +43,8 @@ import yaml
 _TEMPLATE = re.compile(r"\{(user|rand:\d+(?::\d+)?|choice:[^{}]+)\}")
 _JSON_NUMBER = re.compile(r'"\{(rand:\d+(?::\d+)?)\}"')
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+#: Methods that change state: with keys on, each such request gets an Idempotency-Key.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class MixError(ValueError):
@@ -128,12 +130,14 @@ class Mix:
     """A weighted choice of request templates that renders HTTP/1.1 requests."""
 
     def __init__(self, requests: list[RequestTemplate], host: str = "localhost",
-                 base_path: str = "") -> None:
+                 base_path: str = "", idempotency_keys: bool = False) -> None:
         if not requests:
             raise MixError("a mix needs at least one request")
         self.requests = requests
         self.host = host
         self.base_path = base_path.rstrip("/")
+        #: Give every write a fresh ``Idempotency-Key`` (then no write is ``fixed``).
+        self.idempotency_keys = idempotency_keys
         total = 0.0
         self._cumulative: list[float] = []
         for r in requests:
@@ -141,12 +145,21 @@ class Mix:
             self._cumulative.append(total)
         self._total = total
         for r in requests:
-            if all(isinstance(p, str) for p in r.path) and not isinstance(r.body, list):
+            r.fixed = None
+            if all(isinstance(p, str) for p in r.path) and not isinstance(r.body, list) \
+                    and not self.keyed(r):
                 r.fixed = self._build(r, random.Random(0))
 
     def with_target(self, host: str, base_path: str = "") -> Mix:
         """The same mix aimed at another host (the ``Host`` header) and path prefix."""
-        return Mix(self.requests, host, base_path)
+        return Mix(self.requests, host, base_path, self.idempotency_keys)
+
+    def with_idempotency_keys(self, on: bool = True) -> Mix:
+        """The same mix, its writes carrying a fresh ``Idempotency-Key`` each (or not)."""
+        return Mix(self.requests, self.host, self.base_path, on)
+
+    def keyed(self, template: RequestTemplate) -> bool:
+        return self.idempotency_keys and template.method in WRITE_METHODS
 
     def choose(self, rng: random.Random) -> RequestTemplate:
         i = bisect.bisect_right(self._cumulative, rng.random() * self._total)
@@ -161,6 +174,8 @@ class Mix:
         path = self.base_path + _render(t.path, rng)
         lines = [f"{t.method} {path} HTTP/1.1", f"Host: {self.host}"]
         lines += [f"{k}: {v}" for k, v in t.headers]
+        if self.keyed(t):
+            lines.append(f"Idempotency-Key: {rng.getrandbits(128):032x}")
         body = b""
         if t.body is not None:
             body = t.body if isinstance(t.body, bytes) else _render(t.body, rng).encode()

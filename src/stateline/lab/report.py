@@ -111,6 +111,17 @@ def _examples_stateful(h: Mapping[str, Any]) -> str:
             f"{_num(h['store_rps_max'])} req/s with {h['max_instances']} instances")
 
 
+def _retries_unkeyed(h: Mapping[str, Any]) -> str:
+    return (f"retries without keys double-apply {_num(h['duplicates_unkeyed'])} writes, with "
+            f"keys {_num(h['duplicates_keyed'])} ({_num(h['requests'])} requests, "
+            f"{_num(h['kills'])} SIGKILLs)")
+
+
+def _retries_keyed(h: Mapping[str, Any]) -> str:
+    return (f"outcome recorded with the write in one Lua script: acknowledged writes lost "
+            f"{_num(h['lost_acknowledged'])}")
+
+
 def comparison_rows(results: Results) -> list[tuple[str, Cell, Cell]]:
     """The seed's table: (dimension, stateless cell, stateful cell)."""
     return [
@@ -129,6 +140,10 @@ def comparison_rows(results: Results) -> list[tuple[str, Cell, Cell]]:
         ("Examples",
          _cell(results, "scaling", "API Gateway, CDN", _examples_stateless),
          _cell(results, "scaling", "Database, Cache", _examples_stateful)),
+        ("Retried writes",
+         _cell(results, "exactly-once", "Any instance may take the retry", _retries_unkeyed),
+         _cell(results, "exactly-once", "The key's record lives with the data",
+               _retries_keyed)),
     ]
 
 

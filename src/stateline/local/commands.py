@@ -93,11 +93,18 @@ def status(
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the raw status as JSON.")] = False,
+    as_env: Annotated[bool, typer.Option(
+        "--env", help="Print `export STATELINE_REDIS_URL=... STATELINE_DATABASE_URL=...` "
+        "lines (with the Redis password) for processes started by hand: "
+        "eval \"$(stateline status --env)\".")] = False,
 ) -> None:
     """Show every process the supervisor runs: role, id, pid, address, state, restarts."""
     from stateline.local.table import fitted_table, logs_line
 
     answer = _call(data_dir, {"cmd": "status"})
+    if as_env:
+        typer.echo(env_lines(answer, _data_dir(data_dir)))
+        return
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return
@@ -110,6 +117,32 @@ def status(
     typer.echo(f"gateway  {answer.get('gateway_url')}")
     if not with_logs:
         typer.echo(logs_line(shown))
+
+
+def env_lines(answer: dict[str, object], data_dir: Path) -> str:
+    """Shell ``export`` lines that point a hand-started process at this supervisor's stores.
+
+    The status answer shows the Redis URL without its password; the embedded
+    cluster's password is read back from the data dir (only its owner can).
+    """
+    import shlex
+
+    from stateline.local.secret import read_secret
+
+    redis_url = str(answer.get("redis_url") or "")
+    processes = answer.get("processes")
+    embedded = isinstance(processes, list) and any(
+        str(p.get("role", "")).startswith("redis") for p in processes if isinstance(p, dict))
+    if ":***@" in redis_url:
+        secret = read_secret(data_dir) if embedded else None
+        if secret is None:
+            raise _usage_error(f"the Redis URL has a password this data dir does not hold "
+                               f"(an external STATELINE_REDIS_URL?): {redis_url}")
+        redis_url = redis_url.replace(":***@", f":{secret}@", 1)
+    lines = [f"export STATELINE_REDIS_URL={shlex.quote(redis_url)}"]
+    if answer.get("database_url"):
+        lines.append(f"export STATELINE_DATABASE_URL={shlex.quote(str(answer['database_url']))}")
+    return "\n".join(lines)
 
 
 def scale(

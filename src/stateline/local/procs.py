@@ -31,8 +31,10 @@ from pathlib import Path
 PR_SET_PDEATHSIG = 1
 
 
-def _death_signal_preexec(parent_pid: int) -> Callable[[], None]:
+def _death_signal_preexec(parent_pid: int, umask: int | None = None) -> Callable[[], None]:
     def preexec() -> None:
+        if umask is not None:
+            os.umask(umask)
         if sys.platform.startswith("linux"):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -50,11 +52,18 @@ def spawn(
     env: Mapping[str, str] | None = None,
     log_path: Path | None = None,
     cwd: Path | None = None,
+    umask: int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` tied to this process's life, output appended to ``log_path``."""
+    """Start ``argv`` tied to this process's life, output appended to ``log_path``.
+
+    The log is created 0600 (it may quote requests, user data): only its owner
+    reads it. ``umask``, if given, is the child's (0o077: whatever it creates
+    is private to the owner).
+    """
     if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        out: int | object = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        out: int | object = os.open(
+            log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     else:
         out = subprocess.DEVNULL
     try:
@@ -66,7 +75,7 @@ def spawn(
             stdout=out,  # type: ignore[arg-type]
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_death_signal_preexec(os.getpid()),
+            preexec_fn=_death_signal_preexec(os.getpid(), umask),
         )
     finally:
         if isinstance(out, int):

@@ -324,8 +324,9 @@ class EmbeddedRedisCluster:
 
     def _spawn(self, node_id: str) -> subprocess.Popen[bytes]:
         self._node_dir(node_id).mkdir(mode=0o700, parents=True, exist_ok=True)
+        # umask 077: the AOF, nodes.conf and any dump are the owner's alone.
         proc = procs.spawn(self._argv(node_id),
-                           log_path=self.data_dir / "logs" / f"{node_id}.log")
+                           log_path=self.data_dir / "logs" / f"{node_id}.log", umask=0o077)
         self._procs[node_id] = proc
         return proc
 

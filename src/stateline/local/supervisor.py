@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import signal
 import sys
 import time
@@ -34,6 +36,7 @@ from stateline.local.control import ControlError, ControlServer, Request
 from stateline.local.health import Outcome, wait_healthy
 from stateline.local.lock import DataDirLock
 from stateline.local.managed import ManagedProcess, explain_failed_starts, stop_stateless
+from stateline.local.private import UMASK, ensure_private_dir
 from stateline.local.redis_cluster import ClusterError, EmbeddedRedisCluster
 from stateline.local.redis_nodes import RedisWatch
 from stateline.local.restart_policy import BackoffConfig, GiveUp, RestartPolicy, RestartState
@@ -93,8 +96,21 @@ class Supervisor:
     # -- entry -------------------------------------------------------------
 
     def run(self) -> int:
-        """Run in the foreground until told to stop; returns the exit code."""
-        self._lock.acquire()
+        """Run in the foreground until told to stop; returns the exit code.
+
+        The data dir is made (or made again) private first, and everything runs
+        with umask 077, so that what the children create is the owner's alone
+        (see :mod:`stateline.local.private`). A start refused before anything
+        ran leaves no new data dir behind.
+        """
+        created = ensure_private_dir(self.data_dir)
+        previous_umask = os.umask(UMASK)
+        try:
+            self._lock.acquire()
+        except BaseException:
+            os.umask(previous_umask)
+            self._discard_if_unused(created)
+            raise
         previous_int = signal.getsignal(signal.SIGINT)
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
@@ -115,8 +131,24 @@ class Supervisor:
             self._lock.release()
             signal.signal(signal.SIGINT, previous_int)
             signal.signal(signal.SIGTERM, previous)
+            os.umask(previous_umask)
+            self._discard_if_unused(created)
+
+    def _discard_if_unused(self, created: bool) -> None:
+        """Remove a data dir this run made if nothing was ever started in it (a refusal)."""
+        if created and self.cluster is None and not self.procs:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def _start_stores(self) -> None:
+        if self.settings.database_url:  # refused before anything starts, like a taken port
+            from stateline.stores.sql import sqlite_problem
+
+            try:
+                problem = sqlite_problem(self.settings.database_url)
+            except ValueError as exc:
+                problem = str(exc)
+            if problem:
+                raise StartupError(f"STATELINE_DATABASE_URL: {problem}")
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         redis_url = self.settings.redis_url
         if redis_url is None:

@@ -73,7 +73,10 @@ def guide(status: Mapping[str, Any], data_dir: str) -> str:
     flag = "" if data_dir in (".stateline", "./.stateline") else f" --data-dir {data_dir}"
     return "\n".join([
         f"[bold]gateway[/]  {url}      (every /api/... request goes round robin to the apps)",
-        f"[bold]redis[/]    {status.get('redis_url', '')}",
+        f"[bold]redis[/]    {status.get('redis_url', '')}" + (
+            f"   (password in {data_dir.rstrip('/')}/redis.secret; "
+            "`stateline status --env` prints the URL with it)"
+            if ":***@" in str(status.get("redis_url", "")) else ""),
         f"[bold]database[/] {status.get('database_url', '')}",
         f"[bold]logs[/]     {data_dir.rstrip('/')}/logs/<id>.log",
         "",

@@ -13,6 +13,7 @@ taken by an outgoing connection or a ``bind(0)`` elsewhere in the meantime.
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,8 +91,10 @@ def load_or_choose(
     if path.exists():
         return RedisTopology.from_json(path.read_text()), False
     topo = RedisTopology(ports=choose_ports(count, is_free), masters=masters)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(topo.to_json())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(topo.to_json())
     tmp.replace(path)
     return topo, True

@@ -76,6 +76,19 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user or ''}:***@{host}"))
 
 
+def address_of(client: object) -> str:
+    """Where ``client`` connects (``host:port``, the seed nodes, a socket path), for log lines."""
+    nodes = getattr(getattr(client, "nodes_manager", None), "startup_nodes", None)
+    if nodes:
+        return ",".join(f"{n.host}:{n.port}" for n in nodes.values())
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+    if kwargs.get("path"):
+        return str(kwargs["path"])
+    if kwargs.get("host"):
+        return f"{kwargs['host']}:{kwargs.get('port', 6379)}"
+    return "?"
+
+
 def _env_credentials(url: str, kwargs: dict[str, object]) -> dict[str, object]:
     """``kwargs`` plus the environment's username/password when neither URL nor caller gave one."""
     if "password" in kwargs or credentials(url)[1] is not None:

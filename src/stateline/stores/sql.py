@@ -151,13 +151,32 @@ def _enable_wal(cursor: Any) -> None:
             delay = min(delay * 2, 0.1)
 
 
-def create_engine(url: str, pool_size: int = 5) -> AsyncEngine:
-    """An engine for ``url``; SQLite files get WAL mode and a busy timeout."""
+def sqlite_problem(url: str) -> str | None:
+    """Why the SQLite file of ``url`` cannot be made (its directory is missing), or None.
+
+    A configured path is never given directories that do not exist: a typo in
+    ``STATELINE_DATABASE_URL`` must be an error, not a new tree somewhere.
+    """
+    path = sqlite_file(url)
+    if path is None or path.parent.is_dir():
+        return None
+    return (f"the directory {path.parent} of the SQLite file {path.name} does not exist; "
+            "create it, or fix STATELINE_DATABASE_URL")
+
+
+def create_engine(url: str, pool_size: int = 5, create_dir: bool = False) -> AsyncEngine:
+    """An engine for ``url``; SQLite files get WAL mode and a busy timeout.
+
+    The SQLite file's directory must exist unless ``create_dir`` (the embedded
+    default, inside stateline's own data dir): then it is made, 0700.
+    """
     normal = normalise_url(url)
     if normal.startswith("sqlite"):
         path = sqlite_file(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if path is not None and create_dir:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        elif problem := sqlite_problem(url):
+            raise ValueError(problem)
         engine = create_async_engine(normal)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -138,3 +138,51 @@ def test_bench_command_refuses_bad_input_with_a_message(stateline_cmd):
     out = subprocess.run([*stateline_cmd, "bench", "ftp://x/", "--rate", "10"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "http://" in out.stderr
+
+
+def test_keyed_writes_that_are_not_replayed_count_as_duplicates(tiny):
+    """The tiny server knows no keys: every repeat is applied again."""
+    mix = parse_mix([{"name": "w", "method": "POST", "path": "/ping"}])
+    r = run_load(LoadConfig(tiny, mix=mix, connections=2, duration=0.5,
+                            idempotency_keys=True, repeat=1.0))
+    keyed = r["idempotency"]
+    assert keyed["keyed"] > 0 and keyed["repeats"] > 0
+    assert keyed["duplicates"] == keyed["repeats"] and keyed["replays"] == 0
+
+
+@pytest.mark.slow
+def test_the_app_replays_every_repeated_keyed_write(redis_url, tmp_path, stateline_cmd):
+    import os
+
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "STATELINE_REDIS_URL": redis_url, "STATELINE_DATA_DIR": str(tmp_path)}
+    env.pop("STATELINE_REGISTRY_URL", None)
+    proc = subprocess.Popen([*stateline_cmd, "app", "--host", "127.0.0.1", "--port", str(port),
+                             "--instance-id", "app-bench"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, "app did not start"
+            try:
+                if httpx.get(f"{url}/_stateline/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        mix = parse_mix([
+            {"name": "incr", "method": "POST", "path": "/api/counter/incr"},
+            {"name": "add", "method": "POST", "path": "/api/carts/{user}/items",
+             "json": {"sku": "s{rand:5}", "qty": "{rand:1:3}"}},
+        ])
+        r = run_load(LoadConfig(url, mix=mix, connections=2, duration=1.0,
+                                idempotency_keys=True, repeat=0.5, seed=1))
+    finally:
+        proc.kill()
+        proc.wait(10)
+    keyed = r["idempotency"]
+    assert keyed["repeats"] > 0
+    assert keyed["replays"] == keyed["repeats"] and keyed["duplicates"] == 0

@@ -164,3 +164,12 @@ def test_tunnel_idle_timeout_is_a_gateway_key_with_an_hour_by_default() -> None:
     assert load("[gateway]\ntunnel_idle_timeout = 5\n" + one_pool).tunnel_idle_timeout == 5.0
     with pytest.raises(ConfigError, match="tunnel_idle_timeout"):
         load("[gateway]\ntunnel_idle_timeout = -1\n" + one_pool)
+
+
+def test_the_idempotency_header_is_a_config_value() -> None:
+    pools = '[pools.apps]\nbackends = ["127.0.0.1:1"]\n'
+    assert load(pools).idempotency_header == "Idempotency-Key"
+    assert load('[gateway]\nidempotency_header = "X-Retry-Key"\n' + pools) \
+        .idempotency_header == "X-Retry-Key"
+    with pytest.raises(ConfigError, match="idempotency_header"):
+        load('[gateway]\nidempotency_header = "bad name"\n' + pools)

@@ -17,7 +17,7 @@ RESULTS = {
 def test_every_dimension_of_the_seed_table_is_present_in_order():
     rows = comparison_rows(RESULTS)
     assert [r[0] for r in rows] == ["Scalability", "Load Balancing", "Fault Tolerance",
-                                    "Data Dependencies", "Examples"]
+                                    "Data Dependencies", "Examples", "Retried writes"]
 
 
 def test_cells_quote_measured_figures_and_link_their_experiment():
@@ -54,3 +54,14 @@ def test_html_is_self_contained_with_plots_inline():
     assert "data:image/png;base64,iVBORyBmYWtl" in html
     assert "<table>" in html and "Fault Tolerance" in html
     assert "src=\"failover/" not in html
+
+
+def test_the_retried_writes_row_quotes_the_exactly_once_figures():
+    results = {**RESULTS, "exactly-once": {"headline": {
+        "requests": 11440, "duplicates_keyed": 0, "duplicates_unkeyed": 3,
+        "lost_acknowledged": 0, "kills": 12}}}
+    rows = dict((r[0], r[1:]) for r in comparison_rows(results))
+    unkeyed, keyed = rows["Retried writes"]
+    assert "retries without keys double-apply 3 writes, with keys 0" in unkeyed[1]
+    assert unkeyed[2] == keyed[2] == "exactly-once"
+    assert "lost 0" in keyed[1]

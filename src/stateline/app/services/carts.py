@@ -22,6 +22,7 @@ from starlette.routing import Route
 from stateline.app.bodies import read_json_object
 from stateline.app.context import stores
 from stateline.app.errors import ApiError
+from stateline.app.idempotency_http import idempotent, redis_write
 from stateline.app.responses import json_response
 from stateline.app.validate import identifier, json_int, json_text
 
@@ -40,23 +41,31 @@ async def get_cart(request: Request) -> Response:
     return json_response({"user_id": user_id, "items": items})
 
 
+def _cart_owner(request: Request) -> str:
+    """The idempotency scope of a cart write: its user, also the cart key's hash tag."""
+    return identifier(request.path_params["user_id"], "user_id")
+
+
+@idempotent("POST /api/carts/{user_id}/items", tag=_cart_owner)
 async def add_item(request: Request) -> Response:
     user_id = identifier(request.path_params["user_id"], "user_id")
     data = await read_json_object(request)
     sku = identifier(json_text(data, "sku", 64), "sku")
     qty = json_int(data, "qty", 1, MAX_QTY)
     try:
-        total = await stores(request).redis.hincrby(cart_key(user_id), sku, qty)
+        return await redis_write(
+            request, "HINCRBY", cart_key(user_id), sku, qty,
+            respond=lambda total: json_response({"user_id": user_id, "sku": sku, "qty": total}))
     except ResponseError as exc:  # only an overflowing line total gets here
         raise ApiError(409, "quantity_overflow", f"line {sku} cannot grow: {exc}") from None
-    return json_response({"user_id": user_id, "sku": sku, "qty": int(total)})
 
 
+@idempotent("DELETE /api/carts/{user_id}/items/{sku}", tag=_cart_owner)
 async def remove_item(request: Request) -> Response:
     user_id = identifier(request.path_params["user_id"], "user_id")
     sku = identifier(request.path_params["sku"], "sku")
-    await stores(request).redis.hdel(cart_key(user_id), sku)
-    return Response(status_code=204)
+    return await redis_write(request, "HDEL", cart_key(user_id), sku,
+                             respond=lambda _: Response(status_code=204))
 
 
 routes = [

@@ -15,14 +15,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from stateline.app.context import stores
+from stateline.app.idempotency_http import idempotent, redis_write
 from stateline.app.responses import json_response
 
 COUNTER_KEY = "stateline:counter:{requests}"
 
 
+@idempotent("POST /api/counter/incr", tag="requests")  # the counter key's hash tag
 async def incr(request: Request) -> Response:
-    value = await stores(request).redis.incr(COUNTER_KEY)
-    return json_response({"value": int(value)})
+    return await redis_write(request, "INCR", COUNTER_KEY,
+                             respond=lambda value: json_response({"value": value}))
 
 
 async def read(request: Request) -> Response:

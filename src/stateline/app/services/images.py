@@ -34,6 +34,7 @@ from starlette.routing import Route
 from stateline.app.bodies import read_body
 from stateline.app.context import stores
 from stateline.app.errors import ApiError
+from stateline.app.idempotency_http import idempotent
 from stateline.app.responses import json_response
 from stateline.app.validate import query_int
 from stateline.stores.blobs import is_blob_id
@@ -131,6 +132,7 @@ async def resize_endpoint(request: Request) -> Response:
     return Response(body, media_type=mime)
 
 
+@idempotent("POST /api/images", body_limit=MAX_BODY_BYTES)
 async def upload(request: Request) -> Response:
     data = await read_body(request, MAX_BODY_BYTES)
     st = stores(request)

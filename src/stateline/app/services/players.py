@@ -18,6 +18,7 @@ from starlette.routing import Route
 from stateline.app.bodies import read_json_object
 from stateline.app.context import stores
 from stateline.app.errors import ApiError
+from stateline.app.idempotency_http import idempotent, redis_write
 from stateline.app.responses import json_response
 from stateline.app.validate import identifier, json_number
 
@@ -26,12 +27,15 @@ def player_key(player_id: str) -> str:
     return f"stateline:player:{{{player_id}}}"
 
 
+@idempotent("PUT /api/players/{player_id}/position",
+            tag=lambda request: identifier(request.path_params["player_id"], "player_id"))
 async def put_position(request: Request) -> Response:
     player_id = identifier(request.path_params["player_id"], "player_id")
     data = await read_json_object(request)
     x, y = json_number(data, "x"), json_number(data, "y")
-    await stores(request).redis.hset(player_key(player_id), mapping={"x": repr(x), "y": repr(y)})
-    return json_response({"player_id": player_id, "x": x, "y": y})
+    return await redis_write(
+        request, "HSET", player_key(player_id), "x", repr(x), "y", repr(y),
+        respond=lambda _: json_response({"player_id": player_id, "x": x, "y": y}))
 
 
 async def get_position(request: Request) -> Response:

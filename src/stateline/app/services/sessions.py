@@ -25,6 +25,7 @@ from starlette.routing import Route
 from stateline.app.bodies import read_json_object
 from stateline.app.context import stores
 from stateline.app.errors import ApiError
+from stateline.app.idempotency_http import idempotent
 from stateline.app.responses import json_response
 from stateline.app.validate import json_text
 
@@ -52,6 +53,7 @@ def _session_id(request: Request) -> str:
     return session_id
 
 
+@idempotent("POST /api/sessions")
 async def create_session(request: Request) -> Response:
     data = await read_json_object(request)
     user = json_text(data, "user", MAX_USER)
@@ -71,6 +73,7 @@ async def me(request: Request) -> Response:
     return json_response({"user": orjson.loads(record)["user"]})
 
 
+@idempotent("DELETE /api/sessions/me", tag=_session_id)  # scoped per session
 async def logout(request: Request) -> Response:
     await stores(request).redis.delete(session_key(_session_id(request)))
     response = Response(status_code=204)

@@ -30,6 +30,7 @@ from starlette.routing import Route
 from stateline.app.bodies import read_json_object
 from stateline.app.context import stores
 from stateline.app.errors import ApiError
+from stateline.app.idempotency_http import idempotent
 from stateline.app.responses import json_response
 from stateline.app.validate import json_text, query_int
 from stateline.stores import sql
@@ -71,6 +72,7 @@ def as_json(user: sql.UserRow) -> dict[str, Any]:
     }
 
 
+@idempotent("POST /api/users")
 async def create_user(request: Request) -> Response:
     data = await read_json_object(request)
     name = json_text(data, "name", MAX_NAME)
