@@ -26,8 +26,15 @@ COMMAND_MODULES = (
 )
 
 
-def build_app() -> typer.Typer:
-    """The typer app with every package's commands registered."""
+_app: typer.Typer | None = None
+_registered = False
+
+
+def _typer_app() -> typer.Typer:
+    """The one typer app (commands not yet registered); typer is imported here."""
+    global _app
+    if _app is not None:
+        return _app
     import typer
 
     app = typer.Typer(
@@ -62,9 +69,32 @@ def build_app() -> typer.Typer:
     ) -> None:
         """Stateless app servers behind a gateway; state lives in Redis Cluster, SQL and blobs."""
 
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+    _app = app
     return app
+
+
+def _register_all() -> None:
+    """Register every package's commands on the app (once)."""
+    global _registered
+    if not _registered:
+        app = _typer_app()
+        for name in COMMAND_MODULES:
+            importlib.import_module(name).register(app)
+        _registered = True
+
+
+def build_app() -> typer.Typer:
+    """The typer app with every package's commands registered."""
+    _register_all()
+    return _typer_app()
+
+
+def __getattr__(name: str) -> object:
+    """`stateline.cli.app` is built on first use, so importing this module (the
+    console script does) costs nothing for `stateline lint`."""
+    if name == "app":
+        return _typer_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
