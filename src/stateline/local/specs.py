@@ -55,6 +55,8 @@ class ProcessSpec:
     port: int
     log_path: Path
     health_path: str = HEALTH_PATH
+    #: More ``(port, path)`` probes that must answer 200 after the first (the blob canary).
+    also_ready: tuple[tuple[int, str], ...] = ()
 
     @property
     def address(self) -> str:
