@@ -284,6 +284,10 @@ class Summaries:
             target, element = r
             if element and storeish(func.value):
                 return
+            if m not in GENERAL_MUTATORS and m != "seed" and not (
+                    isinstance(target, Cell) and target.vkind.startswith("lib:")
+                    and not element):
+                return  # `.put()`/`.add_job()` only on a known library object itself
             if call.args and is_task(fn, call.args[-1]):
                 return  # a set that keeps asyncio tasks alive until they finish
             # `.add`/`.update`/`.insert` on something not known to be a builtin

@@ -567,3 +567,23 @@ def test_attribute_memo_and_own_object_bookkeeping_are_not_state(tmp_path: Path)
                 return {"plugins": PLUGINS.all(), "latest": latest()}
             """,
     })
+
+
+def test_put_on_an_app_state_client_is_not_a_queue(tmp_path: Path) -> None:
+    """`.put()` mutates a known queue, not whatever object app state holds (a blob client)."""
+    check(tmp_path, {
+        "app.py": """
+            import queue
+            from starlette.applications import Starlette
+            from starlette.routing import Route
+
+            JOBS = queue.Queue()
+
+            async def upload(request):
+                await request.app.state.blobs.put("k", b"data")
+                JOBS.put("k")  # !SL102
+                return None
+
+            app = Starlette(routes=[Route("/up", upload, methods=["POST"])])
+            """,
+    })
