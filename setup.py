@@ -105,7 +105,7 @@ class BuildExt(build_ext):
         super().build_extension(ext)
 
     def _reuse(self, module: str, target: Path) -> bool:
-        """Copy the in-tree build of ``module`` when its sources match the manifest.
+        """Copy the in-tree build of ``module`` when the sources match the manifest.
 
         ``pip install -e .`` builds into a fresh temporary folder every time, so
         setuptools' own up-to-date check never sees the earlier build and recompiles
@@ -123,11 +123,17 @@ class BuildExt(build_ext):
 
     @staticmethod
     def _recorded(module: str) -> bool:
+        """Whether the in-tree build is current: every hot module, not only ``module``.
+
+        All or nothing, because the .pxd files cimport each other: a change to one
+        module's declarations changes the C code of those that cimport it.
+        """
+        del module
         try:
             sources = json.loads((GATEWAY / native.MANIFEST).read_text())["sources"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             return False
-        return sources.get(module) == native.source_hash(GATEWAY, module)
+        return all(sources.get(m) == native.source_hash(GATEWAY, m) for m in native.HOT_MODULES)
 
     def run(self) -> None:
         super().run()

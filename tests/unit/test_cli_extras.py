@@ -12,11 +12,11 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from stateline.cli import _register_all, app
+from stateline.cli import build_app
 from stateline.settings import env_names
 
 ROOT = Path(__file__).resolve().parents[2]
-_register_all()
+app = build_app()
 COMMAND = typer.main.get_command(app)
 
 
