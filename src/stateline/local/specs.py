@@ -34,13 +34,15 @@ class StatelineCommands:
     """The real processes: ``python -m stateline app`` and ``python -m stateline gateway``."""
 
     python: str = field(default_factory=lambda: sys.executable)
+    #: The address every process binds (and the apps register).
+    host: str = "127.0.0.1"
 
     def app(self, instance_id: str, port: int) -> list[str]:
-        return [self.python, "-m", "stateline", "app", "--host", "127.0.0.1",
+        return [self.python, "-m", "stateline", "app", "--host", self.host,
                 "--port", str(port), "--instance-id", instance_id]
 
     def gateway(self, port: int, registry_url: str, pool: str) -> list[str]:
-        return [self.python, "-m", "stateline", "gateway", "--listen", f"127.0.0.1:{port}",
+        return [self.python, "-m", "stateline", "gateway", "--listen", f"{self.host}:{port}",
                 "--registry", registry_url, "--pool", pool]
 
 
@@ -55,10 +57,12 @@ class ProcessSpec:
     port: int
     log_path: Path
     health_path: str = HEALTH_PATH
+    #: Where the supervisor dials it (health checks, status).
+    host: str = "127.0.0.1"
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def on_port(self, port: int, commands: Commands, settings: Settings) -> ProcessSpec:
         """The same process moved to another port (its old one was taken meanwhile)."""

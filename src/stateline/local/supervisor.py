@@ -228,7 +228,7 @@ class Supervisor:
         return m
 
     def _spawn(self, m: ManagedProcess) -> None:
-        if problem := procs.bind_problem(m.spec.port):
+        if problem := procs.bind_problem(m.spec.port, m.spec.host):
             if m.spec.role == "gateway":
                 raise StartupError(f"{problem}; choose another with --port")
             m.spec = m.spec.on_port(procs.free_port(), self.commands, self.settings)
@@ -252,7 +252,8 @@ class Supervisor:
         proc = m.proc
         stop_wait = asyncio.ensure_future(self._stop.wait()) if self._stop else None
         health = asyncio.ensure_future(wait_healthy(
-            proc, m.spec.port, self.ready_timeout, stuck_after=self.stuck_after))
+            proc, m.spec.port, self.ready_timeout, stuck_after=self.stuck_after,
+            host=m.spec.host))
         waiting = [t for t in (health, stop_wait) if t is not None]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for t in waiting:
@@ -327,7 +328,8 @@ class Supervisor:
             return {"ok": True, "pid": self._kill(req.id)}
 
     def _urls(self) -> dict[str, str]:
-        return {"gateway_url": f"http://127.0.0.1:{self.settings.port}",
+        return {"gateway_url": f"http://{self.procs['gateway'].spec.address}"
+                       if "gateway" in self.procs else f"http://127.0.0.1:{self.settings.port}",
                 "redis_url": redacted(self.settings.redis_url or ""),
                 "database_url": self.settings.database_url or ""}
 
