@@ -162,3 +162,18 @@ def own_redis_cluster(tmp_path: Path) -> Iterator[EmbeddedRedisCluster]:
         yield c
     finally:
         c.stop()
+
+
+def require_hosts() -> None:
+    """Skip (locally) or fail (under CI) when network namespaces cannot be made here.
+
+    The across-hosts tests need root; CI runs as root, so there a missing
+    capability is an error rather than a silent skip, as for PostgreSQL.
+    """
+    from stateline.lab.netns import unavailable
+
+    why = unavailable()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"across-hosts tests are required under CI: {why}")
+        pytest.skip(why)

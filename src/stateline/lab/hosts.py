@@ -10,7 +10,7 @@ leave the subnet, and nothing here touches forwarding or NAT.
 
 This module only *plans* (pure functions: names, addresses, command lines);
 :mod:`stateline.lab.netns` runs the plan and cleans up. Everything is named
-after the process that made it (``stl-<pid>-<host>``), so that a later start
+after the process that made it (``stl-<pid>n<serial>-<host>``), so that a later start
 can tell a live run's namespaces (leave them) from a killed run's (remove them).
 
 The default subnet ``10.213.71.0/24`` is unusual on purpose; ``STATELINE_HOSTS_SUBNET``
@@ -34,8 +34,8 @@ HOST_IF = "eth0"
 #: Where each host's "local" table lookup moves to (from 0), so drop rules (900) come first.
 LOCAL_RULE_PRIORITY = 1000
 _NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-_NETNS = re.compile(rf"^{PREFIX}-(\d+)-([a-z0-9]+)$")
-_ROOT_LINK = re.compile(rf"^{PREFIX}(\d+)$")
+_NETNS = re.compile(rf"^{PREFIX}-((\d+)n\d+)-([a-z0-9]+)$")
+_ROOT_LINK = re.compile(rf"^{PREFIX}((\d+)n\d+)$")
 
 
 class PlanError(ValueError):
@@ -61,6 +61,8 @@ class TopologyPlan:
     """Everything one run creates, by name: enough to create it and to remove it."""
 
     owner_pid: int
+    #: ``<pid>n<serial>``: one process may run several topologies at once.
+    run: str
     subnet: str
     switch_netns: str
     controller_link: str
@@ -82,15 +84,16 @@ class TopologyPlan:
         return [self.switch_netns, *(h.netns for h in self.hosts)]
 
 
-def netns_name(owner_pid: int, name: str) -> str:
-    return f"{PREFIX}-{owner_pid}-{name}"
+def netns_name(run: str, name: str) -> str:
+    return f"{PREFIX}-{run}-{name}"
 
 
 def plan(names: Iterable[str], subnet: str | None = None,
-         owner_pid: int | None = None) -> TopologyPlan:
+         owner_pid: int | None = None, serial: int = 0) -> TopologyPlan:
     """Lay out hosts ``names`` on ``subnet`` (default: the environment's, else 10.213.71.0/24)."""
     names = list(names)
     pid = os.getpid() if owner_pid is None else owner_pid
+    run = f"{pid}n{serial}"
     net = ipaddress.ip_network(subnet or os.environ.get(SUBNET_ENV) or DEFAULT_SUBNET,
                                strict=True)
     if not isinstance(net, ipaddress.IPv4Network):
@@ -106,11 +109,12 @@ def plan(names: Iterable[str], subnet: str | None = None,
         raise PlanError(f"{net} has room for {max(0, len(usable) - FIRST_HOST_OFFSET)} "
                         f"hosts, {len(names)} asked")
     hosts = tuple(
-        HostPlan(name=n, netns=netns_name(pid, n),
+        HostPlan(name=n, netns=netns_name(run, n),
                  address=str(usable[FIRST_HOST_OFFSET - 1 + i]), switch_port=f"p{i}")
         for i, n in enumerate(names))
-    return TopologyPlan(owner_pid=pid, subnet=str(net), switch_netns=netns_name(pid, "sw"),
-                        controller_link=f"{PREFIX}{pid}", controller_address=str(usable[0]),
+    return TopologyPlan(owner_pid=pid, run=run, subnet=str(net),
+                        switch_netns=netns_name(run, "sw"),
+                        controller_link=f"{PREFIX}{run}", controller_address=str(usable[0]),
                         hosts=hosts)
 
 
@@ -157,12 +161,18 @@ def teardown_commands(p: TopologyPlan) -> list[list[str]]:
 def owner_of_netns(name: str) -> int | None:
     """The pid a namespace of ours was made by; ``None`` if it is not ours."""
     m = _NETNS.match(name)
-    return int(m.group(1)) if m else None
+    return int(m.group(2)) if m else None
 
 
 def owner_of_link(name: str) -> int | None:
     m = _ROOT_LINK.match(name)
-    return int(m.group(1)) if m else None
+    return int(m.group(2)) if m else None
+
+
+def run_of(name: str) -> str | None:
+    """The run tag (``<pid>n<serial>``) of one of our namespaces or links."""
+    m = _NETNS.match(name) or _ROOT_LINK.match(name)
+    return m.group(1) if m else None
 
 
 def parse_netns_list(text: str) -> list[str]:

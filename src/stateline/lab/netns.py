@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -32,6 +33,8 @@ from types import FrameType
 
 from stateline.lab import hosts as plan_mod
 from stateline.lab.hosts import HostPlan, TopologyPlan
+
+_serials = itertools.count()
 
 
 class HostsUnavailable(RuntimeError):
@@ -129,12 +132,12 @@ def remove_stale() -> list[str]:
     return namespaces + links
 
 
-def leftovers(owner_pid: int | None = None) -> dict[str, list[str]]:
-    """Our namespaces, root links and processes inside them (of one run, or all)."""
-    def mine(pid: int | None) -> bool:
-        return pid is not None and (owner_pid is None or pid == owner_pid)
-    namespaces = [n for n in our_namespaces() if mine(plan_mod.owner_of_netns(n))]
-    links = [n for n in our_links() if mine(plan_mod.owner_of_link(n))]
+def leftovers(run: str | None = None) -> dict[str, list[str]]:
+    """Our namespaces, root links and processes inside them (of one run tag, or all)."""
+    def mine(name: str) -> bool:
+        return run is None or plan_mod.run_of(name) == run
+    namespaces = [n for n in our_namespaces() if mine(n)]
+    links = [n for n in our_links() if mine(n)]
     procs = [f"{ns}:{p}" for ns in namespaces for p in pids_in(ns)]
     return {"namespaces": namespaces, "links": links, "processes": procs}
 
@@ -149,7 +152,8 @@ class Hosts:
         self.removed_stale = remove_stale()
         wanted = plan_mod.plan(names, subnet).subnet
         in_use = plan_mod.subnets_in_use(ip("-o", "-4", "addr", "show", check=False).stdout)
-        self.plan: TopologyPlan = plan_mod.plan(names, plan_mod.free_subnet(wanted, in_use))
+        self.plan: TopologyPlan = plan_mod.plan(names, plan_mod.free_subnet(wanted, in_use),
+                                                serial=next(_serials))
         self._closed = False
         self._previous: dict[int, object] = {}
         self._procs: list[subprocess.Popen[bytes]] = []
