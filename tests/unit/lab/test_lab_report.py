@@ -17,7 +17,8 @@ RESULTS = {
 def test_every_dimension_of_the_seed_table_is_present_in_order():
     rows = comparison_rows(RESULTS)
     assert [r[0] for r in rows] == ["Scalability", "Load Balancing", "Fault Tolerance",
-                                    "Data Dependencies", "Examples", "Retried writes"]
+                                    "Data Dependencies", "Examples", "Retried writes",
+                                    "Consistency"]
 
 
 def test_cells_quote_measured_figures_and_link_their_experiment():
@@ -65,3 +66,16 @@ def test_the_retried_writes_row_quotes_the_exactly_once_figures():
     assert "retries without keys double-apply 3 writes, with keys 0" in unkeyed[1]
     assert unkeyed[2] == keyed[2] == "exactly-once"
     assert "lost 0" in keyed[1]
+
+
+def test_the_consistency_row_quotes_the_partition_figures():
+    results = {**RESULTS, "partition": {"headline": {
+        "partition_s": 4.1, "node_timeout_s": 1.0, "lost_plain": 179, "acked_plain": 2125,
+        "lost_wait": 0, "acked_wait": 1454, "stateless_failed": 2,
+        "stateless_requests": 2033, "time_to_eject_s": 9.8}}}
+    rows = dict((r[0], r[1:]) for r in comparison_rows(results))
+    stateless, stateful = rows["Consistency"]
+    assert "2 of 2,033 requests" in stateless[1] and "9.8 s" in stateless[1]
+    assert "for 4.1 s" in stateful[1] and "179 of 2,125 acknowledged writes lost" in stateful[1]
+    assert "with WAIT 1: 0 of 1,454" in stateful[1]
+    assert stateless[2] == stateful[2] == "partition"

@@ -24,6 +24,7 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "resharding": ("resharding", "move slots between Redis masters under load: MOVED/ASK"),
     "exactly-once": ("exactly_once",
                      "retried writes with and without Idempotency-Key while instances die"),
+    "partition": ("partition", "cut a Redis master and an app host off (Jepsen set; needs root)"),
 }
 
 
