@@ -105,7 +105,8 @@ class HostSystem:
     def start(self, ready_timeout: float = 60.0) -> HostSystem:
         try:
             self.hosts.create()
-            self.log(f"hosts on {self.hosts.plan.subnet}: " + ", ".join(
+            self.log(f"hosts on {self.hosts.plan.subnet} (run {self.hosts.plan.run}): "
+                     + ", ".join(
                 f"{h.name}={h.address}" for h in self.hosts.plan.hosts))
             self._start_redis()
             if self.postgres:
