@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "stateline.lint.commands",  # lint
     "stateline.lint.verify_commands",  # verify
     "stateline.lab.commands",  # bench, experiment, report
+    "stateline.lab.hosts_commands",  # hosts list, hosts clean
 )
 
 app = typer.Typer(

@@ -100,23 +100,32 @@ class Faults:
     def cut(self, host: str, others: Iterable[str], direction: str = "both",
             controller: bool = False) -> list[Drop]:
         """Cut ``host`` off from ``others`` (host names); returns the drops added."""
-        added = []
-        for d in cut_plan(self.plan, host, others, direction, controller):
-            if d in self.applied:
-                continue
-            done = _run(d.add(self.plan.host(d.on).netns))
+        drops = [d for d in cut_plan(self.plan, host, others, direction, controller)
+                 if d not in self.applied]
+        self._apply(drops)
+        return drops
+
+    def _apply(self, drops: list[Drop]) -> None:
+        """Add ``drops``, one ``ip -batch`` per host, so that a cut lands all at once."""
+        by_host: dict[str, list[Drop]] = {}
+        for d in drops:
+            by_host.setdefault(d.on, []).append(d)
+        for on, ds in by_host.items():
+            netns = self.plan.host(on).netns
+            batch = "".join(" ".join(d.add(netns)[3:]) + "\n" for d in ds)
+            done = subprocess.run(["ip", "-n", netns, "-batch", "-"], input=batch,
+                                  capture_output=True, text=True, timeout=30, check=False)
             if done.returncode != 0:
-                raise FaultError(f"cutting {d.source} off at {d.on}: {done.stderr.strip()}")
-            self.applied.append(d)
-            added.append(d)
-        return added
+                raise FaultError(f"cutting at {on}: {done.stderr.strip()}")
+            self.applied.extend(ds)
 
     def partition(self, side: Iterable[str], direction: str = "both") -> None:
         """Split the hosts in two: ``side`` against every other host."""
         side = list(side)
         rest = [h.name for h in self.plan.hosts if h.name not in side]
-        for h in side:
-            self.cut(h, rest, direction)
+        drops = [d for h in side for d in cut_plan(self.plan, h, rest, direction)
+                 if d not in self.applied]
+        self._apply(list(dict.fromkeys(drops)))
 
     def slow(self, host: str, delay_ms: float = 0.0, jitter_ms: float = 0.0,
              loss_pct: float = 0.0) -> None:

@@ -67,7 +67,7 @@ def _run(cmd: list[str]) -> None:
         raise HostsUnavailable(f"{' '.join(cmd)}: {done.stderr.strip()}")
 
 
-def _alive(pid: int) -> bool:
+def owner_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -126,8 +126,8 @@ def remove_namespaces(namespaces: Iterable[str], links: Iterable[str] = ()) -> N
 
 def remove_stale() -> list[str]:
     """Remove what killed earlier runs left (their pid is gone); returns what was removed."""
-    namespaces = plan_mod.stale(our_namespaces(), plan_mod.owner_of_netns, _alive)
-    links = plan_mod.stale(our_links(), plan_mod.owner_of_link, _alive)
+    namespaces = plan_mod.stale(our_namespaces(), plan_mod.owner_of_netns, owner_alive)
+    links = plan_mod.stale(our_links(), plan_mod.owner_of_link, owner_alive)
     remove_namespaces(namespaces, links)
     return namespaces + links
 

@@ -128,8 +128,8 @@ def one_round(system: HostSystem, mode: str, before: float, cut: float, after: f
             except redis.RedisError:
                 pass
         time.sleep(0.05)
+    healed_at = time.time()  # the partition's end: healing starts now
     system.faults.heal()
-    healed_at = time.time()
     log(f"partition ({mode}): healed after {healed_at - cut_at:.1f}s")
     demoted_at = None
     old = cluster._client(victim_node.port, victim_node.host)  # the controller reaches both sides
@@ -229,8 +229,8 @@ def stateless_round(system: HostSystem, before: float, cut: float, after: float,
             except (httpx.HTTPError, ValueError):
                 pass
         time.sleep(0.05)
-    system.faults.heal()
     healed_at = time.time()
+    system.faults.heal()
     back = _poll(lambda: system.members()["app3"]["state"] == "healthy", after + 30, 0.1)
     time.sleep(max(0.0, after - (time.time() - healed_at)))
     stop.set()
@@ -275,7 +275,7 @@ def _plot(r: dict[str, Any]) -> bytes:
     ax.set_xlabel("seconds since the partition began")
     ax.set_ylabel("writes per 0.25 s")
     ax.set_title(f"Jepsen set across a partition ({r['mode']})")
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize="small")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
