@@ -38,24 +38,8 @@ import redis
 from stateline.lab.cluster import CountingClient, cluster_nodes, tags_in_slots
 from stateline.lab.experiments.base import Context, Result, md_table
 from stateline.lab.hostsystem import HostSystem
-from stateline.lab.metrics import unavailability_window
+from stateline.lab.jepsen_set import analyse
 from stateline.stores.redis import PASSWORD_ENV
-
-SLOTS = 16384
-#: clusterCron's period in redis-server (10 Hz).
-CRON_S = 0.1
-
-
-def detector_window_s(node_timeout_s: float) -> float:
-    """How long a minority master can go on accepting writes, by how failures are detected.
-
-    The documented bound is ``node_timeout``; the detector adds to it: a peer
-    is pinged only once its last pong is ``node_timeout / 2`` old, marked
-    PFAIL ``node_timeout`` after that ping, and both are checked by
-    ``clusterCron`` every 100 ms. So the last write a cut-off master can accept
-    comes up to ``1.5 * node_timeout`` plus two cron ticks after the cut.
-    """
-    return round(1.5 * node_timeout_s + 2 * CRON_S, 3)
 
 
 def _poll(predicate: Any, timeout: float, step: float = 0.05) -> float | None:
@@ -145,52 +129,13 @@ def one_round(system: HostSystem, mode: str, before: float, cut: float, after: f
     observer.close()
 
     records = {s: _read_log(p) for s, p in logs.items()}
-    rel = lambda t: round(t - cut_at, 3)  # noqa: E731 - every time relative to the cut
-    sides: dict[str, Any] = {}
-    lost_all: list[dict[str, Any]] = []
-    for s, recs in records.items():
-        acked = [r for r in recs if r["acked"]]
-        lost = [r for r in acked if r["e"] not in final]
-        lost_all += [{**r, "side": s} for r in lost]
-        outcomes = [(r["t"], r["acked"]) for r in recs]
-        sides[s] = {
-            "writes": len(recs), "acknowledged": len(acked), "lost_acknowledged": len(lost),
-            "failed": sum(1 for r in recs if not r["ok"]),
-            "not_confirmed_by_wait": sum(1 for r in recs if r["ok"] and not r["acked"]),
-            "indeterminate_present": sum(1 for r in recs if not r["acked"] and r["e"] in final),
-            "unavailable_s": unavailability_window(outcomes, cut_at)["window_s"],
-            "last_ack_before_heal_s": max((rel(r["t"]) for r in acked
-                                           if cut_at <= r["t"] < healed_at), default=None),
-        }
-    node_timeout_s = system.node_timeout_ms / 1000
-    lost_times = [rel(r["t"]) for r in lost_all]
-    inside = all(t <= node_timeout_s for t in lost_times)
-    beyond = round(max(lost_times) - node_timeout_s, 3) if lost_times else 0.0
-    detector = detector_window_s(node_timeout_s)
+    figures = analyse(records, final, cut_at, healed_at, system.node_timeout_ms / 1000)
     return {
         "mode": mode, "key": key, "victim": victim_node.id, "victim_host": victim_host,
         "victim_addr": victim.addr, "minority": side,
-        "node_timeout_s": node_timeout_s,
-        "partition_s": round(healed_at - cut_at, 3),
-        "acknowledged": sum(v["acknowledged"] for v in sides.values()),
-        "lost_acknowledged": len(lost_all),
-        "unavailable_s": sides["majority"]["unavailable_s"],
-        "promotion_s": rel(promoted_at) if promoted_at else None,
-        "old_master_demoted_s": rel(demoted_at) if demoted_at else None,
-        "minority_master_last_ack_s": sides["minority"]["last_ack_before_heal_s"],
-        "lost_acked_between_s": [min(lost_times), max(lost_times)] if lost_times else None,
-        "inside_documented_bound": inside,
-        "beyond_bound_s": max(0.0, beyond),
-        "detector_window_s": detector,
-        "inside_detector_window": all(t <= detector for t in lost_times),
-        "final_set_size": len(final),
-        "sides": sides,
-        "lost_sample": [r["e"] for r in lost_all[:10]],
-        "timeline": {
-            "acked": [rel(r["t"]) for recs in records.values() for r in recs if r["acked"]],
-            "lost": lost_times,
-            "heal_s": rel(healed_at),
-        },
+        "promotion_s": round(promoted_at - cut_at, 3) if promoted_at else None,
+        "old_master_demoted_s": round(demoted_at - cut_at, 3) if demoted_at else None,
+        **figures,
     }
 
 
