@@ -59,6 +59,9 @@ class NodeHost:
 
     address: str = HOST
     prefix: tuple[str, ...] = ()
+    #: What to ``--bind`` if not ``address`` (``0.0.0.0`` behind NAT, say); peers and
+    #: clients are still told ``address``.
+    bind: str | None = None
 
 
 def redis_server_binary() -> Path:
@@ -342,7 +345,7 @@ class EmbeddedRedisCluster:
         return [
             *where.prefix,
             str(redis_server_binary()), str(self._conf_path),
-            "--port", str(port), "--bind", where.address,
+            "--port", str(port), "--bind", where.bind or where.address,
             "--cluster-announce-ip", where.address,
             "--dir", str(self._node_dir(node_id)),
             "--cluster-enabled", "yes",
