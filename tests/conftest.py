@@ -164,7 +164,8 @@ def own_redis_cluster(tmp_path: Path) -> Iterator[EmbeddedRedisCluster]:
         c.stop()
 
 
-def require_hosts() -> None:
+@pytest.fixture(scope="session")
+def needs_hosts() -> None:
     """Skip (locally) or fail (under CI) when network namespaces cannot be made here.
 
     The across-hosts tests need root; CI runs as root, so there a missing

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import require_hosts
 
 from stateline.lab.hostsystem import HostSystem
 from stateline.lab.netns import leftovers
@@ -23,8 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 @pytest.fixture(scope="module")
-def system() -> Iterator[HostSystem]:
-    require_hosts()
+def system(needs_hosts: None) -> Iterator[HostSystem]:
     s = HostSystem(apps=3, redis_hosts=3, postgres=True)
     s.start()
     try:
@@ -93,8 +91,7 @@ def test_each_app_host_serves_and_sees_the_others_writes(
     assert set(served) == set(system.apps)
 
 
-def test_nothing_is_left_behind_after_stop() -> None:
-    require_hosts()
+def test_nothing_is_left_behind_after_stop(needs_hosts: None) -> None:
     s = HostSystem(apps=1, redis_hosts=3, postgres=False)
     s.start()
     pids = [p.pid for p in s.procs.values()]

@@ -14,15 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import require_hosts
 
 from stateline.lab.netns import leftovers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def test_partition_quick_writes_its_figures_and_leaves_nothing(tmp_path: Path) -> None:
-    require_hosts()
+def test_partition_quick_writes_its_figures_and_leaves_nothing(
+        tmp_path: Path, needs_hosts: None) -> None:
     out = tmp_path / "results"
     proc = subprocess.run([sys.executable, "-m", "stateline", "experiment", "partition",
                            "--quick", "--out", str(out)], capture_output=True, text=True,

@@ -15,7 +15,6 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
-from conftest import require_hosts
 
 from stateline.lab.netfaults import Faults, NetemUnavailable, rules_of
 from stateline.lab.netns import Hosts, leftovers, remove_stale
@@ -34,8 +33,7 @@ CONNECT = "import socket,sys; socket.create_connection((sys.argv[1], int(sys.arg
 
 
 @pytest.fixture
-def hosts(tmp_path: object) -> Iterator[Hosts]:
-    require_hosts()
+def hosts(needs_hosts: None) -> Iterator[Hosts]:
     with Hosts(["a", "b", "c"]) as h:
         for name in ("a", "b", "c"):
             p = subprocess.Popen(h.argv(name, [sys.executable, "-c", LISTEN, h.address(name),
@@ -102,8 +100,7 @@ MAKER = textwrap.dedent("""
 """)
 
 
-def test_the_next_start_removes_what_a_killed_run_left() -> None:
-    require_hosts()
+def test_the_next_start_removes_what_a_killed_run_left(needs_hosts: None) -> None:
     maker = subprocess.Popen([sys.executable, "-c", MAKER], stdout=subprocess.PIPE)
     assert maker.stdout is not None
     run = maker.stdout.readline().decode().strip()
@@ -117,8 +114,7 @@ def test_the_next_start_removes_what_a_killed_run_left() -> None:
     assert leftovers(run) == {"namespaces": [], "links": [], "processes": []}
 
 
-def test_sigterm_removes_everything_at_once() -> None:
-    require_hosts()
+def test_sigterm_removes_everything_at_once(needs_hosts: None) -> None:
     maker = subprocess.Popen([sys.executable, "-c", MAKER], stdout=subprocess.PIPE)
     assert maker.stdout is not None
     run = maker.stdout.readline().decode().strip()
