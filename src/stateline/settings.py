@@ -38,8 +38,15 @@ class Settings:
     pool: str = "apps"
     #: Where an app instance registers itself (a Redis URL); ``None`` means no registration.
     registry_url: str | None = None
+    #: Blob store URL: ``s3://BUCKET?endpoint=...`` or ``file:///path``. ``None`` means the
+    #: embedded SeaweedFS under ``stateline up`` (the folder ``DATA_DIR/blobs`` elsewhere).
+    blob_url: str | None = None
     #: Instance id shown in ``X-Served-By``; set per process by the supervisor.
     instance_id: str | None = None
+    #: Most pixels one image request may decode (all frames together); more is 413.
+    image_max_pixels: int = 25_000_000
+    #: Image decodes one app instance runs at once (0: up to 4, one per core); more wait.
+    image_workers: int = 0
     #: How long an app remembers an ``Idempotency-Key``'s outcome (Stripe keeps 24 h).
     idempotency_ttl_s: int = 86_400
     #: How long a claimed key whose attempt never finished blocks repeats (409)

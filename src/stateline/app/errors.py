@@ -22,8 +22,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from stateline.app.responses import json_response
+from stateline.stores.blobs import BlobStoreUnavailable
 
 log = logging.getLogger("stateline.app")
+
+#: Seconds a client is asked to wait after a store failure (a failover takes a few).
+STORE_RETRY_AFTER_S = 2
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -38,11 +42,17 @@ _HTTP_CODES = {
 class ApiError(Exception):
     """A request the app refuses, with the status and code the client sees."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Picklable with all its fields: it is raised in decoder processes (workers.py).
+        return (ApiError, (self.status, self.code, self.message, self.headers))
 
 
 def error_response(status: int, code: str, message: str) -> Response:
@@ -51,7 +61,10 @@ def error_response(status: int, code: str, message: str) -> Response:
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message)
+    response = error_response(exc.status, exc.code, exc.message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
@@ -66,9 +79,19 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 
 async def store_error_handler(request: Request, exc: Exception) -> Response:
-    """A store that stopped answering is the server's trouble, not the client's: 503."""
+    """A store that cannot serve is the server's trouble, not the client's: 503.
+
+    This is the one place every Redis and SQL failure of every service lands:
+    connection refused, timeouts, ``CLUSTERDOWN``, ``MISCONF``, ``READONLY``, a
+    full disk, any other error reply. The client gets ``Retry-After`` and no
+    word of the store's own text (it names hosts, ports and configuration);
+    the log gets all of it. A handler catches a store error itself only for
+    the one reply that *is* about the client's input (a cart line overflowing).
+    """
     log.warning("store error on %s %s: %r", request.method, request.url.path, exc)
-    return error_response(503, "store_unavailable", "a store did not answer; retry shortly")
+    response = error_response(503, "store_unavailable", "a store did not answer; retry shortly")
+    response.headers["retry-after"] = str(STORE_RETRY_AFTER_S)
+    return response
 
 
 async def client_disconnect_handler(request: Request, exc: Exception) -> Response:
@@ -102,8 +125,11 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     HTTPException: http_error_handler,
     ClientDisconnect: client_disconnect_handler,
     RedisError: store_error_handler,
+    BlobStoreUnavailable: store_error_handler,
     sa_exc.OperationalError: store_error_handler,
     sa_exc.InterfaceError: store_error_handler,
     sa_exc.TimeoutError: store_error_handler,
+    sa_exc.DBAPIError: store_error_handler,
+    sa_exc.DisconnectionError: store_error_handler,
     Exception: unexpected_error_handler,
 }

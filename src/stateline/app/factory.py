@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stateline.app import openapi
 from stateline.app.context import AppContext, Stores, context
 from stateline.app.errors import EXCEPTION_HANDLERS
 from stateline.app.lifecycle import Lifecycle, State
@@ -45,11 +46,12 @@ from stateline.app.services import (
     sessions,
     users,
 )
+from stateline.app.spec import Operation, Reply, api, json_object
 from stateline.app.workers import CpuPool
 from stateline.settings import Settings
 from stateline.stores import redis as redis_store
 from stateline.stores import sql
-from stateline.stores.blobs import BlobStore
+from stateline.stores.blobs import open_blob_store
 
 log = logging.getLogger("stateline.app")
 
@@ -97,6 +99,18 @@ class InstanceHeader:
         await self.app(scope, receive, send_with_header)
 
 
+#: An instance answers {status, instance[, detail]}; through the gateway, this path is the
+#: gateway's own health ({status, role, pid, pools}), which only ``status`` has in common.
+_HEALTH = json_object({"status": {"type": "string"}, "instance": {"type": "string"},
+                       "detail": {"type": "string"}, "role": {"type": "string"},
+                       "pid": {"type": "integer"}, "pools": {"type": "object"}}, ("status",))
+
+
+@api(Operation(
+    "Whether this instance serves: 200 when ready, 503 while starting or draining",
+    tag="meta", stores=False,
+    replies=(Reply(200, "Ready", _HEALTH), Reply(503, "Starting, draining or stopped", _HEALTH)),
+))
 async def health(request: Request) -> Response:
     ctx = context(request)
     state = ctx.lifecycle.state
@@ -110,7 +124,8 @@ async def health(request: Request) -> Response:
 
 def _routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [Route(HEALTH_PATH, health, methods=["GET"])]
-    for service in (calc, currency, images, users, carts, counter, sessions, players, demo):
+    for service in (calc, currency, images, users, carts, counter, sessions, players, demo,
+                    openapi):
         routes.extend(service.routes)
     return merge_routes(routes)  # one route per path: a 405's Allow lists all its methods
 
@@ -148,8 +163,8 @@ def _build_stores(settings: Settings) -> Stores:
         redis=redis_store.connect_bounded(settings.redis_url, decode_responses=True),
         sql=sql.create_engine(settings.effective_database_url,
                               create_dir=settings.database_url is None),
-        blobs=BlobStore(settings.data_dir / "blobs"),
-        cpu=CpuPool(),
+        blobs=open_blob_store(settings.blob_url, settings.data_dir / "blobs"),
+        cpu=CpuPool(workers=settings.image_workers or None),
     )
 
 
@@ -159,6 +174,8 @@ async def _close(stores: Stores) -> None:
         await stores.redis.aclose()
     with contextlib.suppress(Exception):
         await stores.sql.dispose()
+    with contextlib.suppress(Exception):
+        await stores.blobs.close()
 
 
 def create_app(
@@ -174,6 +191,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         snapshot = shipped_snapshot()  # a broken package should fail the start, loudly
         stores = _build_stores(settings)
+        await asyncio.to_thread(CpuPool.warm_up)  # the decoders' forkserver imports Pillow now
         starter = asyncio.create_task(_connect_stores(ctx, stores, snapshot))
         try:
             yield
@@ -193,5 +211,6 @@ def create_app(
     # from the Host header, which a client controls. An unknown path is a JSON 404.
     app.router.redirect_slashes = False
     app.state.ctx = ctx
+    openapi.publish(app)  # a route without a spec fails here, at creation
     app.add_middleware(InstanceHeader, instance_id=ident)
     return app

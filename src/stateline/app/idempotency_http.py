@@ -138,6 +138,8 @@ def idempotent(endpoint: str, tag: str | Callable[[Request], str] | None = None,
                 response = await handler(inner)
             except ApiError as exc:
                 response = error_response(exc.status, exc.code, exc.message)
+                if exc.headers:  # Retry-After of a 503 busy, say
+                    response.headers.update(exc.headers)
             except BaseException:
                 with contextlib.suppress(Exception):
                     await store.release(redis, claim.key, claim.owner)

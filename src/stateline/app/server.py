@@ -2,8 +2,11 @@
 
 granian serves the ASGI app *inside this process* through its embedded server
 (``granian.server.embed``): no worker processes are forked, so the pid the
-supervisor holds is the whole instance and ``SIGKILL`` of it leaves nothing
-behind. granian was chosen by measurement (``bench/app_throughput.py``).
+supervisor holds is the whole server and ``SIGKILL`` of it leaves nothing
+behind. Its only children are the image decoders (``workers.py``): a
+forkserver and its resource tracker, which exit when their pipe to the
+instance closes, and short-lived decoders, which die with the forkserver.
+granian was chosen by measurement (``bench/app_throughput.py``).
 
 The instance's life (see ``lifecycle.py``):
 

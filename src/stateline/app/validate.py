@@ -26,6 +26,23 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 #: Longest query parameter we parse as a number: longer ones are refused, not parsed.
 MAX_NUMBER_CHARS = 64
 
+#: The same rules as JSON Schema, for the OpenAPI document (``spec.py``): one source.
+IDENT_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^{_IDENT.pattern}$"}
+NUMBER_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^{_NUMBER.pattern}$",
+                                 "maxLength": MAX_NUMBER_CHARS,
+                                 "description": "a decimal or scientific number"}
+
+
+def int_schema(low: int, high: int) -> dict[str, Any]:
+    """The schema of :func:`query_int` and :func:`json_int` with these bounds."""
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def text_schema(max_len: int) -> dict[str, Any]:
+    """The schema of :func:`json_text`: non-blank, at most ``max_len``, no control characters."""
+    return {"type": "string", "minLength": 1, "maxLength": max_len,
+            "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"}
+
 
 def identifier(value: str, name: str) -> str:
     """A path identifier: 1..64 chars of letters, digits and ``_.:@-``."""

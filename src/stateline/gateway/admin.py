@@ -44,12 +44,14 @@ class Admin:
         if path == "/_stateline/health":
             if method not in (b"GET", b"HEAD"):
                 return self._method(keep_alive)
-            return errors.json_response(200, self._health(), keep_alive=keep_alive,
-                                        head_only=head)
+            doc = self._health()
+            return errors.json_response(200 if doc["status"] == "ok" else 503, doc,
+                                        keep_alive=keep_alive, head_only=head)
         if path == "/_stateline/metrics":
             if method not in (b"GET", b"HEAD"):
                 return self._method(keep_alive)
-            text = metrics.render(self.gw.metric_sources(), len(self.gw.connections))
+            text = metrics.render(self.gw.metric_sources(), len(self.gw.connections),
+                                  self.gw.refused_connections)
             return errors.json_response(200, text.encode(), keep_alive=keep_alive, head_only=head,
                                         content_type=b"text/plain; version=0.0.4")
         denied = self._check_token(headers, keep_alive)
@@ -89,12 +91,25 @@ class Admin:
         return None
 
     def _health(self) -> dict[str, object]:
-        return {
-            "status": "ok",
+        """Ready (``ok``) only when every configured pool has members to route to.
+
+        A gateway started before the registry's first answer (or whose pool
+        has no instance at all) would answer ``503 no_upstream`` to every
+        request; a load balancer in front must not send it traffic yet. The
+        503's body names the empty pools.
+        """
+        empty = [name for name, p in self.gw.pools.items() if not p.members]
+        doc: dict[str, object] = {
+            "status": "ok" if not empty else "unavailable",
             "role": "gateway",
             "pid": os.getpid(),
             "pools": {name: len(p.candidates()) for name, p in self.gw.pools.items()},
         }
+        if empty:
+            doc["empty_pools"] = empty
+            doc["error"] = {"code": "pools_empty",
+                            "message": f"no members yet in pool(s): {', '.join(empty)}"}
+        return doc
 
     def _pools(self) -> dict[str, object]:
         return {"pools": [p.snapshot() for p in self.gw.pools.values()]}
@@ -122,6 +137,8 @@ class Admin:
             }
         return {"pid": os.getpid(), "uptime_s": round(time.time() - self.started, 1),
                 "connections": len(self.gw.connections), "tunnels": len(self.gw.tunnels),
+                "max_client_connections": self.gw.max_connections,
+                "connections_refused": self.gw.refused_connections,
                 "data_plane": native.describe(),
                 "pools": pools}
 

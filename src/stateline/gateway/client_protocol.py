@@ -44,6 +44,7 @@ from stateline.gateway.framing import (
     request_body_framing,
 )
 from stateline.gateway.headers import RequestHeaders, forwarded_proto, request_specials
+from stateline.gateway.paths import normalise_target
 from stateline.gateway.proxy import Exchange
 from stateline.gateway.tunnel import UpgradeExchange, wants_upgrade
 
@@ -57,6 +58,9 @@ DOWNLOAD = 8  # not a read pause: the client's socket is full, the upstream paus
 UPGRADE = 16  # an upgrade request waits for the instance: what follows is not parsed yet
 LINGER_S = 2.0  # after an error answer, discard what the client still sends for this long
 
+_TOO_MANY = errors.error_response(503, "too_many_connections",
+                                  "the gateway has too many open connections; try again shortly",
+                                  keep_alive=False, extra=((b"retry-after", b"1"),))
 _ADMIN = b"/_stateline/"
 
 
@@ -140,6 +144,16 @@ class ClientProtocol:
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        gw = self.gw
+        if len(gw.connections) + len(gw.tunnels) >= gw.max_connections:
+            # Over the cap (max_client_connections): refuse at once, before any parsing,
+            # and cheaply (one write of a prepared answer), so a flood of silent
+            # connections cannot take the descriptors that upstreams and clients need.
+            gw.refused_connections += 1
+            self.rejected = True
+            transport.write(_TOO_MANY)  # type: ignore[attr-defined]
+            transport.close()
+            return
         peer = transport.get_extra_info("peername")
         if peer:
             self.client_ip = str(peer[0]).encode()
@@ -263,6 +277,11 @@ class ClientProtocol:
         # ``in`` first: bytes.find parses its arguments the slow way, and most targets have
         # no query
         path = target[:target.find(b"?")] if b"?" in target else target
+        if 37 in path or (46 in path and b"/." in path):  # "%", or "." in a dot segment
+            # One spelling for the admin check, routing, limits and the app (paths.py):
+            # /api/%63arts and /x/../api/carts are /api/carts. (A byte as an int: its
+            # ``in`` is a memchr, without the buffer protocol a bytes needle goes through.)
+            target, path = normalise_target(target)
         router = self.router
         route = None if path.startswith(_ADMIN) else router.catch_all or router.match(path)
         if route is None:
@@ -292,7 +311,7 @@ class ClientProtocol:
                     idem = True
         proto = forwarded_proto(specials, self.proto) if self.trusted else self.proto
         head, rid = headers.head(method, target, host or b"localhost", self.client_ip, proto,
-                                 framing, has_connection)
+                                 framing, has_connection, self.trusted)
         key = pool.key_source.extract(target, headers.items()) if pool.needs_key else None
         protocols = wants_upgrade(specials) if has_connection and not http10 else None
         if protocols is None:
@@ -322,6 +341,10 @@ class ClientProtocol:
         if target.startswith(_ADMIN):
             gw = self.gw
             fields = headers.items()
+            if method == b"HEAD":  # every local answer to HEAD is its head alone
+                return LocalAnswer(self, lambda keep: errors.head_of(
+                    gw.admin.answer(method, target, fields, keep)),
+                    keep_alive=keep_alive, request_done=done)
             return LocalAnswer(self, lambda keep: gw.admin.answer(method, target, fields, keep),
                                keep_alive=keep_alive, request_done=done)
         return LocalAnswer(self, errors.error_response(
@@ -411,7 +434,8 @@ class ClientProtocol:
                 return
         self.parsing = None
         answer = LocalAnswer(
-            self, errors.error_response(err.status, err.code, err.message, keep_alive=False),
+            self, errors.error_response(err.status, err.code, err.message, keep_alive=False,
+                                        head_only=self._parsing_head_request()),
             keep_alive=False, request_done=True, close=True)
         if self.current is None:
             self.current = answer
@@ -419,6 +443,13 @@ class ClientProtocol:
         else:
             self.queue.append(answer)
         self.pause(PIPELINE)
+
+    def _parsing_head_request(self) -> bool:
+        """Whether the request being refused is a HEAD (its answer then has no body)."""
+        try:
+            return self.parser.get_method() == b"HEAD"
+        except Exception:  # a request line too broken to have a method
+            return False
 
     # -- output and flow control ---------------------------------------------------------
 
@@ -485,14 +516,15 @@ class ClientProtocol:
             self.flush()
             return
         if current is None:
-            if not self.in_head and now - self.last_active > cfg.idle_timeout:
+            if not self.in_head and now - self.last_active > self.gw.idle_timeout:
                 self.close()
             return
-        if not current.request_done and now - self.last_active > cfg.header_read_timeout \
+        if not current.request_done and now - self.last_active > cfg.request_body_timeout \
                 and not self.paused & ~DOWNLOAD and not getattr(current, "await_continue", False):
-            # A stalled body: answer 408 (unless a response already started) and
-            # abort the upstream request, as for a stalled head.
-            self._reject(FramingError(408, "request_timeout", "request body stalled"))
+            # A stalled body (no byte for request_body_timeout while the gateway was
+            # reading): answer 408 (unless a response already started) and abort the
+            # upstream request, as for a stalled head.
+            self._reject(FramingError(408, "request_body_timeout", "request body stalled"))
             self.flush()
             return
         if isinstance(current, Exchange):

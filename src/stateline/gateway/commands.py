@@ -36,6 +36,10 @@ def gateway(
         "--pool", help="Registry pool to route every path to.")] = "apps",
     workers: Annotated[int | None, typer.Option(
         "--workers", min=1, help="Processes sharing the port (SO_REUSEPORT).")] = None,
+    max_client_connections: Annotated[int | None, typer.Option(
+        "--max-client-connections", min=1,
+        help="Open client connections past which new ones are refused (default: from the "
+        "open-files limit, keeping room for upstream connections).")] = None,
     log_level: Annotated[str, typer.Option(
         "--log-level", help="debug, info, warning, error.")] = "info",
 ) -> None:
@@ -61,6 +65,8 @@ def gateway(
     changes: dict[str, object] = {"admin_token": settings.admin_token}
     if workers:
         changes["workers"] = workers
+    if max_client_connections:
+        changes["max_client_connections"] = max_client_connections
     cfg = cfg.with_(**changes)
     if cfg.workers > 1:
         from stateline.gateway.workers import supervise

@@ -91,8 +91,14 @@ class GatewayConfig:
     pools: dict[str, PoolConfig] = field(default_factory=dict)
     redis_url: str | None = None  # the registry and rate limits
     registry_interval: float = 0.25
+    # After the registry was unreachable, members missing from its snapshots are kept this
+    # long (health checks decide meanwhile): their heartbeats may have expired in the outage.
+    registry_outage_grace: float = 10.0
     admin_token: str | None = None
     header_read_timeout: float = 10.0
+    # A request body that brings no byte for this long → 408 request_body_timeout. The
+    # pool's response_timeout only starts once the body has been sent.
+    request_body_timeout: float = 30.0
     idle_timeout: float = 60.0
     tunnel_idle_timeout: float = 3600.0  # an upgraded connection (WebSocket) silent this long
     shutdown_grace: float = 10.0
@@ -102,6 +108,9 @@ class GatewayConfig:
     proto: str = "http"  # what X-Forwarded-Proto says
     # Peers (CIDRs) whose X-Forwarded-Proto is kept, e.g. a TLS terminator in front.
     trusted_proxies: tuple[str, ...] = ()
+    # Open client connections (tunnels included) past which new ones are refused at once;
+    # 0: derived from RLIMIT_NOFILE (see server.default_max_client_connections).
+    max_client_connections: int = 0
     # The request header that makes a non-idempotent method retryable (the app dedupes by it).
     idempotency_header: str = "Idempotency-Key"
 
@@ -149,6 +158,7 @@ def from_flags(
     pool: str,
     workers: int = 1,
     admin_token: str | None = None,
+    max_client_connections: int = 0,
 ) -> GatewayConfig:
     """The one-pool configuration of ``--backend`` / ``--registry``: every path → that pool."""
     if not backends and not registry_url:
@@ -165,6 +175,7 @@ def from_flags(
         pools={pool: pc},
         redis_url=registry_url,
         admin_token=admin_token,
+        max_client_connections=max_client_connections,
     )
 
 
@@ -242,10 +253,12 @@ def load(text: str, *, source: str = "config") -> GatewayConfig:
     top = _take(doc, source, {"gateway": dict, "pools": dict, "routes": list})
     g = _take(top.get("gateway", {}), "gateway", {
         "listen": str, "workers": int, "redis_url": str, "registry_interval": float,
-        "header_read_timeout": float, "idle_timeout": float, "tunnel_idle_timeout": float,
+        "registry_outage_grace": float,
+        "header_read_timeout": float, "request_body_timeout": float, "idle_timeout": float,
+        "tunnel_idle_timeout": float,
         "shutdown_grace": float,
         "max_header_bytes": int, "max_target_bytes": int, "max_headers": int, "proto": str,
-        "trusted_proxies": list, "idempotency_header": str,
+        "trusted_proxies": list, "max_client_connections": int, "idempotency_header": str,
     })
     if "listen" in g:
         g["listen"] = parse_listen(g["listen"])

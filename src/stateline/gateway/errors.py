@@ -65,6 +65,16 @@ def error_response(
     )
 
 
+def head_of(response: bytes) -> bytes:
+    """A complete local response without its body: the answer to HEAD (RFC 9110 §9.3.2).
+
+    Its Content-Length stays, saying what a GET would have got; a body after
+    the head would be read by a kept-alive client as its next response.
+    """
+    end = response.find(b"\r\n\r\n")
+    return response if end < 0 else response[:end + 4]
+
+
 _REASONS: dict[int, bytes] = {}
 
 

@@ -18,7 +18,7 @@ cdef class RequestHeaders:
     cpdef add(self, bytes name, bytes value)
     @cython.locals(pieces=list, xff=bytes, rid=bytes, name=bytes, value=bytes)
     cpdef tuple head(self, bytes method, bytes target, bytes host, bytes client_ip, bytes proto,
-                     framing, bint has_connection)
+                     framing, bint has_connection, bint trusted=*)
 
 cdef class ResponseHeaders:
     cdef public object connection

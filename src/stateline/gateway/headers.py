@@ -7,10 +7,15 @@ credentials meant for the proxy (``Proxy-Authorization``). So both directions
 drop them, plus any header the Connection header names.
 
 The gateway then adds what the upstream needs to know about the client
-(X-Forwarded-For, X-Forwarded-Proto — kept from a trusted proxy, see
+(X-Forwarded-For, X-Forwarded-Proto — both kept only from a trusted proxy, see
 :func:`forwarded_proto` — X-Request-ID) and what the client needs
-to know about the path its request took (X-Served-By). Heads are built as one
-``bytes`` join: this runs once per request on the hot path.
+to know about the path its request took (X-Served-By). What a client says
+about itself is not believed: its X-Forwarded-For is replaced by its address
+unless it is a trusted proxy, ``Forwarded`` (which the gateway does not write,
+so an app reading it would read only what the client made up) and
+``X-Served-By`` (the gateway's own response header) are dropped, and an
+X-Request-ID that is long or has odd bytes (it ends up in logs) is replaced.
+Heads are built as one ``bytes`` join: this runs once per request on the hot path.
 """
 
 from __future__ import annotations
@@ -39,11 +44,15 @@ HOP_BY_HOP = frozenset(
     }
 )
 _REQUEST_OWN = frozenset({b"content-length", b"x-forwarded-for", b"x-forwarded-proto",
-                          b"x-request-id", b"expect", b"host"})
+                          b"x-request-id", b"expect", b"host", b"forwarded", b"x-served-by"})
 _RESPONSE_OWN = frozenset({b"content-length", b"x-served-by"})
 _RESPONSE_DROP = HOP_BY_HOP | _RESPONSE_OWN
 _REQUEST_SKIP = HOP_BY_HOP | _REQUEST_OWN
-MAX_REQUEST_ID = 200
+MAX_REQUEST_ID = 128
+#: Bytes a client's X-Request-ID may use: enough for UUIDs, ULIDs, base64 and dotted ids,
+#: nothing that could break a log line or a header (no spaces, quotes, ``;``, ``%``).
+REQUEST_ID_CHARS = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                    b"-_.:+/=@")
 
 _ID_PREFIX = os.urandom(6).hex().encode()
 _ID_DASH = _ID_PREFIX + b"-"
@@ -68,7 +77,8 @@ def connection_tokens(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes
 
 
 def _valid_request_id(value: bytes) -> bool:
-    return 0 < len(value) <= MAX_REQUEST_ID and all(33 <= c < 127 for c in value)
+    # translate() deletes the allowed bytes in C: anything left over is not allowed
+    return 0 < len(value) <= MAX_REQUEST_ID and not value.translate(None, REQUEST_ID_CHARS)
 
 
 #: The header a client marks a request with to say a retry is harmless (``GatewayConfig``).
@@ -150,13 +160,16 @@ class RequestHeaders:
         return [*self.specials, *(p for p in plain if p[0] != self.idempotency)]
 
     def head(self, method: bytes, target: bytes, host: bytes, client_ip: bytes, proto: bytes,
-             framing: BodyFraming, has_connection: bool) -> tuple[bytes, bytes]:
+             framing: BodyFraming, has_connection: bool,
+             trusted: bool = False) -> tuple[bytes, bytes]:
         """The HTTP/1.1 request head for the upstream, and the request id it carries.
 
         ``host`` is the Host to send (the client's, the absolute-form
         authority, or a default for a 1.0 client that sent none);
         ``has_connection`` says a Connection header named other fields, which
-        are then dropped too (the rare slow path). Call once per collected head.
+        are then dropped too (the rare slow path); ``trusted`` says the peer is
+        a trusted proxy, whose X-Forwarded-For is kept (and appended to).
+        Call once per collected head.
         """
         pieces = self.pieces
         if has_connection:
@@ -178,7 +191,8 @@ class RequestHeaders:
                 if value.strip(b" \t").lower() == b"trailers" and name not in drop:
                     pieces.append(b"te: trailers\r\n")
             elif name == b"x-forwarded-for":
-                xff = value if xff is None else xff + b", " + value
+                if trusted:
+                    xff = value if xff is None else xff + b", " + value
             elif name == b"x-request-id" and rid is None and _valid_request_id(value):
                 rid = value
         if rid is None:
@@ -300,12 +314,14 @@ def request_head(
     proto: bytes,
     framing: BodyFraming,
     has_connection: bool,
+    trusted: bool = False,
 ) -> tuple[bytes, bytes]:
     """:meth:`RequestHeaders.head` for a list of header pairs (tools and tests)."""
     collected = RequestHeaders()
     for name, value in headers:
         collected.add(name, value)
-    return collected.head(method, target, host, client_ip, proto, framing, has_connection)
+    return collected.head(method, target, host, client_ip, proto, framing, has_connection,
+                          trusted)
 
 
 def response_head(

@@ -67,7 +67,7 @@ def _labels(**labels: str) -> str:
 
 
 def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamMetrics, int]]]],
-           connections: int) -> str:
+           connections: int, refused: int = 0) -> str:
     """Prometheus text format for all pools: (name, metrics, [(instance, metrics, ejections)])."""
     worker = str(os.getpid())
     out: list[str] = [
@@ -133,6 +133,10 @@ def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamM
                               f"{_labels(pool=name, instance=inst, kind=kind, worker=worker)} {n}")
     conns = ["# HELP stateline_gateway_client_connections Open client connections.",
              "# TYPE stateline_gateway_client_connections gauge",
-             f"stateline_gateway_client_connections{_labels(worker=worker)} {connections}"]
+             f"stateline_gateway_client_connections{_labels(worker=worker)} {connections}",
+             "# HELP stateline_gateway_connections_refused_total Client connections refused "
+             "at once over max_client_connections.",
+             "# TYPE stateline_gateway_connections_refused_total counter",
+             f"stateline_gateway_connections_refused_total{_labels(worker=worker)} {refused}"]
     return "\n".join([*out, *lat, *retries, *limited, *panic, *panics, *up_req, *up_err, *eject,
                       *upgrades, *tunnels, *conns]) + "\n"

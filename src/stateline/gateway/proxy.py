@@ -17,6 +17,7 @@ its request is simply not retried once anything was sent.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from bisect import bisect_left
 from time import monotonic
@@ -42,6 +43,7 @@ log = logging.getLogger("stateline.gateway")
 REPLAY_LIMIT = 64 * 1024
 EXPECT_WAIT = 1.0  # seconds to wait for an instance's 100 Continue before sending our own
 _BUFFER = 4  # ClientProtocol pause reason: body buffered while no connection is bound
+_UPLOAD = 2  # ClientProtocol pause reason: the instance's socket is full (it is not reading)
 _READ_PAUSES = 2 | 4  # UPLOAD | BUFFER: this exchange's reasons to stop reading the client
 _DOWNLOAD = 8  # the client's socket is full
 
@@ -51,6 +53,10 @@ _FREE_RETRIES = (Failure.CONNECT_FAILED, Failure.STALE_CONNECTION)
 _SUCCESS = Outcome.SUCCESS
 _SERVER_ERROR = Outcome.SERVER_ERROR
 _RETRY_STATUSES = frozenset({502, 503, 504})
+# A connect that failed for want of the gateway's own resources (descriptors, memory,
+# local ports) says nothing about the instance: no health record, no retry elsewhere.
+LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM,
+                          errno.EADDRNOTAVAIL})
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
@@ -203,6 +209,7 @@ class Exchange:
         if self.chunked_in:
             self._send_body(b"0\r\n\r\n")
         self.request_done = True
+        self.activity = coarse.now  # the response timeout runs from here
         if self.held:
             self.chunk_validated()
 
@@ -214,6 +221,7 @@ class Exchange:
                 self.client.pause(_BUFFER)
             return
         conn.write(data)
+        self.activity = coarse.now  # the instance takes the body: a sign of life
         if self.replayable:
             if self.body_bytes <= REPLAY_LIMIT:
                 self._keep(data)
@@ -291,6 +299,14 @@ class Exchange:
     def connect_failed(self, up: Upstream, exc: BaseException) -> None:
         if self.finished or self.upstream is not up or self.conn is not None:
             return
+        if isinstance(exc, OSError) and exc.errno in LOCAL_ERRNOS:
+            # The gateway is out of descriptors: its fault, not the instance's (which is
+            # neither marked down nor tried again elsewhere, where the same would happen).
+            up.metrics.error("gateway_resources")
+            self._local_error(503, "gateway_overloaded",
+                              "the gateway is out of connections; try again shortly",
+                              extra=((b"retry-after", b"1"),))
+            return
         self._failed(Failure.CONNECT_FAILED, Outcome.CONNECT_FAILURE, "connect_failed")
 
     def check_timeout(self, now: float) -> None:
@@ -301,6 +317,12 @@ class Exchange:
             if not self.response_started and not self.body_bytes:
                 self.client.last_active = now
                 self._continue()
+        if not self.request_done and not self.response_started \
+                and not self.client.paused & _UPLOAD:
+            # The body is still coming and the instance takes it as it comes: the wait
+            # is on the client (request_body_timeout), not the instance. The response
+            # timeout starts once the body has been sent (on_done).
+            return
         if now - self.activity > self.pool.config.response_timeout:
             if self.response_started:
                 self._abort("timeout")

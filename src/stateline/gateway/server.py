@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import resource
 import signal
 import socket
 import time
@@ -38,6 +39,40 @@ from stateline.gateway.tunnel import Tunnel
 log = logging.getLogger("stateline.gateway")
 
 SWEEP_INTERVAL = 0.1
+#: Descriptors kept out of the client cap for listeners, the registry and limiter's Redis,
+#: health checks, logs and the interpreter itself.
+FD_RESERVE = 64
+#: Past this share of the cap the gateway is "under pressure": idle keep-alive client
+#: connections (and connections that never sent a byte) close after PRESSURE_IDLE_S.
+PRESSURE_SHARE = 0.75
+PRESSURE_IDLE_S = 1.0
+
+
+def default_max_client_connections(nofile: int) -> int:
+    """The client cap for an open-files limit: half of what the reserve leaves.
+
+    Every client connection may need an upstream connection at the same
+    moment (and each idle upstream connection was once one client's), so
+    clients get half; the gateway then never runs out of descriptors for
+    upstreams because of its clients.
+    """
+    return max(1, (nofile - FD_RESERVE) // 2)
+
+
+def raise_nofile_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard one (as Go and nginx setups do); the result.
+
+    The soft limit is often 1024 for compatibility with select(); the event
+    loop uses epoll, so the hard limit is the real one.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (OSError, ValueError):
+            pass
+    return soft
 
 
 class Gateway:
@@ -59,6 +94,15 @@ class Gateway:
         self.router = Router(routes)
         self.connections: set[ClientProtocol] = set()
         self.tunnels: set[Tunnel] = set()  # upgraded connections (they left `connections`)
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if nofile == resource.RLIM_INFINITY:
+            nofile = 1 << 20
+        #: Client connections (tunnels included) past which new ones are refused at once.
+        self.max_connections = (config.max_client_connections
+                                or default_max_client_connections(nofile))
+        self.pressure_at = max(1, int(self.max_connections * PRESSURE_SHARE))
+        self.idle_timeout = config.idle_timeout  # shorter under pressure (see _sweep)
+        self.refused_connections = 0
         self.admin = Admin(self, config.admin_token)
         self.stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -96,7 +140,8 @@ class Gateway:
         for pool in self.pools.values():
             if pool.config.registry:
                 self._tasks.append(loop.create_task(watch_registry(
-                    pool, self._redis(), pool.config.registry, self.config.registry_interval)))
+                    pool, self._redis(), pool.config.registry, self.config.registry_interval,
+                    self.config.registry_outage_grace)))
             if pool.config.health_checks:
                 self._tasks.append(loop.create_task(health_checks(pool)))
 
@@ -109,6 +154,11 @@ class Gateway:
                 pool.tick(now)
             n += 1
             if n % 3 == 0:
+                # Under pressure idle connections go sooner, so that the cap keeps room
+                # for clients that have something to ask.
+                pressure = len(self.connections) + len(self.tunnels) >= self.pressure_at
+                self.idle_timeout = (min(self.config.idle_timeout, PRESSURE_IDLE_S) if pressure
+                                     else self.config.idle_timeout)
                 for conn in list(self.connections):
                     conn.check_timeouts(now)
                 for tunnel in list(self.tunnels):
@@ -179,6 +229,7 @@ async def serve(config: GatewayConfig, *, reuse_port: bool = False,
                 ready: asyncio.Event | None = None) -> None:
     """Run one gateway process until SIGTERM/SIGINT."""
     loop = asyncio.get_running_loop()
+    nofile = raise_nofile_limit()
     gw = Gateway(config)
     sock = bind(*config.listen, reuse_port=reuse_port)
     server = await loop.create_server(gw.protocol, sock=sock, backlog=4096)
@@ -189,6 +240,8 @@ async def serve(config: GatewayConfig, *, reuse_port: bool = False,
     host, port = sock.getsockname()[:2]  # the real port, when 0 asked for any free one
     log.info("gateway listening on %s:%d (pools: %s)", host, port, ", ".join(gw.pools))
     log.info("gateway data plane: %(mode)s (%(reason)s)", native.describe())
+    log.info("gateway client connections: at most %d (open files limit %d)",
+             gw.max_connections, nofile)
     if ready is not None:
         ready.set()
     await stop.wait()

@@ -57,7 +57,10 @@ class UpstreamConnection:
             # Once per connection, not per request: when a body write fails with a
             # reset, the event loop closes its fd at once, and a response the
             # instance sent before resetting (413 to an upload) would be lost.
-            self.fd = os.dup(sock.fileno())
+            try:
+                self.fd = os.dup(sock.fileno())
+            except OSError:  # out of descriptors: serve on, without that early-answer copy
+                self.fd = -1
 
     def data_received(self, data: bytes) -> None:
         ex = self.ex

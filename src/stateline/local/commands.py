@@ -115,6 +115,8 @@ def status(
         console, processes if isinstance(processes, list) else [], shown)
     console.print(table)
     typer.echo(f"gateway  {answer.get('gateway_url')}")
+    if answer.get("blob_url"):
+        typer.echo(f"blobs    {answer.get('blob_url')}")
     if not with_logs:
         typer.echo(logs_line(shown))
 

@@ -59,6 +59,8 @@ class ProcessSpec:
     health_path: str = HEALTH_PATH
     #: Where the supervisor dials it (health checks, status).
     host: str = "127.0.0.1"
+    #: More ``(port, path)`` probes that must answer 200 after the first (the blob canary).
+    also_ready: tuple[tuple[int, str], ...] = ()
 
     @property
     def address(self) -> str:

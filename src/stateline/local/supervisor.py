@@ -1,14 +1,16 @@
 """``stateline up``: start the whole architecture on one machine and keep it running.
 
 Order of start: stores (the embedded Redis Cluster unless ``STATELINE_REDIS_URL``
-is set; SQLite needs nothing), then N app instances, then the gateway, each
-waited on until healthy. While running, the supervisor restarts whatever exits
+is set; SQLite needs nothing), then N app instances together with the embedded
+SeaweedFS (unless ``STATELINE_BLOB_URL`` is set; see :mod:`blob_server`), then
+the gateway, each waited on until healthy. While running, the supervisor restarts whatever exits
 (with backoff, see :mod:`restart_policy`), answers the control socket
 (:mod:`control`) and logs one line per event. On SIGINT/SIGTERM or ``down`` it
 stops the gateway first and gives it up to ``gateway_grace`` seconds to finish
 the requests it holds (the apps they go to are still up), then the apps
 (SIGTERM so they drain, SIGKILL for stragglers), and Redis last (SIGTERM, so
-every node flushes its AOF), within 10 seconds.
+every node flushes its AOF) with SeaweedFS beside it (SIGKILL after 1 s), within
+10 seconds.
 
 Everything runs on the main thread: children are spawned there (their
 PR_SET_PDEATHSIG is tied to the spawning thread), and an asyncio loop
@@ -31,7 +33,7 @@ import redis
 from rich.console import Console
 from rich.markup import escape
 
-from stateline.local import procs
+from stateline.local import blob_server, procs
 from stateline.local.control import ControlError, ControlServer, Request
 from stateline.local.health import Outcome, wait_healthy
 from stateline.local.lock import DataDirLock
@@ -43,6 +45,7 @@ from stateline.local.restart_policy import BackoffConfig, GiveUp, RestartPolicy,
 from stateline.local.specs import Commands, StatelineCommands, app_spec, gateway_spec
 from stateline.local.table import fitted_table, guide
 from stateline.settings import Settings
+from stateline.stores.blobs import redact_blob_url
 from stateline.stores.redis import connect_sync, redacted
 
 TICK = 0.1
@@ -83,6 +86,8 @@ class Supervisor:
         self.cluster: EmbeddedRedisCluster | None = None
         self.redis_watch: RedisWatch | None = None
         self.procs: dict[str, ManagedProcess] = {}
+        #: The embedded SeaweedFS, when ``blob_url`` is unset and the wheel is installed.
+        self.blob_server: blob_server.BlobServer | None = None
         self._lock = DataDirLock(data_dir)
         self._ops = asyncio.Lock()
         self._stop: asyncio.Event | None = None
@@ -171,7 +176,19 @@ class Supervisor:
                     from exc
         self.settings = self.settings.with_(
             redis_url=redis_url, registry_url=redis_url,
-            database_url=self.settings.effective_database_url)
+            database_url=self.settings.effective_database_url,
+            blob_url=self._choose_blob_store())
+
+    def _choose_blob_store(self) -> str:
+        """``STATELINE_BLOB_URL`` if set; else the embedded SeaweedFS; else the folder."""
+        if self.settings.blob_url:
+            return self.settings.blob_url
+        try:
+            self.blob_server, url, note = blob_server.embedded_or_folder(self.data_dir)
+        except blob_server.BlobServerError as exc:
+            raise StartupError(str(exc)) from exc
+        self._note(note)
+        return url
 
     async def _main(self) -> int:
         loop = asyncio.get_running_loop()
@@ -181,7 +198,17 @@ class Supervisor:
         server = ControlServer(self.data_dir, self._handle)
         try:
             apps = [self._add_app(i) for i in range(1, self.settings.apps + 1)]
-            await self._start_all(apps)
+            # The apps do not wait for the blob server (only image calls need it): start both.
+            blobs = [self._add_blobs()] if self.blob_server is not None else []
+            await self._start_all(blobs + apps)
+            if self.blob_server is not None and not self._stop.is_set():
+                try:
+                    await asyncio.to_thread(self.blob_server.ensure_bucket)
+                except OSError as exc:
+                    raise StartupError(f"the blob server did not create its bucket: {exc}; "
+                                       f"see {self.blob_server.log_path}") from exc
+                # Restarts from now on wait for the canary to read back (see blob_server).
+                self.procs[blob_server.BLOB_ID].spec = self.blob_server.spec()
             if not self._stop.is_set():
                 await self._start_all([self._add_gateway()])
             if self._stop.is_set():
@@ -222,6 +249,12 @@ class Supervisor:
         self.procs[ident] = m
         return m
 
+    def _add_blobs(self) -> ManagedProcess:
+        assert self.blob_server is not None
+        m = ManagedProcess(self.blob_server.spec())
+        self.procs[m.id] = m
+        return m
+
     def _add_gateway(self) -> ManagedProcess:
         m = ManagedProcess(gateway_spec(self.commands, self.settings, self.settings.port))
         self.procs["gateway"] = m
@@ -231,6 +264,8 @@ class Supervisor:
         if problem := procs.bind_problem(m.spec.port, m.spec.host):
             if m.spec.role == "gateway":
                 raise StartupError(f"{problem}; choose another with --port")
+            if m.spec.role == "blobs":  # its ports are kept in topology.json
+                raise StartupError(f"{problem} (the blob server's S3 port)")
             m.spec = m.spec.on_port(procs.free_port(), self.commands, self.settings)
         m.spawn(self.policy, time.monotonic())
 
@@ -251,9 +286,7 @@ class Supervisor:
         assert m.proc is not None
         proc = m.proc
         stop_wait = asyncio.ensure_future(self._stop.wait()) if self._stop else None
-        health = asyncio.ensure_future(wait_healthy(
-            proc, m.spec.port, self.ready_timeout, stuck_after=self.stuck_after,
-            host=m.spec.host))
+        health = asyncio.ensure_future(self._healthy(m, proc))
         waiting = [t for t in (health, stop_wait) if t is not None]
         await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         for t in waiting:
@@ -264,6 +297,15 @@ class Supervisor:
             outcome = Outcome(False, "was stopped while starting")
         if outcome.ok and m.proc is proc and m.state == "starting":
             m.state = "up"
+        return outcome
+
+    async def _healthy(self, m: ManagedProcess, proc: Any) -> Outcome:
+        outcome = Outcome(True)
+        for port, path in ((m.spec.port, m.spec.health_path), *m.spec.also_ready):
+            outcome = await wait_healthy(proc, port, self.ready_timeout, path=path,
+                                         stuck_after=self.stuck_after, host=m.spec.host)
+            if not outcome.ok:
+                break
         return outcome
 
     async def _monitor(self) -> None:
@@ -331,7 +373,8 @@ class Supervisor:
         return {"gateway_url": f"http://{self.procs['gateway'].spec.address}"
                        if "gateway" in self.procs else f"http://127.0.0.1:{self.settings.port}",
                 "redis_url": redacted(self.settings.redis_url or ""),
-                "database_url": self.settings.database_url or ""}
+                "database_url": self.settings.database_url or "",
+                "blob_url": redact_blob_url(self.settings.blob_url or "")}
 
     async def _processes(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = [m.as_status() for m in self.procs.values()]
@@ -379,8 +422,10 @@ class Supervisor:
         m = self._managed(ident)
         if m.alive():
             m.state = "draining"  # the monitor leaves a draining process alone
+            # SeaweedFS is slow to exit on SIGTERM and loses nothing to SIGKILL (blob_server).
+            grace = blob_server.STOP_GRACE if m.spec.role == "blobs" else self.drain_timeout
             await asyncio.to_thread(procs.stop_gracefully,
-                                    [m.proc] if m.proc is not None else [], self.drain_timeout)
+                                    [m.proc] if m.proc is not None else [], grace)
         return await self._revive(m)
 
     async def _revive(self, m: ManagedProcess) -> int:
@@ -442,14 +487,23 @@ class Supervisor:
         self._stopping = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stateless = [m for m in self.procs.values() if m.proc is not None]
-        for m in stateless:
+        running = [m for m in self.procs.values() if m.proc is not None]
+        stateless = [m for m in running if m.spec.role != "blobs"]
+        blobs = [m.proc for m in running if m.spec.role == "blobs" and m.proc is not None]
+        for m in running:
             m.state = "draining"
         stop_stateless(stateless, self.gateway_grace, self.drain_timeout)
-        for m in stateless:
-            m.state = "stopped"
+        # The blob server is slow to exit on SIGTERM: let it start while Redis stops,
+        # then SIGKILL what is left after a short grace (see blob_server).
+        started = time.monotonic()
+        for p in blobs:
+            procs.signal_process(p, signal.SIGTERM)
         if self.cluster is not None:
             self.cluster.stop(grace=2.5)
+        procs.stop_gracefully(
+            blobs, max(0.0, blob_server.STOP_GRACE - (time.monotonic() - started)))
+        for m in running:
+            m.state = "stopped"
         if self.procs or self.cluster is not None:  # not after a refusal to start at all
             self._note("stopped; nothing left running")
 

@@ -18,7 +18,8 @@ from rich.text import Text
 
 STATE_STYLES = {"up": "green", "starting": "yellow", "backoff": "yellow",
                 "draining": "yellow", "failed": "bold red", "down": "red", "stopped": "dim"}
-ROLE_ORDER = {"gateway": 0, "app": 1, "redis-master": 2, "redis-replica": 3, "redis": 4}
+ROLE_ORDER = {"gateway": 0, "app": 1, "redis-master": 2, "redis-replica": 3, "redis": 4,
+              "blobs": 5}
 
 
 def _id_key(ident: str) -> tuple[str, int]:
@@ -78,6 +79,7 @@ def guide(status: Mapping[str, Any], data_dir: str) -> str:
             "`stateline status --env` prints the URL with it)"
             if ":***@" in str(status.get("redis_url", "")) else ""),
         f"[bold]database[/] {status.get('database_url', '')}",
+        f"[bold]blobs[/]    {status.get('blob_url', '')}",
         f"[bold]logs[/]     {data_dir.rstrip('/')}/logs/<id>.log",
         "",
         "try:",

@@ -18,6 +18,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CLUSTER_BUS_OFFSET = 10000
 #: Client ports are drawn from here; their buses land in 22000..32767.
@@ -84,17 +85,34 @@ def choose_ports(
     raise RuntimeError(f"could not find {count} free port pairs in {low}..{high}")
 
 
-def load_or_choose(
-    path: Path, count: int, masters: int, is_free: Callable[[int], bool]
-) -> tuple[RedisTopology, bool]:
-    """The saved topology at ``path``, or a new one saved there. Returns (topology, is_new)."""
-    if path.exists():
-        return RedisTopology.from_json(path.read_text()), False
-    topo = RedisTopology(ports=choose_ports(count, is_free), masters=masters)
+def read_sections(path: Path) -> dict[str, Any]:
+    """The topology file's sections (``redis``, ``blobs``, ...); empty if there is none yet."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return data if isinstance(data, dict) else {}
+
+
+def save_section(path: Path, name: str, value: Any) -> None:
+    """Write one section, keeping the others (the file is replaced atomically)."""
+    data = {"version": FORMAT_VERSION, **read_sections(path), name: value}
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(topo.to_json())
+        f.write(json.dumps(data, indent=2))
     tmp.replace(path)
+
+
+def load_or_choose(
+    path: Path, count: int, masters: int, is_free: Callable[[int], bool]
+) -> tuple[RedisTopology, bool]:
+    """The saved topology at ``path``, or a new one saved there. Returns (topology, is_new).
+
+    Other sections of the file (the blob server's ports) are kept as they are.
+    """
+    if "redis" in read_sections(path):
+        return RedisTopology.from_json(path.read_text()), False
+    topo = RedisTopology(ports=choose_ports(count, is_free), masters=masters)
+    save_section(path, "redis", json.loads(topo.to_json())["redis"])
     return topo, True

@@ -54,7 +54,7 @@ class AppClient:
         return self.request("DELETE", path, **kwargs)
 
     def asgi(self, method: str, path: str, headers: list[tuple[bytes, bytes]],
-             incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+             incoming: list[dict[str, Any]], query: bytes = b"") -> list[dict[str, Any]]:
         """Call the app as a server would and return the messages it sent.
 
         ``receive()`` hands out ``incoming`` in order and then ``http.disconnect``
@@ -64,7 +64,7 @@ class AppClient:
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
-            "query_string": b"", "root_path": "", "headers": headers,
+            "query_string": query, "root_path": "", "headers": headers,
             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
         }
         pending = list(incoming)

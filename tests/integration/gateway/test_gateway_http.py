@@ -20,8 +20,23 @@ def test_a_proxied_response_names_its_instance_and_request(gw) -> None:
     assert r.headers["x-request-id"] == "req-42"
     seen = dict((k, v) for k, v in r.json()["headers"])
     assert seen["x-request-id"] == "req-42"
-    assert seen["x-forwarded-for"] == "10.1.1.1, 127.0.0.1"
+    assert seen["x-forwarded-for"] == "127.0.0.1"  # the client is no trusted proxy
     assert seen["x-forwarded-proto"] == "http"
+
+
+def test_client_claims_about_the_path_are_not_passed_on(gw) -> None:
+    """Forwarded, X-Served-By and an odd X-Request-ID from a client never reach the app."""
+    g, _ = gw
+    r = get(g.port, "/echo", "Forwarded: for=10.9.9.9;proto=https\r\nX-Served-By: forged\r\n"
+                             "X-Forwarded-For: <script>, 1.1.1.1\r\n"
+                             "X-Request-ID: " + "r" * 129 + "\r\n")
+    names = [k for k, _ in r.json()["headers"]]
+    seen = dict(r.json()["headers"])
+    assert "forwarded" not in names and "x-served-by" not in names
+    assert seen["x-forwarded-for"] == "127.0.0.1"
+    assert seen["x-request-id"] == r.headers["x-request-id"] != "r" * 129
+    r = get(g.port, "/echo", "X-Request-ID: id with spaces\r\n")
+    assert dict(r.json()["headers"])["x-request-id"] != "id with spaces"
 
 
 def test_a_request_without_id_gets_one_created_and_passed_on(gw) -> None:

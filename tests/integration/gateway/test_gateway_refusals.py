@@ -20,7 +20,8 @@ from gwtest import Reader, connect, get, pool_toml
 @pytest.fixture(scope="module")
 def gw(backends, gateway):
     b = backends("b1")
-    return gateway(pool_toml(b.address, max_body_bytes=64 * 1024 * 1024))
+    return gateway(pool_toml(b.address, max_body_bytes=64 * 1024 * 1024).replace(
+        "[gateway]", "[gateway]\nrequest_body_timeout = 1.0"))
 
 
 def seen(port: int, path: str, *, done: bool = False, late_bytes: bool = False) -> int:
@@ -120,7 +121,7 @@ def test_a_stalled_body_gets_408_and_the_upstream_request_is_aborted(gw) -> None
         s.settimeout(5)
         reader = Reader(s)
         r = reader.response()
-        assert r.status == 408 and r.json()["error"]["code"] == "request_timeout"
+        assert r.status == 408 and r.json()["error"]["code"] == "request_body_timeout"
         assert reader.closed()
     assert seen(gw.port, "/stalled", done=True) == 0
 

@@ -37,6 +37,9 @@ def start_supervisor(data_dir: Path, apps: int, redis_url: str | None) -> subpro
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
     if redis_url:
         env["STATELINE_REDIS_URL"] = redis_url
+    # The supervisor's mechanics with stand-ins: the folder store, not an embedded SeaweedFS
+    # (tests/e2e/test_blobs_up.py runs that one).
+    env["STATELINE_BLOB_URL"] = f"file://{data_dir.resolve()}/blobs"
     return subprocess.Popen(
         [sys.executable, str(DRIVER), str(data_dir), str(free_port()), str(apps)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -1,9 +1,11 @@
-"""The CPU pool runs blocking work off the event loop and refuses work beyond its bound."""
+"""The decoder pool runs work in child processes, bounds it, and kills what is cancelled."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -11,53 +13,124 @@ from stateline.app.errors import ApiError
 from stateline.app.workers import CpuPool
 
 
-def test_work_runs_in_a_pool_thread_not_on_the_loop() -> None:
-    async def main() -> tuple[str, str]:
-        pool = CpuPool(workers=1)
-        try:
-            return threading.current_thread().name, await pool.run(
-                lambda: threading.current_thread().name)
-        finally:
-            pool.close()
-
-    loop_thread, worker_thread = asyncio.run(main())
-    assert worker_thread != loop_thread
-    assert worker_thread.startswith("stateline-cpu")
+def _pid() -> int:
+    return os.getpid()
 
 
-def test_the_loop_keeps_running_while_a_job_blocks() -> None:
+def _wait_for(path: str, then: int) -> int:
+    """Block until ``path`` exists (the test releases the job by creating it)."""
+    while not os.path.exists(path):
+        time.sleep(0.005)
+    return then
+
+
+def _refuse() -> None:
+    raise ApiError(413, "image_too_large", "too many pixels", headers={"x-why": "test"})
+
+
+def _allocate_and_report(megabytes: int) -> int:
+    block = bytearray(megabytes * 1024 * 1024)
+    return len(block)
+
+
+def test_work_runs_in_another_process() -> None:
+    async def main() -> int:
+        return await CpuPool(workers=1).run(_pid)
+
+    assert asyncio.run(main()) != os.getpid()
+
+
+def test_an_api_error_in_the_child_reaches_the_caller_whole() -> None:
+    async def main() -> None:
+        await CpuPool(workers=1).run(_refuse)
+
+    with pytest.raises(ApiError) as info:
+        asyncio.run(main())
+    assert (info.value.status, info.value.code, info.value.headers) == (
+        413, "image_too_large", {"x-why": "test"})
+
+
+def test_the_loop_keeps_running_while_a_job_blocks(tmp_path: Path) -> None:
+    release = str(tmp_path / "go")
+
     async def main() -> int:
         pool = CpuPool(workers=1)
-        release = threading.Event()
-        try:
-            job = asyncio.create_task(pool.run(release.wait, 5))
-            ticks = 0
-            for _ in range(5):  # the loop is free: these sleeps complete while the job waits
-                await asyncio.sleep(0)
-                ticks += 1
-            release.set()
-            await job
-            return ticks
-        finally:
-            pool.close()
+        job = asyncio.create_task(pool.run(_wait_for, release, 7))
+        ticks = 0
+        for _ in range(5):  # the loop is free: these sleeps complete while the job waits
+            await asyncio.sleep(0)
+            ticks += 1
+        Path(release).touch()
+        assert await job == 7
+        return ticks
 
     assert asyncio.run(main()) == 5
 
 
-def test_work_beyond_workers_plus_queue_is_refused_with_503() -> None:
+def test_work_beyond_workers_plus_queue_is_refused_with_503_and_retry_after(
+        tmp_path: Path) -> None:
+    release = str(tmp_path / "go")
+
     async def main() -> ApiError:
         pool = CpuPool(workers=1, queue_limit=1)
-        release = threading.Event()
-        try:
-            running = [asyncio.create_task(pool.run(release.wait, 5)) for _ in range(2)]
-            await asyncio.sleep(0)
-            with pytest.raises(ApiError) as info:
-                await pool.run(release.wait, 5)
-            release.set()
-            await asyncio.gather(*running)
-            return info.value
-        finally:
-            pool.close()
+        running = [asyncio.create_task(pool.run(_wait_for, release, i)) for i in range(2)]
+        await asyncio.sleep(0)
+        with pytest.raises(ApiError) as info:
+            await pool.run(_wait_for, release, 9)
+        Path(release).touch()
+        assert sorted(await asyncio.gather(*running)) == [0, 1]
+        return info.value
 
     refused = asyncio.run(main())
     assert (refused.status, refused.code) == (503, "busy")
+    assert refused.headers == {"retry-after": "1"}
+
+
+def test_a_cancelled_job_kills_its_process_at_once(tmp_path: Path) -> None:
+    never = str(tmp_path / "never")
+
+    async def main() -> int:
+        pool = CpuPool(workers=1)
+        job = asyncio.create_task(pool.run(_wait_for, never, 0))
+        while not pool.running:  # the child has started
+            await asyncio.sleep(0.01)
+        (pid,) = pool.running
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        return pid
+
+    pid = asyncio.run(main())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # reaped: gone, not a zombie
+
+
+def test_a_job_past_its_time_limit_is_killed_and_503(tmp_path: Path) -> None:
+    never = str(tmp_path / "never")
+
+    async def main() -> ApiError:
+        pool = CpuPool(workers=1, job_timeout_s=0.2)
+        with pytest.raises(ApiError) as info:
+            await pool.run(_wait_for, never, 0)
+        assert not pool.running
+        return info.value
+
+    assert asyncio.run(main()).code == "decode_timeout"
+
+
+def test_memory_a_job_used_leaves_with_its_process() -> None:
+    async def main() -> tuple[int, int]:
+        before = _rss_kib()
+        size = await CpuPool(workers=1).run(_allocate_and_report, 200)
+        return size, _rss_kib() - before
+
+    size, grown = asyncio.run(main())
+    assert size == 200 * 1024 * 1024
+    assert grown < 50 * 1024  # the 200 MiB were the child's, never this process's
+
+
+def _rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")

@@ -25,11 +25,12 @@ def parse_head(head: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
     return lines[0], [tuple(line.split(b": ", 1)) for line in lines[1:]]  # type: ignore[misc]
 
 
-def req(headers, framing=NO_BODY, has_connection=None):
+def req(headers, framing=NO_BODY, has_connection=None, trusted=False):
     if has_connection is None:
         has_connection = any(n == b"connection" for n, _ in headers)
     return request_head(b"GET", b"/p?q", headers, host=b"h", client_ip=b"10.0.0.9",
-                        proto=b"http", framing=framing, has_connection=has_connection)
+                        proto=b"http", framing=framing, has_connection=has_connection,
+                        trusted=trusted)
 
 
 def test_request_line_is_http11_origin_form_with_host() -> None:
@@ -56,12 +57,44 @@ def test_te_trailers_is_kept() -> None:
     assert (b"te", b"trailers") in parse_head(head)[1]
 
 
-def test_x_forwarded_for_is_appended_to_and_proto_set() -> None:
+def test_x_forwarded_for_from_a_trusted_proxy_is_appended_to_and_proto_set() -> None:
     head, _ = req([(b"x-forwarded-for", b"1.1.1.1"), (b"x-forwarded-for", b"2.2.2.2"),
-                   (b"x-forwarded-proto", b"https")])
+                   (b"x-forwarded-proto", b"https")], trusted=True)
     headers = parse_head(head)[1]
     assert (b"x-forwarded-for", b"1.1.1.1, 2.2.2.2, 10.0.0.9") in headers
     assert [v for n, v in headers if n == b"x-forwarded-proto"] == [b"http"]
+
+
+@pytest.mark.parametrize("value", [b"1.1.1.1", b"garbage, <script>", b"", b"127.0.0.1, ::1"])
+def test_x_forwarded_for_from_anyone_else_is_replaced_by_the_peer(value: bytes) -> None:
+    """A client could otherwise claim any address to an app that trusts the header."""
+    head, _ = req([(b"x-forwarded-for", value), (b"X-Forwarded-For", b"6.6.6.6")])
+    headers = parse_head(head)[1]
+    assert [v for n, v in headers if n.lower() == b"x-forwarded-for"] == [b"10.0.0.9"]
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+def test_forwarded_and_x_served_by_never_reach_the_app(trusted: bool) -> None:
+    head, _ = req([(b"Forwarded", b"for=1.2.3.4;proto=https"), (b"X-Served-By", b"forged"),
+                   (b"x-served-by", b"again"), (b"forwarded", b"by=x"), (b"x-kept", b"1")],
+                  trusted=trusted)
+    names = [n.lower() for n, _ in parse_head(head)[1]]
+    assert b"forwarded" not in names and b"x-served-by" not in names
+    assert b"x-kept" in names
+
+
+@pytest.mark.parametrize("value", [b"a" * 129, b"id with space", b"id\x7f", b"<id>", b"a\"b",
+                                   b"id;drop", b"id%0d%0a", "ü".encode()])
+def test_a_request_id_that_is_too_long_or_odd_is_replaced(value: bytes) -> None:
+    _, rid = req([(b"x-request-id", value)])
+    assert rid != value and len(rid) <= 128
+
+
+@pytest.mark.parametrize("value", [b"a" * 128, b"0f8fad5b-d9cb-469f-a165-70867728950e",
+                                   b"req_42.x:y", b"abc+/="])
+def test_a_sane_request_id_is_kept(value: bytes) -> None:
+    head, rid = req([(b"x-request-id", value)])
+    assert rid == value and (b"x-request-id", value) in parse_head(head)[1]
 
 
 def test_client_request_id_is_kept_and_a_missing_one_created() -> None:

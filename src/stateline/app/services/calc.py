@@ -23,7 +23,8 @@ from starlette.routing import Route
 
 from stateline.app.errors import ApiError
 from stateline.app.responses import json_response
-from stateline.app.validate import query_number
+from stateline.app.spec import Operation, Param, Reply, api, json_object
+from stateline.app.validate import NUMBER_SCHEMA, query_number
 
 Number = int | float
 
@@ -98,6 +99,19 @@ def _unknown(op: str) -> ApiError:
                     f"unknown operation {op[:20]!r}; use one of " + ", ".join(sorted(OPERATIONS)))
 
 
+@api(Operation(
+    "Compute a op b", tag="calc", stores=False,
+    params=(
+        Param("op", "path", {"type": "string", "enum": sorted(OPERATIONS)}),
+        Param("a", "query", NUMBER_SCHEMA, required=True),
+        Param("b", "query", NUMBER_SCHEMA, required=True),
+    ),
+    replies=(Reply(200, "The result: an integer while it fits in 64 bits, else a float",
+                   json_object({"result": {"type": "number"}}, ("result",))),),
+    errors={400: "missing_parameter, invalid_number, division_by_zero, domain_error, "
+                 "result_out_of_range",
+            404: "unknown_operation"},
+))
 async def calculate(request: Request) -> Response:
     op = request.path_params["op"]
     if op not in OPERATIONS:  # before parsing: the path is wrong whatever the query says

@@ -22,7 +22,8 @@ from starlette.routing import Route
 from stateline.app.context import stores
 from stateline.app.errors import ApiError
 from stateline.app.responses import json_response
-from stateline.app.validate import query_number
+from stateline.app.spec import Operation, Param, Reply, api, json_object
+from stateline.app.validate import NUMBER_SCHEMA, query_number
 from stateline.stores import sql
 
 #: Largest amount converted; keeps results finite and meaningful.
@@ -45,6 +46,25 @@ def _amount(raw: str | None) -> float:
     return amount
 
 
+_CODE_SCHEMA = {"type": "string", "pattern": "^[A-Za-z]{3}$",
+                "description": "an ISO 4217 code (case does not matter)"}
+
+
+@api(Operation(
+    "Convert an amount between currencies at the ECB reference rates in SQL", tag="currency",
+    params=(
+        Param("amount", "query", NUMBER_SCHEMA, required=True),
+        Param("from", "query", _CODE_SCHEMA, required=True),
+        Param("to", "query", _CODE_SCHEMA, required=True),
+    ),
+    replies=(Reply(200, "The converted amount", json_object({
+        "amount": {"type": "number"}, "from": {"type": "string"}, "to": {"type": "string"},
+        "rate": {"type": "number"}, "result": {"type": "number"},
+        "as_of": {"type": "string", "format": "date"},
+    }, ("amount", "from", "to", "rate", "result", "as_of"))),),
+    errors={400: "missing_parameter, invalid_number, invalid_currency, result_out_of_range",
+            422: "unknown_currency"},
+))
 async def convert(request: Request) -> Response:
     params = request.query_params
     amount = _amount(params.get("amount"))

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from stateline.app.context import context
 from stateline.app.responses import json_response
+from stateline.app.spec import Operation, Reply, api, json_object
 
 WARNING = (
     "this counter lives in the memory of one app instance: behind a load balancer each "
@@ -30,6 +31,12 @@ WARNING = (
 _local_count = 0
 
 
+@api(Operation(
+    "The pitfall: a counter in this instance's memory", tag="demo", stores=False,
+    replies=(Reply(200, "This instance's own count", json_object({
+        "value": {"type": "integer"}, "instance": {"type": "string"},
+        "warning": {"type": "string"}}, ("value", "instance", "warning"))),),
+))
 async def local_counter(request: Request) -> Response:
     global _local_count
     _local_count += 1  # stateline: allow[SL101] the seed's deliberate bad example, kept to demonstrate the pitfall

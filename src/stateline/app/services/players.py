@@ -20,13 +20,27 @@ from stateline.app.context import stores
 from stateline.app.errors import ApiError
 from stateline.app.idempotency_http import idempotent, redis_write
 from stateline.app.responses import json_response
-from stateline.app.validate import identifier, json_number
+from stateline.app.spec import JSON, Body, Operation, Param, Reply, api, json_object
+from stateline.app.validate import IDENT_SCHEMA, identifier, json_number
 
 
 def player_key(player_id: str) -> str:
     return f"stateline:player:{{{player_id}}}"
 
 
+_PLAYER = Param("player_id", "path", IDENT_SCHEMA)
+_POSITION = json_object({"player_id": {"type": "string"}, "x": {"type": "number"},
+                         "y": {"type": "number"}}, ("player_id", "x", "y"))
+_GET_LINK = {"GetPosition": {"operationId": "players.get_position",
+                             "parameters": {"player_id": "$request.path.player_id"}}}
+
+
+@api(Operation(
+    "Set a player's position", tag="players", params=(_PLAYER,),
+    body=Body({JSON: json_object({"x": {"type": "number"}, "y": {"type": "number"}},
+                                 ("x", "y"))}),
+    replies=(Reply(200, "The stored position", _POSITION, links=_GET_LINK),),
+))
 @idempotent("PUT /api/players/{player_id}/position",
             tag=lambda request: identifier(request.path_params["player_id"], "player_id"))
 async def put_position(request: Request) -> Response:
@@ -38,6 +52,11 @@ async def put_position(request: Request) -> Response:
         respond=lambda _: json_response({"player_id": player_id, "x": x, "y": y}))
 
 
+@api(Operation(
+    "Read a player's position", tag="players", params=(_PLAYER,),
+    replies=(Reply(200, "The position", _POSITION),),
+    errors={404: "not_found", 422: "invalid_field"},
+))
 async def get_position(request: Request) -> Response:
     player_id = identifier(request.path_params["player_id"], "player_id")
     x, y = await stores(request).redis.hmget(player_key(player_id), ["x", "y"])

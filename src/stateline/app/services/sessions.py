@@ -27,7 +27,8 @@ from stateline.app.context import stores
 from stateline.app.errors import ApiError
 from stateline.app.idempotency_http import idempotent
 from stateline.app.responses import json_response
-from stateline.app.validate import json_text
+from stateline.app.spec import JSON, Body, Operation, Param, Reply, api, json_object
+from stateline.app.validate import json_text, text_schema
 
 COOKIE = "stateline_session"
 SESSION_TTL_S = 24 * 60 * 60
@@ -53,6 +54,21 @@ def _session_id(request: Request) -> str:
     return session_id
 
 
+_COOKIE = Param(COOKIE, "cookie", {"type": "string"},
+                "the session id from POST /api/sessions")
+_SET_COOKIE = {"Set-Cookie": {"schema": {"type": "string"}, "description": f"{COOKIE}=..."}}
+
+
+@api(Operation(
+    "Start a session: a random id, kept in Redis for a day, sent as a cookie", tag="sessions",
+    body=Body({JSON: json_object({"user": text_schema(MAX_USER)}, ("user",))}),
+    replies=(Reply(201, "The new session", json_object(
+        {"session_id": {"type": "string"}}, ("session_id",)), headers=_SET_COOKIE, links={
+            name: {"operationId": f"sessions.{op}",
+                   "parameters": {COOKIE: "$response.body#/session_id"}}
+            for name, op in (("Me", "me"), ("Logout", "logout"))
+        }),),
+))
 @idempotent("POST /api/sessions")
 async def create_session(request: Request) -> Response:
     data = await read_json_object(request)
@@ -66,6 +82,12 @@ async def create_session(request: Request) -> Response:
     return response
 
 
+@api(Operation(
+    "Who this session's user is, from any instance", tag="sessions", params=(_COOKIE,),
+    replies=(Reply(200, "The session's user", json_object({"user": {"type": "string"}},
+                                                         ("user",))),),
+    errors={401: "no_session, unknown_session"},
+))
 async def me(request: Request) -> Response:
     record = await stores(request).redis.get(session_key(_session_id(request)))
     if record is None:
@@ -73,6 +95,11 @@ async def me(request: Request) -> Response:
     return json_response({"user": orjson.loads(record)["user"]})
 
 
+@api(Operation(
+    "End the session and clear the cookie", tag="sessions", params=(_COOKIE,),
+    replies=(Reply(204, "Ended", headers=_SET_COOKIE),),
+    errors={401: "no_session, unknown_session"},
+))
 @idempotent("DELETE /api/sessions/me", tag=_session_id)  # scoped per session
 async def logout(request: Request) -> Response:
     await stores(request).redis.delete(session_key(_session_id(request)))

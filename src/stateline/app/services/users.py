@@ -32,7 +32,8 @@ from stateline.app.context import stores
 from stateline.app.errors import ApiError
 from stateline.app.idempotency_http import idempotent
 from stateline.app.responses import json_response
-from stateline.app.validate import json_text, query_int
+from stateline.app.spec import JSON, Body, Operation, Param, Reply, api, json_object
+from stateline.app.validate import int_schema, json_text, query_int, text_schema
 from stateline.stores import sql
 
 MAX_NAME = 200
@@ -72,6 +73,24 @@ def as_json(user: sql.UserRow) -> dict[str, Any]:
     }
 
 
+_USER = json_object({
+    "id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"},
+}, ("id", "name", "email", "created_at"))
+_ID_SCHEMA = {"type": "string", "pattern": f"^{_ID.pattern}$"}
+_LOCATION = {"Location": {"schema": {"type": "string"}, "description": "the new user's URL"}}
+
+
+@api(Operation(
+    "Create a user (emails are unique, trimmed and lower-cased)", tag="users",
+    body=Body({JSON: json_object({"name": text_schema(MAX_NAME),
+                                  "email": {**text_schema(MAX_EMAIL), "format": "email"}},
+                                 ("name", "email"))}),
+    replies=(Reply(201, "The new user", _USER, headers=_LOCATION, links={
+        "GetUser": {"operationId": "users.get_user", "parameters": {"id": "$response.body#/id"}},
+    }),),
+    errors={409: "email_taken"},
+))
 @idempotent("POST /api/users")
 async def create_user(request: Request) -> Response:
     data = await read_json_object(request)
@@ -84,6 +103,15 @@ async def create_user(request: Request) -> Response:
     return json_response(as_json(user), status=201, headers={"location": f"/api/users/{user.id}"})
 
 
+@api(Operation(
+    "List users by id, a page at a time (keyset pagination)", tag="users",
+    params=(Param("limit", "query", int_schema(1, MAX_LIMIT), f"default {DEFAULT_LIMIT}"),
+            Param("after", "query", _ID_SCHEMA, "the previous page's next cursor")),
+    replies=(Reply(200, "A page of users", json_object({
+        "items": {"type": "array", "items": _USER},
+        "next": {"type": ["string", "null"]}}, ("items", "next"))),),
+    errors={400: "invalid_parameter"},
+))
 async def list_users(request: Request) -> Response:
     params = request.query_params
     limit = query_int(params.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
@@ -95,6 +123,11 @@ async def list_users(request: Request) -> Response:
     return json_response({"items": [as_json(u) for u in page], "next": next_cursor})
 
 
+@api(Operation(
+    "Read one user", tag="users", params=(Param("id", "path", _ID_SCHEMA),),
+    replies=(Reply(200, "The user", _USER),),
+    errors={404: "not_found"},
+))
 async def get_user(request: Request) -> Response:
     raw = request.path_params["id"]
     if not _ID.fullmatch(raw):
