@@ -2,18 +2,21 @@
 
 gateway on ``gw``, one app instance on each of ``app1..app3``, the six Redis
 Cluster nodes over ``r1..r3`` (no master shares a host with its replica),
-PostgreSQL on ``pg``. Nothing listens on loopback: if any component still
+PostgreSQL on ``pg``, SeaweedFS on ``blob``. Nothing listens on loopback: if any component still
 assumed 127.0.0.1 (an app registering it, a node announcing it), a request
 through the gateway would fail here.
 """
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 import httpx
 import pytest
+from PIL import Image
 
 from stateline.lab.hostsystem import HostSystem
 from stateline.lab.netns import leftovers
@@ -23,7 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 @pytest.fixture(scope="module")
 def system(needs_hosts: None) -> Iterator[HostSystem]:
-    s = HostSystem(apps=3, redis_hosts=3, postgres=True)
+    s = HostSystem(apps=3, redis_hosts=3, postgres=True, blobs=True)
     s.start()
     try:
         yield s
@@ -50,6 +53,7 @@ def test_every_component_is_on_its_own_address(system: HostSystem) -> None:
     text = text.decode() if isinstance(text, bytes) else str(text)
     assert "127.0.0.1" not in text
     assert system.database_url and system.hosts.address("pg") in system.database_url
+    assert system.blob_url and system.hosts.address("blob") in unquote(system.blob_url)
 
 
 def test_the_seed_scenario_through_the_gateway(system: HostSystem, http: httpx.Client) -> None:
@@ -75,6 +79,24 @@ def test_the_seed_scenario_through_the_gateway(system: HostSystem, http: httpx.C
     r = http.put("/api/players/p1/position", json={"x": 1.5, "y": -2})
     assert r.status_code // 100 == 2
     assert http.get("/api/players/p1/position").json()["x"] == 1.5
+
+
+def test_an_image_stored_via_one_app_host_is_read_via_every_other(
+        system: HostSystem, http: httpx.Client) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 6), (200, 30, 30)).save(buf, "PNG")
+    r = http.post("/api/images", content=buf.getvalue(),
+                  headers={"content-type": "image/png"})
+    assert r.status_code == 201, r.text
+    image = r.json()
+    readers: set[str] = set()
+    for _ in range(60):
+        got = http.get(f"/api/images/{image['id']}")
+        assert got.status_code == 200 and got.content == buf.getvalue()
+        readers.add(got.headers["x-served-by"])
+        if readers == set(system.apps):
+            break
+    assert readers == set(system.apps)
 
 
 def test_each_app_host_serves_and_sees_the_others_writes(

@@ -2,11 +2,12 @@
 
 ``gw`` runs the gateway, ``app1..appN`` one app instance each, ``r1..rM`` the
 Redis Cluster's nodes (a master and its replica never share a host), and
-``pg`` a private PostgreSQL. Every process binds its host's address and tells
-others that address: apps register it (``--announce-host``), Redis nodes
-announce it (``cluster-announce-ip``), PostgreSQL listens on it. The lab
-process (the "controller", :mod:`stateline.lab.hosts`) reaches all of them
-through its own address on the subnet.
+``pg`` a private PostgreSQL, ``blob`` SeaweedFS (``blobs=True``). Every process
+binds its host's address and tells others that address: apps register it
+(``--announce-host``), Redis nodes announce it (``cluster-announce-ip``),
+PostgreSQL and SeaweedFS listen on it. The lab process (the "controller",
+:mod:`stateline.lab.hosts`) reaches all of them through its own address on the
+subnet.
 
 This is what ``stateline up`` does on one loopback, laid out as a deployment
 would be: the first place a hidden loopback assumption breaks.
@@ -65,7 +66,7 @@ class HostSystem:
     """Start and stop gateway, apps, Redis nodes and PostgreSQL, each on its own host."""
 
     def __init__(self, apps: int = 3, redis_hosts: int = 3, postgres: bool = True,
-                 node_timeout_ms: int = 1000, workdir: Path | None = None,
+                 blobs: bool = False, node_timeout_ms: int = 1000, workdir: Path | None = None,
                  log: Callable[[str], None] | None = None) -> None:
         self.apps = [f"app{i + 1}" for i in range(apps)]
         self.redis_hosts = [f"r{i + 1}" for i in range(redis_hosts)]
@@ -73,7 +74,9 @@ class HostSystem:
         self.node_timeout_ms = node_timeout_ms
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="stateline-hosts-"))
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
-        names = ["gw", *self.apps, *self.redis_hosts] + (["pg"] if postgres else [])
+        self.blobs = blobs
+        names = (["gw", *self.apps, *self.redis_hosts] + (["pg"] if postgres else [])
+                 + (["blob"] if blobs else []))
         self.hosts = Hosts(names)
         self.faults = Faults(self.hosts.plan)
         self.cluster: EmbeddedRedisCluster | None = None
@@ -81,6 +84,8 @@ class HostSystem:
         self.admin_token = secrets.token_hex(16)
         self.database_url: str | None = None
         self._pg: tuple[list[str], str, Path] | None = None
+        self.blob_url: str | None = None
+        self._blob_proc: subprocess.Popen[bytes] | None = None
 
     # -- addresses -----------------------------------------------------------
     @property
@@ -111,6 +116,8 @@ class HostSystem:
             self._start_redis()
             if self.postgres:
                 self._start_postgres()
+            if self.blobs:
+                self._start_blobs()
             for name in self.apps:
                 self._start_app(name)
             self._start_gateway()
@@ -124,6 +131,11 @@ class HostSystem:
         """Stop everything in order (apps drain, Redis flushes), then remove the hosts."""
         with contextlib.suppress(Exception):
             procs.stop_gracefully(list(self.procs.values()), 5.0)
+        if self._blob_proc is not None:
+            from stateline.local import blob_server
+
+            with contextlib.suppress(Exception):
+                blob_server.stop(self._blob_proc)
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.stop()
@@ -190,6 +202,20 @@ class HostSystem:
         self.database_url = f"postgresql://stateline@{addr}:{PG_PORT}/postgres"
         self.log(f"postgres: {self.database_url}")
 
+    def _start_blobs(self) -> None:
+        """SeaweedFS (``weed server -s3``) on host ``blob``, as ``up`` starts it."""
+        from stateline.local import blob_server
+
+        binary = blob_server.weed_binary()
+        if binary is None:
+            raise RuntimeError(f"no weed binary: {blob_server.INSTALL_HINT}")
+        server = blob_server.BlobServer.prepare(
+            self.workdir / "blob", binary, host=self.hosts.address("blob"),
+            prefix=tuple(self.hosts.argv("blob", [])))
+        self._blob_proc = blob_server.run_standalone(server)
+        self.blob_url = server.url
+        self.log(f"blobs: S3 on {server.endpoint}")
+
     def app_env(self, name: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
         env.update({
@@ -203,6 +229,8 @@ class HostSystem:
         })
         if self.database_url:
             env["STATELINE_DATABASE_URL"] = self.database_url
+        if self.blob_url:
+            env["STATELINE_BLOB_URL"] = self.blob_url
         return env
 
     def _start_app(self, name: str) -> None:
