@@ -27,6 +27,8 @@ class Settings:
     announce_host: str | None = None
     port: int = 8080
     apps: int = 3
+    #: Shard processes of the rooms service (the stateful pool); 0 runs none.
+    shards: int = 3
     data_dir: Path = field(default_factory=lambda: Path(".stateline"))
     #: SQL database URL. ``None`` means the embedded SQLite file in the data dir.
     database_url: str | None = None
