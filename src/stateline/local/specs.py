@@ -51,10 +51,10 @@ class StatelineCommands:
 
     def gateway_config(self, port: int, config: Path) -> list[str]:
         return [self.python, "-m", "stateline", "gateway", "--config", str(config),
-                "--listen", f"127.0.0.1:{port}"]
+                "--listen", f"{self.host}:{port}"]
 
     def shard(self, instance_id: str, port: int) -> list[str]:
-        return [self.python, "-m", "stateline", "shard", "--host", "127.0.0.1",
+        return [self.python, "-m", "stateline", "shard", "--host", self.host,
                 "--port", str(port), "--instance-id", instance_id]
 
 
