@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "stateline.lint.commands",  # lint
     "stateline.verify.commands",  # verify
     "stateline.lab.commands",  # bench, experiment, report
+    "stateline.lab.hosts_commands",  # hosts list, hosts clean
 )
 
 

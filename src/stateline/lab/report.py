@@ -136,6 +136,20 @@ def _retries_keyed(h: Mapping[str, Any]) -> str:
             f"{_num(h['lost_acknowledged'])}")
 
 
+def _partition_stateless(h: Mapping[str, Any]) -> str:
+    eject = h.get("time_to_eject_s")
+    return (f"nothing to keep in sync: an app host cut off from the gateway cost "
+            f"{_num(h['stateless_failed'])} of {_num(h['stateless_requests'])} requests; "
+            f"ejected after {_num(eject) + ' s' if eject is not None else 'n/a'}")
+
+
+def _partition_stateful(h: Mapping[str, Any]) -> str:
+    return (f"a Redis master cut off with an app host for {_num(h['partition_s'])} s "
+            f"(node timeout {_num(h['node_timeout_s'])} s): {_num(h['lost_plain'])} of "
+            f"{_num(h['acked_plain'])} acknowledged writes lost; with WAIT 1: "
+            f"{_num(h['lost_wait'])} of {_num(h['acked_wait'])}")
+
+
 def comparison_rows(results: Results) -> list[tuple[str, Cell, Cell]]:
     """The seed's table: (dimension, stateless cell, stateful cell)."""
     return [
@@ -161,6 +175,9 @@ def comparison_rows(results: Results) -> list[tuple[str, Cell, Cell]]:
          _cell(results, "exactly-once", "Any instance may take the retry", _retries_unkeyed),
          _cell(results, "exactly-once", "The key's record lives with the data",
                _retries_keyed)),
+        ("Consistency",
+         _cell(results, "partition", "Nothing to keep in sync", _partition_stateless),
+         _cell(results, "partition", "Must keep replicas in sync", _partition_stateful)),
     ]
 
 

@@ -21,7 +21,8 @@ def test_every_dimension_of_the_seed_table_is_present_in_order():
     rows = comparison_rows(RESULTS)
     assert [r[0] for r in rows] == ["Scalability", "Load Balancing", "Fault Tolerance",
                                     "Data Dependencies", "Examples",
-                                    "State in memory (game server)", "Retried writes"]
+                                    "State in memory (game server)", "Retried writes",
+                                    "Consistency"]
 
 
 def test_the_stateful_shard_row_quotes_speed_recovery_and_losses():
@@ -100,3 +101,16 @@ def test_html_carries_the_quick_caveat_only_for_quick_runs():
     assert "noisier" not in routing
     assert "class='caveat'" in html
     assert "class='caveat'" not in render_html({"routing": RESULTS["routing"]}, MACHINE, {})
+
+
+def test_the_consistency_row_quotes_the_partition_figures():
+    results = {**RESULTS, "partition": {"headline": {
+        "partition_s": 4.1, "node_timeout_s": 1.0, "lost_plain": 179, "acked_plain": 2125,
+        "lost_wait": 0, "acked_wait": 1454, "stateless_failed": 2,
+        "stateless_requests": 2033, "time_to_eject_s": 9.8}}}
+    rows = dict((r[0], r[1:]) for r in comparison_rows(results))
+    stateless, stateful = rows["Consistency"]
+    assert "2 of 2,033 requests" in stateless[1] and "9.8 s" in stateless[1]
+    assert "for 4.1 s" in stateful[1] and "179 of 2,125 acknowledged writes lost" in stateful[1]
+    assert "with WAIT 1: 0 of 1,454" in stateful[1]
+    assert stateless[2] == stateful[2] == "partition"
