@@ -23,8 +23,9 @@ The four keys are random (32 bytes each), made at the first start and kept in
 the file itself (mode 0600, in the 0700 folder, never on a command line);
 later starts reuse them. Rotation: stop stateline, delete the file.
 
-The gRPC ports (each HTTP port + 10000) are not covered by JWT: see
-docs/operations.md, "Security".
+The gRPC ports (each HTTP port + 10000) are not covered by JWT; the
+``[grpc]`` sections (mutual TLS, :mod:`blob_tls`) are written into the same
+file at every start.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
+
+from stateline.local import blob_tls
 
 FILE = "security.toml"
 #: The sections of ``weed scaffold -config=security`` that hold a JWT key.
@@ -62,30 +65,29 @@ def read_keys(root: Path) -> dict[str, str]:
     return keys
 
 
-def render(keys: dict[str, str]) -> str:
+def render(keys: dict[str, str], tls: dict[str, Path]) -> str:
     lines = ["# Written by stateline (see src/stateline/local/blob_security.py). Mode 0600.\n"]
     for section in SECTIONS:
         lines.append(f'\n[{section}]\nkey = "{keys[section]}"\n'
                      f"expires_after_seconds = {EXPIRES_AFTER_SECONDS}\n")
-    return "".join(lines)
+    return "".join(lines) + blob_tls.render(tls)
 
 
 def load_or_make_security(root: Path) -> dict[str, str]:
     """Make sure ``root/security.toml`` has all four keys (0600); return them.
 
     Keys already there are kept (a restart must accept what it signed
-    before); missing ones are made. The file is replaced atomically.
+    before); missing ones are made. The file is written again each time
+    (atomically, 0600), so that the ``[grpc]`` paths follow a moved data dir.
     """
     keys = read_keys(root)
-    if all(s in keys for s in SECTIONS):
-        os.chmod(security_path(root), 0o600)
-        return keys
+    tls = blob_tls.load_or_make_certs(root / "tls")
     for section in SECTIONS:
         keys.setdefault(section, secrets.token_hex(32))
     path = security_path(root)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(render(keys))
+        f.write(render(keys, tls))
     tmp.replace(path)
     return keys

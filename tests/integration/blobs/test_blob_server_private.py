@@ -174,3 +174,52 @@ def test_the_keys_are_private_and_on_no_command_line(seaweedfs: BlobServer) -> N
     argv = " ".join(seaweedfs.argv())
     assert all(k not in argv for k in keys.values())
     assert "-disableHttp" in argv and "-filer.disableHttp" in argv
+
+
+@pytest.fixture
+def weed_for_nobody(seaweedfs: BlobServer, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[tuple[str, Path]]:
+    """The wheel's ``weed`` where ``nobody`` may run it, and a folder it may write to."""
+    base = tmp_path_factory.mktemp("nobody")
+    os.chmod(base, 0o777)
+    for parent in base.parents:  # pytest's tmp dirs are 0700: let nobody through
+        if parent == Path(tempfile_root()):
+            break
+        os.chmod(parent, parent.stat().st_mode | 0o711)
+    weed = base / "weed"
+    try:
+        os.link(seaweedfs.binary, weed)
+    except OSError:
+        shutil.copy2(seaweedfs.binary, weed)
+    os.chmod(weed, 0o755)
+    out = base / "out"
+    out.mkdir(mode=0o777)
+    os.chmod(out, 0o777)
+    yield str(weed), out
+
+
+def tempfile_root() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def test_nobody_cannot_copy_a_volume_over_grpc(
+        seaweedfs: BlobServer, uploaded: tuple[str, bytes],
+        weed_for_nobody: tuple[str, Path]) -> None:
+    key, _ = uploaded
+    weed, out = weed_for_nobody
+    vid = file_id(seaweedfs, key).split(",")[0]
+    p = seaweedfs.ports
+    backup = ["backup", f"-server=127.0.0.1:{p.master}", f"-volumeId={vid}",
+              f"-collection={BUCKET}"]
+    # Without the certificate: no connection (before mTLS this copied the whole volume).
+    tried = as_nobody(weed, *backup, f"-dir={out}")
+    assert not list(out.glob("*.dat")), tried.stdout + tried.stderr
+    # The owner, with the certificate from security.toml, can: the refusal is the TLS.
+    mine = out.parent / "mine"
+    mine.mkdir()
+    done = subprocess.run([str(seaweedfs.binary), f"-config_dir={seaweedfs.root}", *backup,
+                           f"-dir={mine}"], capture_output=True, text=True, timeout=GUARD_S,
+                          cwd=seaweedfs.root)
+    assert list(mine.glob("*.dat")), done.stdout + done.stderr
