@@ -16,6 +16,11 @@ from typing import Any
 ENV_PREFIX = "STATELINE_"
 
 
+def env_names() -> list[str]:
+    """Every ``STATELINE_*`` variable :meth:`Settings.load` reads (for ``up --help``)."""
+    return [ENV_PREFIX + f.name.upper() for f in fields(Settings)]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a stateline process needs to know to find its peers and stores."""

@@ -97,9 +97,16 @@ def experiment(
     if name != "all" and name not in EXPERIMENTS:
         raise typer.BadParameter(f"unknown experiment {name!r}; known: "
                                  + ", ".join(EXPERIMENTS))
+    from stateline.lab.console import headline_text, progress
+    from stateline.lab.experiments.base import read_result
+
     names = list(EXPERIMENTS) if name == "all" else [name]
     for n in names:
-        folder = run_experiment(n, Context(out, quick, max_instances))
+        with progress(n) as log:
+            folder = run_experiment(n, Context(out, quick, max_instances, log))
+        data = read_result(out, n)
+        if data:
+            typer.echo(headline_text(n, data))
         typer.echo(f"{n}: {folder / 'report.md'}")
 
 
