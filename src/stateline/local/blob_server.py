@@ -3,7 +3,7 @@
 ``stateline up`` runs it like the embedded Redis Cluster: one ``weed server``
 process (master, volume server, filer and S3 gateway in one; a single process
 restarts as a unit, which is what the supervisor's restart policy expects),
-listening on 127.0.0.1 only, data under ``DATA_DIR/blobs/seaweedfs``, its log
+listening on 127.0.0.1 only (``host`` in the lab), data under ``DATA_DIR/blobs/seaweedfs``, its log
 in ``DATA_DIR/logs/blobs.log``. Its four ports (each also needs ``port +
 10000`` for gRPC, the same rule as a Redis node and its bus) are chosen once
 and kept in the ``blobs`` section of ``DATA_DIR/topology.json``: the master
@@ -126,10 +126,15 @@ class BlobServer:
     access_key: str
     secret_key: str
     log_path: Path
+    #: The address it binds and tells its parts and clients (another host's, in the lab).
+    host: str = "127.0.0.1"
+    #: An argv prefix that starts it elsewhere (``ip netns exec NS``).
+    prefix: tuple[str, ...] = ()
 
     @classmethod
     def prepare(cls, data_dir: Path, binary: Path,
-                is_free: Callable[[int], bool] = procs.port_is_free) -> BlobServer:
+                is_free: Callable[[int], bool] = procs.port_is_free,
+                host: str = "127.0.0.1", prefix: tuple[str, ...] = ()) -> BlobServer:
         """Folders, keys and ports for ``data_dir`` (made on first use, reused after)."""
         _private_dir(data_dir / "blobs")
         root = _private_dir(data_dir / "blobs" / "seaweedfs")
@@ -137,14 +142,16 @@ class BlobServer:
         _private_dir(root / "run")
         access, secret = load_or_make_keys(root / "s3.json")
         ports = load_or_choose_ports(data_dir / "topology.json", is_free)
-        return cls(binary, root, ports, access, secret, data_dir / "logs" / "blobs.log")
+        return cls(binary, root, ports, access, secret, data_dir / "logs" / "blobs.log",
+                   host, prefix)
 
     def argv(self) -> list[str]:
         p = self.ports
         return [
+            *self.prefix,
             # Log lines to stderr (our log file) only, not also to files in $TMPDIR.
             str(self.binary), "-logtostderr", "server", "-s3",
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-ip={self.host}", f"-ip.bind={self.host}",
             f"-dir={self.root / 'data'}",
             f"-master.port={p.master}", f"-volume.port={p.volume}",
             f"-filer.port={p.filer}", f"-s3.port={p.s3}",
@@ -181,7 +188,7 @@ class BlobServer:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.ports.s3}"
+        return f"http://{self.host}:{self.ports.s3}"
 
     @property
     def url(self) -> str:
@@ -203,7 +210,7 @@ class BlobServer:
         canary = ((self.ports.filer, CANARY_PATH),) if self.canary_marker.exists() else ()
         return ProcessSpec(id=BLOB_ID, role="blobs", argv=tuple(self.argv()),
                            env=self.environ(), port=self.ports.s3, log_path=self.log_path,
-                           health_path=HEALTH_PATH, also_ready=canary)
+                           health_path=HEALTH_PATH, also_ready=canary, host=self.host)
 
     @property
     def canary_marker(self) -> Path:
@@ -221,7 +228,7 @@ class BlobServer:
         import urllib.error
         import urllib.request
 
-        base = f"http://127.0.0.1:{self.ports.filer}"
+        base = f"http://{self.host}:{self.ports.filer}"
         req = urllib.request.Request(f"{base}/buckets/{BUCKET}/?op=mkdir", method="POST")
         try:
             with urllib.request.urlopen(req, timeout=timeout):
@@ -242,7 +249,7 @@ class BlobServer:
         self.canary_marker.write_text("the canary object exists; see blob_server.py\n")
 
     def busy_ports(self) -> list[int]:
-        return [p for p in self.ports.as_dict().values() if procs.port_open(p)]
+        return [p for p in self.ports.as_dict().values() if procs.port_open(p, self.host)]
 
 
 class BlobServerError(RuntimeError):
@@ -285,7 +292,7 @@ def run_standalone(server: BlobServer, timeout: float = 60.0) -> subprocess.Pope
     proc = procs.spawn(server.argv(), env=server.environ(), log_path=server.log_path,
                        cwd=server.root)
     spec = server.spec()
-    probes = [f"http://127.0.0.1:{port}{path}"
+    probes = [f"http://{server.host}:{port}{path}"
               for port, path in ((spec.port, spec.health_path), *spec.also_ready)]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
