@@ -1,6 +1,6 @@
 """schemathesis against ``stateline up``: the OpenAPI document holds for whatever is sent.
 
-``stateline up`` (2 app instances, the embedded Redis Cluster, SQLite) is
+``stateline up`` (2 app instances, 3 rooms shards, the embedded Redis Cluster, SQLite) is
 started on a free port and a temporary data dir. schemathesis's CLI (``st
 run``, in a subprocess) loads the document *through the gateway* at
 ``/api/openapi.json`` and runs every phase against every operation:
@@ -9,7 +9,12 @@ run``, in a subprocess) loads the document *through the gateway* at
   bounded number of cases per operation (:data:`MAX_EXAMPLES`);
 - ``stateful``: sequences that follow the document's links (create a user,
   then read it; add a cart line, then read or remove it; start a session,
-  then use its cookie; upload an image, then download or resize it).
+  then use its cookie; upload an image, then download or resize it; join a
+  room, then read the position).
+
+The document includes the rooms endpoints, so the run also goes through the
+gateway to the shards; the fixture waits until a shard answers a room
+before the run starts (a starting shard's 503 is not what is under test).
 
 The checks: no 5xx (``not_a_server_error``), every status, content type,
 header and body as documented. The test prints the figures (operations, test
@@ -65,11 +70,13 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if proc.poll() is not None:
                 raise AssertionError("stateline up exited:\n" + (base / "up.log").read_text())
             try:
-                if httpx.get(f"{url}/api/openapi.json", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/api/openapi.json", timeout=2).status_code == 200 \
+                        and httpx.get(f"{url}/api/rooms/probe", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, "stateline up never served the document"
+            assert time.monotonic() < deadline, "stateline up never served the document " \
+                                                "and a room"
             time.sleep(0.25)
         yield url
     finally:
@@ -93,6 +100,7 @@ def _figures(events: Path) -> dict[str, Any]:
     requests = 0
     checks: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
+    rooms: Counter[int] = Counter()
     for line in events.read_text().splitlines():
         event = json.loads(line)
         scenario = event.get("ScenarioFinished")
@@ -103,11 +111,13 @@ def _figures(events: Path) -> dict[str, Any]:
             response = interaction.get("response") or {}
             if "status_code" in response:
                 statuses[response["status_code"]] += 1
+                if "/api/rooms/" in (interaction.get("request") or {}).get("uri", ""):
+                    rooms[response["status_code"]] += 1
         for checks_of_case in scenario.get("recorder", {}).get("checks", {}).values():
             for check in checks_of_case:
                 checks[check.get("status", "?")] += 1
     return {"requests": requests, "checks": dict(checks),
-            "statuses": dict(sorted(statuses.items()))}
+            "statuses": dict(sorted(statuses.items())), "rooms": dict(sorted(rooms.items()))}
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_break(gateway: str,
@@ -138,9 +148,12 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(gateway: str,
           f"{summary['operations']['tested']}/{summary['operations']['total']} operations, "
           f"{cases['generated']} test cases, {figures['requests']} requests, "
           f"checks {figures['checks']}, failures {cases['with_failures']}, "
-          f"errors {cases['errored']}; statuses {figures['statuses']}")
+          f"errors {cases['errored']}; statuses {figures['statuses']}; "
+          f"of which rooms {figures['rooms']}")
     assert summary["operations"]["tested"] == summary["operations"]["total"]
     assert summary["failures"] == [], run.stdout[-6000:]
     assert summary["errors"] == [], run.stdout[-6000:]
     assert not any(status >= 500 for status in figures["statuses"]), figures
+    # The shards were reached through the gateway, and did real work (joined a room).
+    assert figures["rooms"].get(201, 0) > 0, figures
     assert run.returncode == 0, run.stdout[-6000:]

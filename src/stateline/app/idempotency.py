@@ -37,7 +37,11 @@ REPLAYED_HEADER = "idempotent-replayed"
 #: Stripe's limit; the draft sets none. A UUID (36 characters) is the usual key.
 MAX_KEY_CHARS = 255
 #: Visible ASCII except the quote and backslash (an sf-string's own characters).
-_KEY = re.compile(r'[\x21\x23-\x5b\x5d-\x7e]+')
+_KEY_CHAR = r'[\x21\x23-\x5b\x5d-\x7e]'
+_KEY = re.compile(_KEY_CHAR + "+")
+#: What :func:`parse_key` accepts, as a JSON Schema pattern: the key bare or as an sf-string.
+KEY_PATTERN = (f"^(?:{_KEY_CHAR}{{1,{MAX_KEY_CHARS}}}"
+               f'|"{_KEY_CHAR}{{1,{MAX_KEY_CHARS}}}")$')
 #: Response headers worth replaying: what the client acts on. ``Content-Length``
 #: is recomputed, and ``X-Instance-Id`` names whoever answers the repeat.
 KEPT_HEADERS = frozenset({"content-type", "location", "set-cookie", "cache-control"})

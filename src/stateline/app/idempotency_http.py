@@ -14,6 +14,11 @@ protocol. Without the header a request runs exactly as before. With it:
    decorator records the response after the handler returned. A 5xx or an
    exception releases the claim instead, so the client's retry runs.
 
+The decorator also documents itself (:func:`document`, attached with
+``spec.amend``): the OpenAPI document of every handler it wraps gets the
+optional header, the ``Idempotent-Replayed`` reply header and the errors
+above, and no other handler does.
+
 Keys are scoped per endpoint and per partition (``tag``): the cart's user,
 the player, the session; endpoints without a natural owner (users, sessions,
 images, the counter) share one scope per endpoint.
@@ -41,6 +46,8 @@ from stateline.app.context import context, stores
 from stateline.app.errors import ApiError, error_response
 from stateline.app.idempotency import (
     KEY_HEADER,
+    KEY_PATTERN,
+    MAX_KEY_CHARS,
     REPLAYED_HEADER,
     Decision,
     Outcome,
@@ -52,6 +59,7 @@ from stateline.app.idempotency import (
     record_key,
     recordable,
 )
+from stateline.app.spec import RETRY_AFTER, Operation, Param, amend
 
 log = logging.getLogger("stateline.app")
 
@@ -95,6 +103,26 @@ def _body_replayer(body: bytes) -> Callable[[], Awaitable[Message]]:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
+
+
+#: The request header, as the document declares it: the very bounds :func:`parse_key` checks.
+KEY_PARAM = Param("Idempotency-Key", "header", {
+    "type": "string", "minLength": 1, "maxLength": MAX_KEY_CHARS + 2, "pattern": KEY_PATTERN,
+}, description=f"Makes a retry safe: 1..{MAX_KEY_CHARS} visible ASCII characters but "
+   '" and \\ (bare, or quoted as a structured-field string); a repeat with the same '
+   "key and request gets the first outcome again")
+REPLAYED = {"schema": {"type": "string", "enum": ["true"]},
+            "description": "present when this is the recorded outcome of an earlier "
+                           "request with the same Idempotency-Key"}
+ERRORS = {400: "invalid_idempotency_key, bad_content_length, client_disconnected",
+          409: "idempotency_in_flight", 413: "payload_too_large",
+          422: "idempotency_key_reused"}
+
+
+def document(op: Operation) -> Operation:
+    """``op`` as an idempotent handler answers it: the header, the replay mark, the errors."""
+    return (op.with_params(KEY_PARAM).with_reply_headers({"Idempotent-Replayed": REPLAYED})
+            .with_errors(ERRORS, headers={409: {"Retry-After": RETRY_AFTER}}))
 
 
 def idempotent(endpoint: str, tag: str | Callable[[Request], str] | None = None,
@@ -147,6 +175,7 @@ def idempotent(endpoint: str, tag: str | Callable[[Request], str] | None = None,
             await _settle(redis, claim, response)
             return response
 
+        amend(run, document)
         return run
 
     return wrap

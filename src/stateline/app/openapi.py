@@ -28,14 +28,24 @@ from starlette.routing import BaseRoute, Route
 from stateline import __version__ as VERSION
 from stateline.app.responses import json_response
 from stateline.app.routing import PathRoute
-from stateline.app.spec import ERROR_SCHEMA, RETRY_AFTER, Operation, Reply, api, operation_of
+from stateline.app.spec import (
+    ERROR_SCHEMA,
+    RETRY_AFTER,
+    Operation,
+    Reply,
+    amendments_of,
+    api,
+    operation_of,
+)
 
 OPENAPI_PATH = "/api/openapi.json"
 DOCS_PATH = "/api/docs"
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _HTTP_WORDS = {
     400: "Bad request", 401: "Not authenticated", 404: "Not found", 409: "Conflict",
-    413: "Too large", 415: "Unsupported media type", 422: "Invalid field",
+    413: "Too large", 415: "Unsupported media type",
+    421: "Misdirected: the gateway retries it on the owner, so a client should not see it",
+    422: "Invalid field",
     429: "Too many requests", 503: "Unavailable: retry after the given seconds",
 }
 
@@ -101,6 +111,8 @@ def _operation(path: str, method: str, route: Route,
     if op is None:
         raise MissingSpec(f"{method} {path} ({route.endpoint.__qualname__}) declares no "
                           "@api(Operation(...)); every route must, for the OpenAPI document")
+    for change in amendments_of(route.endpoint):  # a decorator's own declaration
+        op = change(op)
     for amend in amendments:
         op = amend(path, method, op)
     out: dict[str, Any] = {"operationId": operation_id(route, method), "summary": op.summary}
@@ -132,6 +144,8 @@ def _operation(path: str, method: str, route: Route,
         }
         if status in (429, 503):
             entry["headers"] = {"Retry-After": dict(RETRY_AFTER)}
+        for name, header in op.error_headers.get(status, {}).items():
+            entry.setdefault("headers", {})[name] = dict(header)
         responses[str(status)] = entry
     out["responses"] = responses
     return out
@@ -147,8 +161,10 @@ def build(routes: Iterable[BaseRoute], amendments: Sequence[Amendment] = ()) -> 
         "info": {
             "title": "stateline app API",
             "version": VERSION,
-            "description": "The stateless app tier's API, served by every instance and "
-                           "reached through the gateway. Every error is "
+            "description": "The API as seen through the gateway: the stateless app tier's "
+                           "endpoints, served by every instance, and the rooms "
+                           "(``/api/rooms/...``), served by the shard that owns each room. "
+                           "Every error is "
                            '`{"error": {"code", "message"}}`.',
         },
         "paths": paths,
@@ -156,11 +172,30 @@ def build(routes: Iterable[BaseRoute], amendments: Sequence[Amendment] = ()) -> 
     }
 
 
-def publish(app: Starlette, amendments: Sequence[Amendment] = ()) -> None:
-    """Build the document and the docs page for ``app`` (at creation, never per request)."""
+def routes_behind_the_gateway() -> list[BaseRoute]:
+    """The routes the gateway sends to other pools than the app's: the rooms shards.
+
+    The document describes the API as a client sees it through the gateway,
+    so the shards' routes (declared next to them, ``shards/api.py``) are in it
+    too. Importing them starts nothing: the shard's service is bound and
+    started only by ``stateline shard``.
+    """
+    from stateline.shards.api import routes as shard_routes
+
+    return list(shard_routes)
+
+
+def publish(app: Starlette, amendments: Sequence[Amendment] = (),
+            others: Iterable[BaseRoute] | None = None) -> None:
+    """Build the document and the docs page for ``app`` (at creation, never per request).
+
+    ``others`` are the routes served behind the same gateway by other pools
+    (:func:`routes_behind_the_gateway` unless given).
+    """
     from stateline.app.apidocs import render
 
-    doc = build(app.routes, amendments)
+    more = routes_behind_the_gateway() if others is None else list(others)
+    doc = build([*app.routes, *more], amendments)
     app.state.openapi = doc
     app.state.api_docs_html = render(doc)
 

@@ -11,6 +11,12 @@ Every operation also gets the answers any endpoint can give, so a service
 declares only its own: 503 (``not_ready``, ``store_unavailable``) everywhere;
 400/413/415/422 for a JSON body. Other layers (an idempotency key, say) can
 add parameters to many operations at once with :func:`Operation.with_params`.
+
+A decorator that changes what a handler accepts or answers (``@idempotent``)
+documents that itself: it marks the handler with :func:`amend`, and the
+builder applies the mark's function to the handler's operation. The
+decorator is then the one source of truth: a handler it wraps is documented
+with its header, and no other.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ H = TypeVar("H", bound=Callable[..., Any])
 Schema = dict[str, Any]
 
 ATTRIBUTE = "__stateline_api__"
+AMENDMENTS = "__stateline_api_amendments__"
 
 #: The one error shape (errors.py): ``{"error": {"code", "message"}}``.
 ERROR_SCHEMA: Schema = {
@@ -96,9 +103,28 @@ class Operation:
     description: str = ""
     #: Whether the handler reaches a store (adds 503 ``store_unavailable``).
     stores: bool = True
+    #: Headers of error replies, by status (``Retry-After`` of a 409, say).
+    error_headers: Mapping[int, Mapping[str, Schema]] = field(default_factory=dict)
 
     def with_params(self, *params: Param) -> Operation:
         return replace(self, params=(*self.params, *params))
+
+    def with_errors(self, errors: Mapping[int, str],
+                    headers: Mapping[int, Mapping[str, Schema]] | None = None) -> Operation:
+        """This operation with more error codes (merged with those of the same status)."""
+        merged = dict(self.errors)
+        for status, codes in errors.items():
+            have = [c.strip() for c in merged.get(status, "").split(",") if c.strip()]
+            have += [c.strip() for c in codes.split(",") if c.strip() and c.strip() not in have]
+            merged[status] = ", ".join(have)
+        more = {s: {**self.error_headers.get(s, {}), **h} for s, h in (headers or {}).items()}
+        return replace(self, errors=merged, error_headers={**self.error_headers, **more})
+
+    def with_reply_headers(self, headers: Mapping[str, Schema]) -> Operation:
+        """This operation with ``headers`` on each of its declared (non-error) replies."""
+        return replace(self, replies=tuple(
+            replace(r, headers={**r.headers, **headers}) if r.status < 400 else r
+            for r in self.replies))
 
 
 def api(operation: Operation) -> Callable[[H], H]:
@@ -114,6 +140,21 @@ def api(operation: Operation) -> Callable[[H], H]:
 def operation_of(handler: Callable[..., Any]) -> Operation | None:
     found = getattr(handler, ATTRIBUTE, None)
     return found if isinstance(found, Operation) else None
+
+
+def amend(handler: Callable[..., Any], change: Callable[[Operation], Operation]) -> None:
+    """Mark ``handler``: its documented operation passes through ``change``.
+
+    For a decorator whose wrapper adds a header or an error to the handler's
+    contract. The marks are a tuple, replaced rather than extended, so a
+    ``functools.wraps`` copy of the wrapped function's ``__dict__`` is never shared.
+    """
+    setattr(handler, AMENDMENTS, (*amendments_of(handler), change))
+
+
+def amendments_of(handler: Callable[..., Any]) -> tuple[Callable[[Operation], Operation], ...]:
+    found = getattr(handler, AMENDMENTS, ())
+    return found if isinstance(found, tuple) else ()
 
 
 def json_object(properties: Mapping[str, Schema], required: tuple[str, ...] = ()) -> Schema:

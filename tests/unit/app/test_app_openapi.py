@@ -27,10 +27,17 @@ def _app_routes() -> list[tuple[str, str]]:
     return found
 
 
+def _shard_routes() -> list[tuple[str, str]]:
+    from stateline.shards.api import routes
+
+    return [(r.path, m) for r in routes for m in r.methods or () if m != "HEAD"]
+
+
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
+    """The document the app publishes (and serves at /api/openapi.json)."""
     app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"), "spec-test")
-    return openapi.build(app.routes)
+    return app.state.openapi
 
 
 def test_every_route_of_the_app_is_in_the_document(doc: dict[str, Any]) -> None:
@@ -39,7 +46,34 @@ def test_every_route_of_the_app_is_in_the_document(doc: dict[str, Any]) -> None:
     for path, method in routes:
         assert method.lower() in doc["paths"].get(path, {}), f"{method} {path} is missing"
     documented = {(p, m.upper()) for p, ops in doc["paths"].items() for m in ops}
-    assert documented == set(routes)
+    assert documented == set(routes) | set(_shard_routes())
+
+
+def test_every_shard_route_is_in_the_document(doc: dict[str, Any]) -> None:
+    """The document describes the API through the gateway: the rooms shards' routes too."""
+    routes = _shard_routes()
+    assert len(routes) == 5
+    for path, method in routes:
+        assert path.startswith("/api/rooms/{room_id}")
+        op = doc["paths"].get(path, {}).get(method.lower())
+        assert op is not None, f"{method} {path} is missing"
+        assert op["tags"] == ["rooms"]
+        misdirected = op["responses"]["421"]
+        assert "misdirected" in misdirected["description"]
+        assert "X-Stateline-Owner" in misdirected["headers"]
+        assert "Retry-After" in op["responses"]["503"]["headers"]
+        assert "room_unavailable" in op["responses"]["503"]["description"]
+
+
+def test_room_coordinates_are_bounded_by_the_services_constant(doc: dict[str, Any]) -> None:
+    from stateline.shards.rooms import COORD_LIMIT
+
+    body = doc["paths"]["/api/rooms/{room_id}/players/{player_id}/position"]["put"][
+        "requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["x"] == {"type": "number", "minimum": -COORD_LIMIT,
+                                       "maximum": COORD_LIMIT}
+    assert "out_of_bounds" in doc["paths"]["/api/rooms/{room_id}/players"]["post"][
+        "responses"]["400"]["description"]
 
 
 def test_a_route_without_a_spec_is_an_error_not_a_gap() -> None:
@@ -107,14 +141,14 @@ def test_the_docs_page_lists_every_operation_and_escapes_text(doc: dict[str, Any
 def test_an_amendment_changes_every_operation_in_one_place() -> None:
     from stateline.app.spec import Operation, Param
 
-    def with_key(path: str, method: str, op: Operation) -> Operation:
+    def with_trace(path: str, method: str, op: Operation) -> Operation:
         if method in ("POST", "PUT", "DELETE"):
-            return op.with_params(Param("Idempotency-Key", "header", {"type": "string"}))
+            return op.with_params(Param("X-Trace", "header", {"type": "string"}))
         return op
 
     app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"), "spec-test")
-    doc = openapi.build(app.routes, [with_key])
+    doc = openapi.build(app.routes, [with_trace])
     post = doc["paths"]["/api/users"]["post"]["parameters"]
-    assert {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"},
+    assert {"name": "X-Trace", "in": "header", "schema": {"type": "string"},
             "required": False} in post
     assert "parameters" not in doc["paths"]["/api/counter"]["get"]
