@@ -148,6 +148,7 @@ def test_dashboard_in_chromium(up: Up, browser: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
     url = wait_for(up.dashboard_url, 120, "stateline up and its dashboard")
+    requested_urls(browser)  # drain what the blank start page did: only the dashboard's count
     browser.get(url)
     processes = up.status()["processes"]
     ids = {p["id"] for p in processes}

@@ -221,8 +221,10 @@ class Supervisor:
                 return 130
             await server.start()
             # Too narrow for the log column? The guide below names the logs dir anyway.
-            table, _ = fitted_table(self.console, await self._processes(), str(self.data_dir))
-            self.console.print(table)
+            if not self.console.is_terminal:  # in a terminal the live table below shows it
+                table, _ = fitted_table(self.console, await self._processes(),
+                                        str(self.data_dir))
+                self.console.print(table)
             self.console.print(guide(self._urls(), self.shown_data_dir), soft_wrap=True)
             dashboard = await self._start_dashboard()
             if self.console.is_terminal:

@@ -7,10 +7,11 @@ and waits (with a generous hang guard only) until both lines came out.
 from __future__ import annotations
 
 import os
-import selectors
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -68,16 +69,18 @@ def test_logs_follow_prints_new_lines_and_new_files(tmp_path: Path) -> None:
     proc = subprocess.Popen([*STATELINE, "logs", "-f", "--data-dir", str(tmp_path / "data")],
                             stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    out = proc.stdout
+    threading.Thread(target=lambda: [*map(lines.put, out)], daemon=True).start()
     seen: list[str] = []
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
 
     def until(line: str) -> None:
         deadline = time.monotonic() + 45  # a hang guard, not a measurement
         while line not in seen:
-            assert time.monotonic() < deadline, f"never saw {line!r}; saw {seen}"
-            if sel.select(timeout=1):
-                seen.append(proc.stdout.readline().rstrip("\n"))
+            try:
+                seen.append(lines.get(timeout=max(0.0, deadline - time.monotonic())).rstrip())
+            except queue.Empty:
+                raise AssertionError(f"never saw {line!r}; saw {seen}") from None
 
     try:
         until("gateway | listening")

@@ -55,7 +55,7 @@ async function control(path, body) {
 
 function renderTopology(snap) {
   const tiers = { gateway: [], instances: [], stores: [] };
-  for (const p of snap.processes) tiers[tierOf(p.role)].push(p);
+  for (const p of snap.processes.slice().sort(byRole)) tiers[tierOf(p.role)].push(p);
   const sql = snap.stores.sql;
   tiers.stores.push({ role: "sql", id: `sql (${sql.kind})`, state: sql.up ? "up" : "down" });
   const box = document.getElementById("topology");
@@ -79,9 +79,21 @@ function renderTopology(snap) {
   }
 }
 
+const ROLE_ORDER = ["gateway", "app"];
+
+function byRole(a, b) {
+  const rank = (p) => {
+    const i = ROLE_ORDER.indexOf(p.role);
+    return i >= 0 ? i : p.role.startsWith("redis") ? 8 : p.role === "blobs" ? 9 : 5;
+  };
+  const num = (p) => Number((p.id.match(/-(\d+)$/) || [0, 0])[1]);
+  return rank(a) - rank(b) || a.role.localeCompare(b.role) || num(a) - num(b)
+    || a.id.localeCompare(b.id);
+}
+
 function renderProcesses(snap) {
   const inst = (snap.gateway && snap.gateway.instances) || {};
-  const rows = snap.processes.map((p) => {
+  const rows = snap.processes.slice().sort(byRole).map((p) => {
     const m = inst[p.id] || {};
     const ctl = el("td", { class: "ctl" });
     if (token) {
