@@ -140,11 +140,15 @@ class Snapshots:
             db = sqlite_path(str(status.get("database_url") or ""))
             blob_url = str(status.get("blob_url") or "")
             blob_dir = self.source.data_dir / "blobs"
+            # The folder store or the embedded SeaweedFS keep their bytes there; an
+            # external S3 store's size is not ours to walk.
+            local_blobs = blob_url.startswith("file:") or any(
+                p.get("role") == "blobs" for p in processes)
 
             def measure() -> dict[str, int | None]:
                 return {"sql": db.stat().st_size if db is not None and db.exists() else None,
-                        "blobs": tree_size(blob_dir) if blob_url.startswith(("file:", "http"))
-                        and blob_dir.exists() else None}
+                        "blobs": tree_size(blob_dir) if local_blobs and blob_dir.exists()
+                        else None}
 
             self._sizes = (now, await asyncio.to_thread(measure))
         sizes = self._sizes[1]

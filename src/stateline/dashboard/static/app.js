@@ -118,7 +118,7 @@ function renderRedis(snap) {
     const p = snap.processes.find((x) => x.id === id) || {};
     let repl = "";
     if (d.reachable && d.role === "master") {
-      repl = (d.replicas || []).map((r) => `${r.addr} lag ${r.lag}`).join(", ") || "no replica";
+      repl = (d.replicas || []).map((r) => `${r.addr} lag ${r.lag} B`).join(", ") || "no replica";
     } else if (d.reachable) {
       repl = `of ${d.master} (${d.link})`;
     }
