@@ -139,7 +139,10 @@ class DashboardServer:
     async def _tick(self) -> None:
         """Take one snapshot a second while anyone watches the stream."""
         while self._streams > 0:
-            await self._refresh()
+            try:
+                await self._refresh()
+            except Exception as exc:  # a bad second must not end the stream for good
+                self.snapshots.note(f"dashboard: snapshot failed: {exc!r}")
             await asyncio.sleep(PERIOD)
         self._ticker = None
 
