@@ -23,6 +23,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     apps: int = 3
+    #: Shard processes of the rooms service (the stateful pool); 0 runs none.
+    shards: int = 3
     data_dir: Path = field(default_factory=lambda: Path(".stateline"))
     #: SQL database URL. ``None`` means the embedded SQLite file in the data dir.
     database_url: str | None = None

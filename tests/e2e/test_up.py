@@ -249,6 +249,27 @@ def test_status_scale_and_kill_from_the_command_line(stack: Stack, http: httpx.C
     assert out.returncode == 2 and "apps must be ≥ 1 (got -1)" in out.stderr
 
 
+def test_a_room_lives_on_one_shard_and_comes_back_after_its_shard_is_killed(
+        stack: Stack, http: httpx.Client) -> None:
+    room = f"e2e-{uuid.uuid4().hex[:8]}"
+    assert http.post(f"/api/rooms/{room}/players", json={"player_id": "ada"}).status_code == 201
+    moved = http.put(f"/api/rooms/{room}/players/ada/position", json={"x": 7, "y": 8})
+    assert moved.status_code == 200, moved.text
+    owners = {served_by(http.get(f"/api/rooms/{room}")) for _ in range(4)}
+    assert len(owners) == 1 and next(iter(owners)).startswith("shard-")
+    owner = owners.pop()
+    assert stack.cli("kill", owner).returncode == 0
+
+    def back() -> bool:
+        r = http.get(f"/api/rooms/{room}")
+        return r.status_code == 200 and r.json()["players"] == [
+            {"player_id": "ada", "x": 7.0, "y": 8.0}]
+
+    wait_for(back, 30, f"room {room} to be served again after SIGKILL of {owner}")
+    wait_for(lambda: {p["id"]: p for p in stack.status()["processes"]}[owner]["state"] == "up",
+             30, f"{owner} to be restarted")
+
+
 def test_narrow_status_drops_the_log_column_and_names_the_logs_dir(stack: Stack) -> None:
     out = subprocess.run([*STATELINE, "status", "--data-dir", str(stack.data_dir)],
                          capture_output=True, text=True, timeout=60,
@@ -323,6 +344,7 @@ def test_ctrl_c_leaves_nothing_and_up_again_keeps_all_state(stack: Stack) -> Non
         counter = http.post("/api/counter/incr").json()["value"]
         session = http.post("/api/sessions", json={"user": "kept"}).json()["session_id"]
         http.put("/api/players/kept/position", json={"x": 3, "y": 4})
+        http.post("/api/rooms/kept/players", json={"player_id": "kept", "x": 5, "y": 6})
 
     assert stack.proc is not None
     pids = [p["pid"] for p in stack.status()["processes"] if p["pid"]]
@@ -344,6 +366,9 @@ def test_ctrl_c_leaves_nothing_and_up_again_keeps_all_state(stack: Stack) -> Non
         assert http.get("/api/sessions/me").json() == {"user": "kept"}
         position = http.get("/api/players/kept/position").json()
         assert (position["x"], position["y"]) == (3, 4)
+        room = wait_for(lambda: (r := http.get("/api/rooms/kept")).status_code == 200 and r,
+                        30, "the room to be served after up again")
+        assert room.json()["players"] == [{"player_id": "kept", "x": 5.0, "y": 6.0}]
 
     out = stack.cli("down")
     assert out.returncode == 0 and "stopped" in out.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -55,3 +56,25 @@ def test_usage_errors_exit_2(tmp_path: Path, stateline_cmd: list[str]) -> None:
     assert run(stateline_cmd, "missing/", cwd=tmp_path).returncode == 2
     assert run(stateline_cmd, "--select", "SL999", ".", cwd=tmp_path).returncode == 2
     assert run(stateline_cmd, "--format", "xml", ".", cwd=tmp_path).returncode == 2
+
+
+def test_the_lint_path_imports_neither_typer_nor_rich(tmp_path: Path) -> None:
+    """Start-up budget: `stateline lint` must not pay for the typer app or rich."""
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    probe = ("import sys\n"
+             "sys.argv = ['stateline', 'lint', '--format', 'json', 'app.py']\n"
+             "from stateline.cli import main\n"
+             "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'rich',"
+             " 'click'))\n"
+             "print('HEAVY', heavy, code, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert "HEAVY [] 1" in proc.stderr, proc.stderr
+    assert json.loads(proc.stdout)["findings"][0]["rule"] == "SL102"
+
+
+def test_lint_help_lists_the_options(tmp_path: Path, stateline_cmd: list[str]) -> None:
+    proc = run(stateline_cmd, "--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "--select" in proc.stdout and "--format" in proc.stdout

@@ -94,4 +94,5 @@ FAILURE_ANSWERS: dict[str, tuple[int, str, str]] = {
     "UPSTREAM_TIMEOUT": (504, "upstream_timeout", "the instance did not answer in time"),
     "BAD_RESPONSE": (502, "bad_upstream_response", "the instance sent an invalid response"),
     "HTTP_5XX": (502, "upstream_error", "the instance failed"),
+    "MISDIRECTED": (503, "no_owner", "no instance would serve this request; retry shortly"),
 }

@@ -47,7 +47,7 @@ _UPLOAD = 2  # ClientProtocol pause reason: the instance's socket is full (it is
 _READ_PAUSES = 2 | 4  # UPLOAD | BUFFER: this exchange's reasons to stop reading the client
 _DOWNLOAD = 8  # the client's socket is full
 
-_FREE_RETRIES = (Failure.CONNECT_FAILED, Failure.STALE_CONNECTION)
+_FREE_RETRIES = (Failure.CONNECT_FAILED, Failure.STALE_CONNECTION, Failure.MISDIRECTED)
 # Enum members as module constants: reading ``Outcome.SUCCESS`` goes through the enum
 # class's attribute machinery (tens of nanoseconds), and this runs on every request.
 _SUCCESS = Outcome.SUCCESS
@@ -335,6 +335,11 @@ class Exchange:
                       headers: ResponseHeaders) -> None:
         """The instance's response head: decide framing for the client and send the head."""
         if conn is not self.conn:
+            return
+        if status == 421 and self._may_retry(Failure.MISDIRECTED):
+            # Refused unprocessed by a shard that does not own the key: ask the next
+            # one. The instance is healthy, so this is not a failure for ejection.
+            self._failed(Failure.MISDIRECTED, _SUCCESS, "misdirected", retry_checked=True)
             return
         if status in _RETRY_STATUSES and self._may_retry(Failure.HTTP_5XX):
             self._failed(Failure.HTTP_5XX, Outcome.GATEWAY_FAILURE, f"http_{status}",

@@ -12,6 +12,11 @@ application:
   connection just as we reused it); the app closed it *before* reading our
   request, so it saw nothing either. Like the first, always safe to retry --
   provided the request body can be sent again (it was buffered, or empty).
+- ``MISDIRECTED``: the instance answered ``421 Misdirected Request`` (RFC 9110
+  section 15.5.20): it is not the one that serves this request and did
+  nothing with it. A key-routed stateful pool (the rooms shards) answers so
+  for a key it does not own; like the two above, the request may go to
+  another instance whatever its method.
 
 Anything later (reset after the request was sent, a timeout waiting for the
 response, a garbled response, a 5xx) may have had effects, so the request is
@@ -45,11 +50,13 @@ class Failure(Enum):
     UPSTREAM_TIMEOUT = "upstream_timeout"
     BAD_RESPONSE = "bad_response"
     HTTP_5XX = "http_5xx"
+    MISDIRECTED = "misdirected"  # a 421: the instance refused the request unprocessed
 
     @property
     def before_send(self) -> bool:
         """True when the application cannot have seen the request."""
-        return self is Failure.CONNECT_FAILED or self is Failure.STALE_CONNECTION
+        return self is Failure.CONNECT_FAILED or self is Failure.STALE_CONNECTION \
+            or self is Failure.MISDIRECTED
 
 
 def may_retry(method: bytes, has_idempotency_key: bool, failure: Failure,
@@ -62,7 +69,8 @@ def may_retry(method: bytes, has_idempotency_key: bool, failure: Failure,
     """
     if not body_replayable:
         return False
-    if failure is Failure.CONNECT_FAILED or failure is Failure.STALE_CONNECTION:
+    if failure is Failure.CONNECT_FAILED or failure is Failure.STALE_CONNECTION \
+            or failure is Failure.MISDIRECTED:
         return True
     return has_idempotency_key or method in IDEMPOTENT_METHODS
 

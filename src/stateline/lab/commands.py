@@ -84,7 +84,7 @@ def unreachable(host: str, port: int, timeout: float) -> str | None:
 def experiment(
     name: Annotated[str, typer.Argument(help="failover | scaling | stateful-failover | "
                                         "routing | accidental-state | resharding | "
-                                        "exactly-once | all")],
+                                        "stateful-shard | exactly-once | all")],
     quick: Annotated[bool, typer.Option(
         "--quick", help="A short run (about two minutes each).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results folder.")] = RESULTS,

@@ -111,6 +111,19 @@ def _examples_stateful(h: Mapping[str, Any]) -> str:
             f"{_num(h['store_rps_max'])} req/s with {h['max_instances']} instances")
 
 
+def _players_in_redis(h: Mapping[str, Any]) -> str:
+    return (f"players service, positions in Redis Cluster: {_num(h['players_rps'])} req/s "
+            f"(closed loop), p99 {_num(h['players_p99_ms'])} ms; any instance serves any player")
+
+
+def _rooms_in_memory(h: Mapping[str, Any]) -> str:
+    return (f"rooms shards, state in shard memory: {_num(h['rooms_rps'])} req/s, p99 "
+            f"{_num(h['rooms_p99_ms'])} ms; SIGKILL of a shard: its rooms back after "
+            f"{_num(h['recovery_s'])} s, {_num(h['lost_acknowledged'])} acknowledged moves "
+            f"lost; 3 → 4 shards moved {_pct(h['moved_fraction'])} of rooms; "
+            f"{_num(h['misrouted'])} requests refused by a non-owner")
+
+
 def _retries_unkeyed(h: Mapping[str, Any]) -> str:
     return (f"retries without keys double-apply {_num(h['duplicates_unkeyed'])} writes, with "
             f"keys {_num(h['duplicates_keyed'])} ({_num(h['requests'])} requests, "
@@ -140,6 +153,9 @@ def comparison_rows(results: Results) -> list[tuple[str, Cell, Cell]]:
         ("Examples",
          _cell(results, "scaling", "API Gateway, CDN", _examples_stateless),
          _cell(results, "scaling", "Database, Cache", _examples_stateful)),
+        ("State in memory (game server)",
+         _cell(results, "stateful-shard", "Kept outside (Redis)", _players_in_redis),
+         _cell(results, "stateful-shard", "Kept inside, routed by key", _rooms_in_memory)),
         ("Retried writes",
          _cell(results, "exactly-once", "Any instance may take the retry", _retries_unkeyed),
          _cell(results, "exactly-once", "The key's record lives with the data",

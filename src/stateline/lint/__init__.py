@@ -2,7 +2,7 @@
 
 `lint` is static: it parses (never imports) the code, finds request entry
 points per framework, and reports writes to process-lifetime state reachable
-from them. `verify` (verify.py) is its dynamic twin.
+from them. `stateline verify` (the `stateline.verify` package) is its dynamic twin.
 """
 
 from __future__ import annotations

@@ -9,11 +9,13 @@ its own stale copy.
 from __future__ import annotations
 
 import ast
+import re
 
-from stateline.lint.calls import callees
+from stateline.lint.calls import TTL_DECORATORS, callees
 from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.scope import Scope
+from stateline.lint.values import bounded_ttl
 
 _IMPURE_PREFIXES = ("requests.", "httpx.", "urllib.", "urllib3.", "aiohttp.", "socket.",
                     "sqlite3.", "psycopg", "pymysql", "asyncpg", "redis.", "boto3.",
@@ -64,4 +66,49 @@ def call_is_io(scope: Scope, fn: FuncInfo, call: ast.Call) -> bool:
         r = scope.ref(fn, f.value, line)
         if r is not None and getattr(r[0], "vkind", "") == "external":
             return True
+    return False
+
+
+_SETTINGS = re.compile(r"settings|config|conf$|^conf|options|environment|^env", re.IGNORECASE)
+_FACTORY_NAMES = re.compile(r"connect|from_url|engine|client|session|pool|resource|redis|"
+                            r"producer|consumer|bucket|driver|channel|boto3", re.IGNORECASE)
+
+
+def creates_once(scope: Scope, fn: FuncInfo) -> bool:
+    """A memoised factory or settings loader: `@cache def get_client(): return
+    httpx.Client(...)`, `@lru_cache def get_redis(): return Redis.from_url(URL)`,
+    `@cache def settings(): return Settings()`. Creating a client, an engine or the
+    settings once per process is not request state, even when it touches I/O."""
+    if _SETTINGS.search(fn.name):
+        return True
+    returns = facts_of(fn).returns
+    if not returns:
+        return False
+    for r in returns:
+        if isinstance(r, ast.Await):
+            r = r.value
+        if not isinstance(r, ast.Call):
+            return False
+        f = r.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        if not (name[:1].isupper() or _FACTORY_NAMES.search(name)):
+            return False
+    return True
+
+
+def bounded_expiring(scope: Scope, fn: FuncInfo, deco: ast.expr) -> bool:
+    """`@cached(cache=TTLCache(maxsize=128, ttl=600))`, `@ttl_cache(maxsize=.., ttl=..)`,
+    `@alru_cache(maxsize=.., ttl=..)`: the decorator's cache has a bound and a short expiry."""
+    if not isinstance(deco, ast.Call):
+        return False
+    target = scope.p.module_expr(fn.module, deco.func)
+    dotted = target.name if target is not None and target.kind == "ext" else ""
+    if dotted in TTL_DECORATORS or any(k.arg == "ttl" for k in deco.keywords):
+        return bounded_ttl(deco)
+    for arg in (*deco.args, *(k.value for k in deco.keywords if k.arg == "cache")):
+        if isinstance(arg, ast.Call):
+            inner = scope.p.module_expr(fn.module, arg.func)
+            if inner is not None and inner.kind == "ext" and inner.name in (
+                    "cachetools.TTLCache", "cachetools.TLRUCache"):
+                return bounded_ttl(arg)
     return False

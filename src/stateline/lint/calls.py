@@ -19,9 +19,19 @@ from stateline.lint.resolve import Sym, class_id
 if TYPE_CHECKING:
     from stateline.lint.scope import Scope
 
-CACHE_DECORATORS = frozenset({"functools.lru_cache", "functools.cache", "cachetools.cached",
-                              "cachetools.func.ttl_cache", "cachetools.func.lru_cache",
-                              "async_lru.alru_cache", "aiocache.cached"})
+CACHE_DECORATORS = frozenset({
+    "functools.lru_cache", "functools.cache", "cachetools.cached", "cachetools.cachedmethod",
+    "cachetools.func.ttl_cache", "cachetools.func.lru_cache", "cachetools.func.lfu_cache",
+    "cachetools.func.fifo_cache", "cachetools.func.rr_cache", "cachetools.func.mru_cache",
+    "cachetools.func.tlru_cache", "asyncache.cached", "asyncache.cachedmethod",
+    "async_lru.alru_cache", "aiocache.cached", "aiocache.cached_stampede",
+    "aiocache.multi_cached", "aiocache.decorators.cached", "cachetools_async.cached",
+    "async_cache.AsyncLRU", "async_cache.AsyncTTL", "methodtools.lru_cache",
+})
+# Decorators whose cache expires on its own: with a bound, a deliberate short-lived
+# per-process cache (SL119), not authoritative state.
+TTL_DECORATORS = frozenset({"cachetools.func.ttl_cache", "cachetools.func.tlru_cache",
+                            "async_cache.AsyncTTL"})
 
 
 def first_param(fn: FuncInfo) -> str | None:
@@ -40,6 +50,21 @@ def is_classmethod(fn: FuncInfo) -> bool:
     return any(isinstance(d, ast.Name) and d.id == "classmethod" for d in fn.node.decorator_list)
 
 
+def is_staticmethod(fn: FuncInfo) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.node.decorator_list)
+
+
+def _method_binding(m: FuncInfo, self_ref: Ref | None) -> tuple[FuncInfo, Ref | None, bool]:
+    """How calling method `m` through an instance binds its first parameter: a
+    staticmethod binds nothing (the first argument is a real argument, not `self`),
+    a classmethod binds the class (never the instance's state)."""
+    if is_staticmethod(m):
+        return m, None, False
+    if is_classmethod(m):
+        return m, None, True
+    return m, self_ref, True
+
+
 def callees(scope: Scope, fn: FuncInfo, call: ast.Call
             ) -> list[tuple[FuncInfo, Ref | None, bool]]:
     """Analysed functions `call` may run: (callee, what `self` is bound to, bound?)."""
@@ -52,13 +77,13 @@ def callees(scope: Scope, fn: FuncInfo, call: ast.Call
         if fn.cls is not None and isinstance(obj, ast.Name) and obj.id == sp:
             m = scope.p.find_method(fn.cls, func.attr)
             if m is not None:
-                out.append((m, None if is_classmethod(fn) else Param(sp), True))
+                out.append(_method_binding(m, None if is_classmethod(fn) else Param(sp)))
             return out
         if (isinstance(obj, ast.Call) and isinstance(obj.func, ast.Name)
                 and obj.func.id == "super" and fn.cls is not None and sp):
             m = scope.p.find_method(fn.cls, func.attr, skip_self=True)
             if m is not None:
-                out.append((m, Param(sp), True))
+                out.append(_method_binding(m, Param(sp)))
             return out
         s = scope.sym(fn, obj, line)
         if s is not None and s.kind == "module":
@@ -66,20 +91,20 @@ def callees(scope: Scope, fn: FuncInfo, call: ast.Call
             return _sym_callee(scope, target)
         if s is not None and s.kind == "class" and s.cls is not None:
             m = scope.p.find_method(s.cls, func.attr)
-            return [(m, None, is_classmethod(m))] if m is not None else []
+            return [(m, None, is_classmethod(m))] if m is not None else []  # Class.method()
         r = scope.ref(fn, obj, line)
         if r is not None and isinstance(r[0], Cell) and not r[1]:
             cls = scope.p.class_of_kind(r[0].vkind)
             if cls is not None:
                 m = scope.p.find_method(cls, func.attr)
                 if m is not None:
-                    out.append((m, r[0], True))
+                    out.append(_method_binding(m, r[0]))
             return out
         local_cls = _local_instance(scope, fn, obj, line)
         if local_cls is not None:
             m = scope.p.find_method(local_cls, func.attr)
             if m is not None:
-                out.append((m, None, True))
+                out.append(_method_binding(m, None))
         return out
     if isinstance(func, ast.Name):
         return _sym_callee(scope, scope.sym(fn, func, line))

@@ -26,9 +26,39 @@ def id_like(name: str) -> bool:
 
 
 def rate_like(cell: Cell, w: Write) -> bool:
-    """Named like a hand-rolled limiter: the cell, its class, or the writing function."""
-    return bool(_RATE.search(cell.name.rsplit(".", 1)[-1]) or _RATE.search(w.func)
+    """Named like a hand-rolled limiter: the cell or its class. The writing function's
+    name is not evidence: a token blocklist written by `check_rate_limit`'s neighbour,
+    or rooms joined in a throttled view, are not rate limits."""
+    short = cell.name.rsplit(".", 1)[-1]
+    if _NOT_RATE.search(short):
+        return False
+    return bool(_RATE.search(short)
                 or (cell.vkind.startswith("instance:") and _RATE.search(cell.vkind)))
+
+
+_NOT_RATE = re.compile(r"black|block|deny|revok|room|socket|conn|client|subscri", re.I)
+_WHAT: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(rx, re.IGNORECASE), what) for rx, what in (
+        (r"black_?list|block_?list|deny_?list|revoked|jti", "a token blocklist"),
+        (r"room", "chat rooms"),
+        (r"socket|websocket|^_?ws|conn(ection)?s?$|clients?$|subscri", "connections"),
+        (r"session", "a session table"),
+        (r"rate_?limit|limiter|bucket|throttl|quota|per_minute|per_second", "rate-limit counters"),
+        (r"cache|memo", "a cache"),
+        (r"user|account|profile|member", "a per-user store"),
+        (r"cart|basket|order", "a per-user store"),
+        (r"queue|jobs?$|tasks?$|pending|backlog", "a work queue"),
+        (r"count|hits|visits|views|stats|metrics", "counters"),
+    ))
+
+
+def what(cell: Cell) -> str:
+    """What the state is, in words, from its name: "a token blocklist", "chat rooms"."""
+    short = cell.name.rsplit(".", 1)[-1].removesuffix(" instance")
+    for rx, words in _WHAT:
+        if rx.search(short):
+            return words
+    return ""
 
 
 def rule_for(w: Write, cell: Cell, background: bool) -> str | None:
@@ -62,6 +92,8 @@ def rule_for(w: Write, cell: Cell, background: bool) -> str | None:
         return "SL113" if background else "SL103"
     if "ws" in w.detail:
         return "SL112"
+    if cell.vkind == "ttlcache":
+        return "SL119"  # bounded, expiring: a deliberate per-process cache
     if rate_like(cell, w) and cell.kind != "app":
         return "SL109"
     if cell.kind in ("global", "closure", "classattr") and cell.vkind in CONTAINERS | {

@@ -110,3 +110,61 @@ def session_findings(project: Project) -> Iterator[tuple[ModuleInfo, ast.AST, st
                 if engine == "django.contrib.sessions.backends.file" or (
                         engine == "django.contrib.sessions.backends.cache" and local_cache):
                     yield mod, node, f"SESSION_ENGINE {engine!r} keeps sessions in this process"
+
+
+_THROTTLE_HINTS = ("THROTTLE_CLASSES", "throttle_classes")
+
+
+def _non_empty(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.List | ast.Tuple | ast.Set) and bool(node.elts)
+
+
+def _throttle_has_own_cache(project: Project, mod: ModuleInfo, elts: list[ast.expr]) -> bool:
+    """Throttle classes that set their own `cache = caches["redis"]` are shared."""
+    for e in elts:
+        cls = None
+        if isinstance(e, ast.Constant) and isinstance(e.value, str) and "." in e.value:
+            mname, _, cname = e.value.rpartition(".")
+            target = project.find_module(mname, mod)
+            cls = target.classes.get(cname) if target is not None else None
+        elif isinstance(e, ast.Name | ast.Attribute):
+            s = project.module_expr(mod, e)
+            cls = s.cls if s is not None and s.kind == "class" else None
+        if cls is not None and project.class_attr(cls, "cache") is not None:
+            return True
+    return False
+
+
+def throttle_findings(project: Project) -> Iterator[tuple[ModuleInfo, ast.AST, str]]:
+    """DRF throttling on Django's default cache when that cache is the per-process
+    local-memory one (no `CACHES`, or a locmem default): `DEFAULT_THROTTLE_CLASSES`
+    in settings, `throttle_classes = [...]` on a view, `@throttle_classes([...])`."""
+    for mod in project.modules:
+        text = mod.src.text
+        tree = mod.src.tree
+        if tree is None or not any(h in text for h in _THROTTLE_HINTS):
+            continue
+        if not locmem_cache(project, mod):
+            continue
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Dict):
+                for k, v in zip(n.keys, n.values, strict=False):
+                    if k is not None and _const(k) == "DEFAULT_THROTTLE_CLASSES" and \
+                            _non_empty(v) and not _throttle_has_own_cache(
+                                project, mod, v.elts):  # type: ignore[union-attr]
+                        yield mod, k, "DEFAULT_THROTTLE_CLASSES"
+            elif isinstance(n, ast.ClassDef):
+                for st in n.body:
+                    if isinstance(st, ast.Assign) and any(
+                            isinstance(t, ast.Name) and t.id == "throttle_classes"
+                            for t in st.targets) and _non_empty(st.value) and not \
+                            _throttle_has_own_cache(project, mod, st.value.elts):  # type: ignore[attr-defined]
+                        yield mod, st, "throttle_classes"
+            elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef):
+                for d in n.decorator_list:
+                    if isinstance(d, ast.Call) and (
+                            getattr(d.func, "id", "") == "throttle_classes"
+                            or getattr(d.func, "attr", "") == "throttle_classes") and \
+                            d.args and _non_empty(d.args[0]) and not _throttle_has_own_cache(
+                                project, mod, d.args[0].elts):  # type: ignore[attr-defined]
+                        yield mod, d, "@throttle_classes"

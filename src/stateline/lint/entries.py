@@ -158,10 +158,17 @@ class EntryFinder:
             if s is not None and s.kind == "ext" and s.name.endswith(
                     ("api_view", "rest_framework.decorators.action")):
                 self.add(fn, f"view {fn.name}")
+            elif s is not None and s.kind == "ext" and s.name == "django.dispatch.receiver":
+                # signal receivers run inside the request that saved the model
+                self.add(fn, f"signal receiver {fn.name}")
             return
         attr = target.attr
         recv = target.value
         s = self._sym(fn.parent, mod, target)
+        if attr == "receiver" and s is not None and s.kind == "ext" and s.name.startswith(
+                "django."):
+            self.add(fn, f"signal receiver {fn.name}")
+            return
         if s is not None and s.kind == "ext" and s.name == "aiohttp.web.middleware":
             self.add(fn, f"middleware {fn.name}")
             return
@@ -229,6 +236,10 @@ class EntryFinder:
                 f.value, ast.Attribute) and f.value.attr in _SIGNALS and call.args:
             self._target(owner, mod, call.args[0], f"{f.value.attr} hook")
             return
+        if name == "connect" and isinstance(f, ast.Attribute) and call.args and \
+                self._is_signal(owner, mod, f.value):
+            self._target(owner, mod, call.args[0], "signal receiver")
+            return
         if name in _BACKGROUND and call.args and len(call.args) > _BACKGROUND[name]:
             self._target(owner, mod, call.args[_BACKGROUND[name]], f"background {name}",
                          background=True)
@@ -254,6 +265,18 @@ class EntryFinder:
             node = _arg(call, _ROUTE_CALLS[s.name], "endpoint", "view", "handler")
             if node is not None:
                 self._target(owner, mod, node, _call_label(s.name.rsplit(".", 1)[-1], call))
+
+    def _is_signal(self, owner: FuncInfo | None, mod: ModuleInfo, node: ast.expr) -> bool:
+        """`post_save.connect(f)`, `request_finished.connect(f)`, a `Signal()` of the app."""
+        s = self._sym(owner, mod, node)
+        if s is None:
+            return False
+        if s.kind == "ext":
+            return ".signals." in s.name or s.name.startswith("django.dispatch")
+        if s.kind == "global" and s.module is not None:
+            value = s.module.globals.get(s.name)
+            return isinstance(value, ast.Call) and "Signal" in ast.unparse(value.func)
+        return False
 
     def _depends(self, mod: ModuleInfo, node: ast.expr, owner: FuncInfo | None) -> None:
         s = self._sym(owner, mod, node)
@@ -281,6 +304,11 @@ class EntryFinder:
             for fn in mod.functions.values():
                 if fn.params and fn.params[0] in ("request", "req"):
                     self.add(fn, f"view {fn.name}")
+        for proc in _context_processors(mod):
+            mname, _, fname = proc.rpartition(".")
+            target = self.p.find_module(mname, mod)
+            if target is not None and fname in target.functions:
+                self.add(target.functions[fname], f"context processor {fname}")
         value = mod.globals.get("MIDDLEWARE")
         if isinstance(value, ast.List | ast.Tuple):
             for e in value.elts:
@@ -293,6 +321,22 @@ class EntryFinder:
                         factory = target.functions[cname]
                         for inner in factory.nested.values():
                             self.add(inner, f"middleware {cname}")
+
+
+def _context_processors(mod: ModuleInfo) -> list[str]:
+    """Dotted names in `TEMPLATES[...]["OPTIONS"]["context_processors"]` of a settings module."""
+    value = mod.globals.get("TEMPLATES")
+    out: list[str] = []
+    if value is None:
+        return out
+    for n in ast.walk(value):
+        if isinstance(n, ast.Dict):
+            for k, v in zip(n.keys, n.values, strict=False):
+                if isinstance(k, ast.Constant) and k.value == "context_processors" and \
+                        isinstance(v, ast.List | ast.Tuple):
+                    out.extend(e.value for e in v.elts
+                               if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return out
 
 
 def route_label(attr: str, call: ast.Call) -> str:

@@ -43,6 +43,10 @@ class Facts:
     withs: list[tuple[ast.expr, ast.stmt]] = field(default_factory=list)
     guards: list[tuple[str, int, int]] = field(default_factory=list)
     membership: list[ast.expr] = field(default_factory=list)  # X in `k in X` tests
+    # `x`/`self.x` tested for None-ness or truth in an `if`: written there, a memo
+    memo: set[str] = field(default_factory=set)
+    # `from jobs import enqueue` inside the body: local name → (level, module, attr)
+    imports: dict[str, tuple[int, str, str]] = field(default_factory=dict)
 
 
 def _iterated(node: ast.expr) -> ast.expr:
@@ -77,6 +81,21 @@ def _guard_name(test: ast.expr) -> str | None:
             and isinstance(test.operand, ast.Name)):
         return test.operand.id
     return None
+
+
+def _tested(test: ast.expr) -> list[str]:
+    """`self.cache is not None`, `not self.cache`, `self.cache` → ["self.cache"]."""
+    if isinstance(test, ast.BoolOp):
+        return [n for v in test.values for n in _tested(v)]
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return _tested(test.operand)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(
+            test.ops[0], ast.Is | ast.IsNot) and isinstance(test.comparators[0], ast.Constant) \
+            and test.comparators[0].value is None:
+        test = test.left
+    if isinstance(test, ast.Attribute) and isinstance(test.value, ast.Name):
+        return [f"{test.value.id}.{test.attr}"]
+    return []
 
 
 class _Collector:
@@ -128,6 +147,17 @@ class _Collector:
         elif isinstance(s, ast.Delete):
             for t in s.targets:
                 self.target(t, None, "del", s)
+        elif isinstance(s, ast.Import):
+            for a in s.names:
+                if a.asname:
+                    f.imports[a.asname] = (0, a.name, "")
+                else:
+                    head = a.name.split(".", 1)[0]
+                    f.imports[head] = (0, head, "")
+        elif isinstance(s, ast.ImportFrom):
+            for a in s.names:
+                if a.name != "*":
+                    f.imports[a.asname or a.name] = (s.level, s.module or "", a.name)
         elif isinstance(s, ast.Global):
             f.globals_decl.update(s.names)
         elif isinstance(s, ast.Nonlocal):
@@ -164,6 +194,7 @@ class _Collector:
             name = _guard_name(s.test)
             if name:
                 f.guards.append((name, s.lineno, s.body[-1].end_lineno or s.lineno))
+            f.memo.update(_tested(s.test))
             self.body(s.body)
             self.body(s.orelse)
         else:

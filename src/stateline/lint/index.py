@@ -40,6 +40,7 @@ _HOT_CALLS = (
     "create_task", "ensure_future", "run_coroutine_threadsafe", "spawn", "Thread", "Process",
     "Timer", "BackgroundTask", "Route", "WebSocketRoute", "path", "re_path", "url", "Limiter",
     "as_view", "middlewares", "exception_handlers", "web.", "StaticFiles", "add_static",
+    "connect",
 )
 
 
@@ -142,7 +143,7 @@ class ModuleInfo:
         return self.src.path.stem == "__init__"
 
 
-def _absolute(module: ModuleInfo, level: int, target: str | None) -> str:
+def absolute_import(module: ModuleInfo, level: int, target: str | None) -> str:
     """Resolve a relative import (`from ..x import y`) against the module's package."""
     if level == 0:
         return target or ""
@@ -178,7 +179,7 @@ def _module_stmt(mod: ModuleInfo, stmt: ast.stmt) -> None:
                 mod.imports[head] = (head, "")
             mod.framework |= a.name.split(".", 1)[0] in FRAMEWORK_ROOTS
     elif isinstance(stmt, ast.ImportFrom):
-        base = _absolute(mod, stmt.level, stmt.module)
+        base = absolute_import(mod, stmt.level, stmt.module)
         mod.framework |= base.split(".", 1)[0] in FRAMEWORK_ROOTS
         for a in stmt.names:
             if a.name != "*":

@@ -82,3 +82,16 @@ class Finding:
             "chain": list(self.chain),
             "fix": self.fix,
         }
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the user should know that is not a finding: a file left out of the
+    analysis because it needs a newer Python to parse. Notes never change the exit status."""
+
+    path: str
+    message: str
+    needs: str = ""  # "3.14": the interpreter that parses the file
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message, "needs": self.needs}

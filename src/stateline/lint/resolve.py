@@ -9,11 +9,13 @@ relative imports and packages, and re-exports through `__init__` modules.
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from stateline.lint.index import ClassInfo, FuncInfo, ModuleInfo
-from stateline.lint.values import CONTAINERS, kind_of_call, literal_kind
+from stateline.lint.roots import dotted_under
+from stateline.lint.values import CONTAINERS, bounded_ttl, kind_of_call, literal_kind
 
 _DATA_MODEL_BASES = ("pydantic", "sqlmodel", "msgspec", "attr", "django.db.models",
                      "sqlalchemy", "marshmallow", "typing.NamedTuple", "typing.TypedDict",
@@ -38,13 +40,25 @@ class Sym:
 
 
 class Project:
-    def __init__(self, modules: list[ModuleInfo]) -> None:
+    def __init__(self, modules: list[ModuleInfo], roots: list[Path] | None = None) -> None:
         self.modules = modules
         self.by_key: dict[tuple[Path, str], ModuleInfo] = {}
         self.by_name: dict[str, ModuleInfo] = {}
+        # Other names a module is importable by (roots.py), and files by location
+        # for sibling imports (`from views import x` next to views.py).
+        self.aliases: dict[str, ModuleInfo] = {}
+        self.by_file: dict[tuple[Path, str], ModuleInfo] = {}
         for m in modules:
             self.by_key.setdefault((m.root, m.name), m)
             self.by_name.setdefault(m.name, m)
+            path = Path(os.path.abspath(m.src.path))
+            stem = path.parent.name if path.stem == "__init__" else path.stem
+            folder = path.parent.parent if path.stem == "__init__" else path.parent
+            self.by_file.setdefault((folder, stem), m)
+            for r in roots or ():
+                alias = dotted_under(path, r)
+                if alias is not None and alias != m.name:
+                    self.aliases.setdefault(alias, m)
         self.classes: dict[str, ClassInfo] = {}
         for m in modules:
             for c in m.all_classes:
@@ -54,7 +68,16 @@ class Project:
 
     # modules and symbols -------------------------------------------------
     def find_module(self, name: str, near: ModuleInfo) -> ModuleInfo | None:
-        return self.by_key.get((near.root, name)) or self.by_name.get(name)
+        """The analysed module `import name` means in `near`, as Python would find it:
+        the same import root, any module of that name, another root's name for it
+        (namespace packages, src/ layouts, declared roots), or a sibling file."""
+        hit = self.by_key.get((near.root, name)) or self.by_name.get(name) or \
+            self.aliases.get(name)
+        if hit is None and name:
+            parts = name.split(".")
+            folder = Path(os.path.abspath(near.src.path)).parent.joinpath(*parts[:-1])
+            hit = self.by_file.get((folder, parts[-1]))
+        return hit
 
     def symbol(self, mod: ModuleInfo, name: str, depth: int = 0) -> Sym | None:
         if name in mod.functions:
@@ -63,12 +86,12 @@ class Project:
             return Sym("class", mod, name, cls=mod.classes[name])
         if name in mod.imports:
             base, attr = mod.imports[name]
-            return self._import_target(mod, base, attr, depth)
+            return self.import_target(mod, base, attr, depth)
         if name in mod.globals:
             return Sym("global", mod, name)
         return Sym("ext", name=f"builtins.{name}")
 
-    def _import_target(self, mod: ModuleInfo, base: str, attr: str, depth: int) -> Sym | None:
+    def import_target(self, mod: ModuleInfo, base: str, attr: str, depth: int = 0) -> Sym | None:
         if not attr:
             target = self.find_module(base, mod)
             return Sym("module", target, base) if target else Sym("ext", name=base)
@@ -180,7 +203,10 @@ class Project:
         if depth > 6:
             return "unknown"
         if isinstance(node, ast.Call):
-            return self.call_kind(self.module_expr(mod, node.func), depth)
+            kind = self.call_kind(self.module_expr(mod, node.func), depth)
+            if kind == "ttlcache" and not bounded_ttl(node):
+                return "container"  # unbounded or long-lived: a store like any dict
+            return kind
         if isinstance(node, ast.Name | ast.Attribute):
             s = self.module_expr(mod, node)
             if s is None:
@@ -217,6 +243,30 @@ class Project:
         if vkind.startswith("instance:"):
             return self.classes.get(vkind[len("instance:"):])
         return None
+
+
+def called_name(call: ast.Call) -> str:
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else (f.id if isinstance(f, ast.Name) else "")
+
+
+def module_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Top-level statements, looking into if/try/with but not into defs or classes."""
+    out: list[ast.stmt] = []
+    for stmt in body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        if isinstance(stmt, ast.If | ast.Try | ast.With):
+            inner = [*getattr(stmt, "body", []), *getattr(stmt, "orelse", []),
+                     *getattr(stmt, "finalbody", [])]
+            for h in getattr(stmt, "handlers", []):
+                inner.extend(h.body)
+            out.extend(module_level(inner))
+            if isinstance(stmt, ast.If):
+                out.append(ast.Expr(stmt.test))
+            continue
+        out.append(stmt)
+    return out
 
 
 def class_id(cls: ClassInfo) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 class Rule:
     id: str
     name: str
-    severity: str  # "error" | "warning"
+    severity: str  # "error" | "warning" | "info" (info and warning never fail the run)
     summary: str
     fix: str
 
@@ -96,6 +96,11 @@ RULES: dict[str, Rule] = {
              "process-local lock or local-memory cache used to coordinate across instances",
              "Coordinate through the shared tier: Redis SET NX PX as a lock or dedup key, or "
              "a SQL unique constraint / SELECT ... FOR UPDATE."),
+        Rule("SL119", "per-process-cache", "info",
+             "a deliberate per-process cache (bounded with a short expiry, or commented as "
+             "per-process): each instance keeps and refreshes its own copy",
+             "Fine for data that may be stale for the expiry on each instance; to share one "
+             "copy or invalidate everywhere, cache in Redis (SET key value EX ttl)."),
     )
 }
 
@@ -104,7 +109,7 @@ NAMES: dict[str, str] = {r.name: r.id for r in RULES.values()}
 # Most specific first: where several rules match one write site, the first wins.
 PRECEDENCE: tuple[str, ...] = (
     "SL114", "SL109", "SL110", "SL112", "SL113", "SL116", "SL117", "SL106",
-    "SL105", "SL104", "SL103", "SL101", "SL102",
+    "SL105", "SL104", "SL103", "SL101", "SL102", "SL119",
 )
 
 

@@ -13,7 +13,8 @@ import ast
 
 from stateline.lint.calls import bind_args, cache_decorator, first_param, is_classmethod
 from stateline.lint.facts import facts_of
-from stateline.lint.index import ClassInfo, FuncInfo
+from stateline.lint.index import ClassInfo, FuncInfo, ModuleInfo, absolute_import
+from stateline.lint.injection import arg_value, member_cell
 from stateline.lint.model import Cell, Param, Ref
 from stateline.lint.resolve import Project, Sym
 from stateline.lint.values import INERT
@@ -34,6 +35,8 @@ class Scope:
         self.p = project
         self._returns: dict[int, list[tuple[Ref, bool]]] = {}
         self._in_progress: set[int] = set()
+        self.arg_memo: dict[tuple[int, str], Cell | None] = {}
+        self.site_memo: dict[int, list[tuple[ModuleInfo, FuncInfo | None, ast.Call]]] = {}
 
     # names -----------------------------------------------------------------
     def local_value(self, fn: FuncInfo, name: str, line: int) -> tuple[bool, ast.expr | None]:
@@ -53,6 +56,8 @@ class Scope:
             return "sym", Sym("func", fn.module, name, func=fn.nested[name]), None
         if name in fn.params:
             return "param", name, None
+        if name in f.imports:
+            return "sym", self.local_import(fn, name), None
         if name not in f.nonlocals:
             is_local, value = self.local_value(fn, name, line)
             if is_local:
@@ -62,12 +67,20 @@ class Scope:
             if name in outer.nested:
                 return "sym", Sym("func", outer.module, name, func=outer.nested[name]), None
             of = facts_of(outer)
+            if name in of.imports:
+                return "sym", self.local_import(outer, name), None
             if name in outer.params:
                 return "closure", outer, None
             if name in of.assigns and name not in of.globals_decl:
                 return "closure", outer, of.assigns[name][0][1]
             outer = outer.parent
         return "sym", self.p.symbol(fn.module, name), None
+
+    def local_import(self, fn: FuncInfo, name: str) -> Sym | None:
+        """What a name imported inside a function body denotes (`from jobs import enqueue`)."""
+        level, module, attr = facts_of(fn).imports[name]
+        base = absolute_import(fn.module, level, module)
+        return self.p.import_target(fn.module, base, attr)
 
     def sym(self, fn: FuncInfo | None, node: ast.expr, line: int, depth: int = 0) -> Sym | None:
         """What a Name/Attribute chain denotes inside `fn` (module scope when fn is None)."""
@@ -120,6 +133,12 @@ class Scope:
                 if value is None or (isinstance(value, ast.Constant) and value.value is None):
                     continue
                 guarded = any(g[0] == sym.name and g[1] <= line <= g[2] for g in f.guards)
+                if isinstance(value, ast.Name) and value.id in fn.params:
+                    # `def set_service(s): global _service; _service = s`: what the
+                    # callers hand in (dependency injection at start-up)
+                    passed = arg_value(self, fn, value.id, bound=False)
+                    if passed is not None:
+                        return passed.vkind, guarded
                 return self.p.classify(mod, value), guarded
         return "none", False
 
@@ -137,6 +156,9 @@ class Scope:
             cls = self.class_ref(fn, node.value, line)
             if cls is not None:
                 return self._class_attr_cell(cls, node.attr, through_self=False)
+            member = member_cell(self, fn, node, line, depth)
+            if member is not None:
+                return member, False
             sp = first_param(fn)
             if sp and isinstance(node.value, ast.Name) and node.value.id == sp \
                     and facts_of(fn).assigns.get(sp) is None:
@@ -274,11 +296,11 @@ class Scope:
         cls = fn.cls
         assert cls is not None
         found = self.p.class_attr(cls, attr)
-        if found is not None and attr not in self._init_attrs(cls):
+        if found is not None and attr not in self.init_attrs(cls):
             cell = self._class_attr_cell(cls, attr, through_self=True)
             if cell is not None:
                 return cell
-        init_value = self._init_attrs(cls).get(attr)
+        init_value = self.init_attrs(cls).get(attr)
         if init_value is not None:
             vk = self.p.classify(cls.module, init_value)
             if vk in INERT:
@@ -286,7 +308,7 @@ class Scope:
         sp = first_param(fn) or "self"
         return Param(sp), True
 
-    def _init_attrs(self, cls: ClassInfo) -> dict[str, ast.expr | None]:
+    def init_attrs(self, cls: ClassInfo) -> dict[str, ast.expr | None]:
         out: dict[str, ast.expr | None] = {}
         for c in reversed(self.p.mro(cls)):
             out.update(c.init_attrs)

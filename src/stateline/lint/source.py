@@ -41,6 +41,11 @@ class SourceFile:
     lines: list[str]
     tree: ast.Module | None = None
     error: SyntaxError | None = None
+    # Newer-Python syntax (see compat.py): the version the file needs, and whether
+    # it was read through the compatibility rewrite (True) or left out (False).
+    needs: str = ""
+    rewritten: bool = False
+    features: tuple[str, ...] = ()
     suppressions: dict[int, Suppression] = field(default_factory=dict)
 
     def line_text(self, line: int) -> str:
@@ -136,10 +141,28 @@ def load(path: Path, cwd: Path) -> SourceFile:
         src.tree = ast.parse(raw, filename=str(path))
     except (SyntaxError, ValueError) as exc:
         err = exc if isinstance(exc, SyntaxError) else SyntaxError(str(exc))
-        src.error = err
+        _newer_syntax(src, err)
     if "stateline:" in text:
         src.suppressions = parse_suppressions(lines)
     return src
+
+
+def _newer_syntax(src: SourceFile, err: SyntaxError) -> None:
+    """A file this interpreter cannot parse: read it through the compatibility
+    rewrite if it uses newer syntax (compat.py); otherwise it is a syntax error."""
+    from stateline.lint.compat import rewrite
+
+    rw = rewrite(src.text)
+    if not rw.features:
+        src.error = err
+        return
+    src.needs = rw.needs
+    src.features = tuple(rw.features)
+    try:
+        src.tree = ast.parse(rw.text, filename=str(src.path))
+        src.rewritten = True
+    except (SyntaxError, ValueError):
+        src.tree = None  # not analysed; reported as a note, never as SL001
 
 
 def load_all(paths: Iterable[Path], cwd: Path) -> Iterator[SourceFile]:

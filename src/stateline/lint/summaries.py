@@ -20,14 +20,27 @@ from stateline.lint.index import FuncInfo
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
 from stateline.lint.scope import Scope
+from stateline.lint.shapes import (
+    AMBIGUOUS_METHODS,
+    attr_kind,
+    container_receiver,
+    creates_plumbing,
+    guards_shared_work,
+    holds_live_object,
+    is_task,
+    memo_guard,
+    under_clock_test,
+)
 from stateline.lint.values import (
     CONTAINERS,
     GENERAL_MUTATORS,
     INERT,
+    LIB_MUTATORS,
     REMOVERS,
     mutates,
 )
 
+LIB_METHODS = frozenset().union(*LIB_MUTATORS.values())
 _WS_NAMES = frozenset({"websocket", "ws", "socket", "sock", "client_ws", "connection", "conn"})
 _ADDERS = frozenset({"add", "append", "appendleft", "insert", "setdefault"})
 _STOREISH = ("redis", "db", "database", "engine", "pool", "session", "client", "conn",
@@ -80,7 +93,9 @@ def applies(cell: Cell, op: str, detail: tuple[str, ...], element: bool) -> bool
         return vk in ("unknown", "appstate") or vk.startswith("instance:")
     if op == "method":
         m = detail[0] if detail else ""
-        if vk in ("unknown", "appstate"):
+        if vk == "unknown":
+            return m in GENERAL_MUTATORS and m not in AMBIGUOUS_METHODS
+        if vk == "appstate":
             return m in GENERAL_MUTATORS
         return mutates(vk, m)
     return False
@@ -92,6 +107,7 @@ class Summaries:
         self.writes: dict[int, dict[tuple[object, ...], Write]] = {}
         self.edges: dict[int, list[Edge]] = {}
         self.funcs: dict[int, FuncInfo] = {}
+        self.timed_caches: set[int] = set()
 
     # direct facts --------------------------------------------------------
     def edges_of(self, fn: FuncInfo) -> list[Edge]:
@@ -170,6 +186,11 @@ class Summaries:
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
                          "classattr", w.node, (w.how,))
                     continue
+            if w.op == "setattr" and isinstance(w.obj, ast.Name) and \
+                    f"{w.obj.id}.{w.name}" in f.memo:
+                continue  # `if self.cache is not None: return self.cache` ... lazy memo
+            if w.op == "setitem" and holds_live_object(fn, w.value):
+                continue  # bookkeeping of this process's own DB sessions/threads/tasks
             r = sc.ref(fn, w.obj, line)
             if r is None:
                 continue
@@ -189,14 +210,17 @@ class Summaries:
             r = sc.ref(fn, ctx, stmt.lineno)
             if r is not None and isinstance(r[0], Cell) and r[0].vkind == "lock":
                 end = stmt.end_lineno or stmt.lineno
-                if not _lazy_init_between(fn, stmt.lineno, end):
+                if not _lazy_init_between(fn, stmt.lineno, end) and guards_shared_work(
+                        stmt) and not memo_guard(stmt):
                     emit(r[0], "lock", stmt, (str(end),))
         tested = set()
         for c in f.membership:
             r = sc.ref(fn, c, getattr(c, "lineno", 0))
             if r is not None:
                 tested.add(r[0])
-        out[:] = [w for w in out if not (w.op == "read" and w.target in tested)]
+        out[:] = [w for w in out if not (w.op == "read" and w.target in tested)
+                  and not (w.op == "setitem" and w.target in tested and creates_plumbing(
+                      sc, fn, w))]
         return out
 
     def _call_write(self, fn: FuncInfo, call: ast.Call, emit: Emit) -> None:
@@ -210,7 +234,7 @@ class Summaries:
             elif r is not None:
                 # `next(self._ids)`: what the attribute holds decides, once `self`
                 # is bound to a long-lived instance.
-                kind = _attr_kind(sc, fn, call.args[0])
+                kind = attr_kind(sc, fn, call.args[0])
                 if kind in ("count", "iter"):
                     emit(r[0], "next", call, (kind,), r[1])
             return
@@ -226,6 +250,11 @@ class Summaries:
             s = sc.sym(fn, func.value, line)
             if s is not None and s.kind == "func" and s.func is not None and cache_decorator(
                     sc, s):
+                if under_clock_test(fn, call):
+                    # `if now - _last > ONE_DAY: f.cache_clear()`: a hand-made expiry,
+                    # each process on its own timer (the cache is SL119, not SL107)
+                    self.timed_caches.add(id(s.func))
+                    return
                 emit(Cell("cache", s.func.module.name, f"{s.func.qual} (decorator cache)",
                           "container"), "cache_clear", call)
             return
@@ -248,12 +277,25 @@ class Summaries:
                     not _lazy_init_between(fn, line, end):
                 emit(r[0], "lock", call, (str(end),))
             return
-        if m == "seed" or m in GENERAL_MUTATORS:
+        if m == "seed" or m in GENERAL_MUTATORS or m in LIB_METHODS:
             r = sc.ref(fn, func.value, line)
             if r is None:
                 return
             target, element = r
             if element and storeish(func.value):
+                return
+            if m not in GENERAL_MUTATORS and m != "seed" and not (
+                    isinstance(target, Cell) and target.vkind.startswith("lib:")
+                    and not element):
+                return  # `.put()`/`.add_job()` only on a known library object itself
+            if call.args and is_task(fn, call.args[-1]):
+                return  # a set that keeps asyncio tasks alive until they finish
+            # `.add`/`.update`/`.insert` on something not known to be a builtin
+            # container (ORM classmethods, query builders, SQLAlchemy tables)
+            if m in AMBIGUOUS_METHODS and element and not (
+                    isinstance(target, Cell) and target.vkind in CONTAINERS
+                    and target.vkind != "container") and not container_receiver(
+                        sc, fn, func.value):
                 return
             ws = ""
             if call.args and _is_ws(fn, call.args[-1]):
@@ -328,18 +370,6 @@ def _increment(w: object) -> str:
             value.right, ast.Constant) and value.right.value == 1:
         return "+1"
     return ""
-
-
-def _attr_kind(sc: Scope, fn: FuncInfo, node: ast.expr) -> str:
-    """vkind of `self.X` from its `__init__` binding (or class attribute)."""
-    if fn.cls is None or not isinstance(node, ast.Attribute):
-        return ""
-    value = sc.p.class_attr(fn.cls, node.attr)
-    init = {}
-    for c in reversed(sc.p.mro(fn.cls)):
-        init.update(c.init_attrs)
-    expr = init.get(node.attr) if node.attr in init else (value[1] if value else None)
-    return sc.p.classify(fn.module, expr) if expr is not None else ""
 
 
 def _is_id_name(name: str) -> bool:

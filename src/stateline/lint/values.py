@@ -12,12 +12,13 @@ import ast
 
 CONTAINERS = frozenset({
     "list", "dict", "set", "deque", "counter", "defaultdict", "ordereddict", "container",
+    "ttlcache",
 })
 # Kinds whose writes are never accidental state: they are immutable, external
 # stores, per-context values, or process plumbing that is meant to be local.
 INERT = frozenset({
     "immutable", "external", "logger", "metric", "contextvar", "lock", "regex", "app",
-    "limiter", "function", "class", "module", "localcache", "flaskcache",
+    "limiter", "function", "class", "module", "localcache", "flaskcache", "semaphore",
 })
 
 _LIST = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"})
@@ -34,6 +35,7 @@ MUTATORS: dict[str, frozenset[str]] = {
     "set": _SET,
     "deque": _DEQUE,
     "counter": _COUNTER,
+    "ttlcache": _DICT,
 }
 GENERAL_MUTATORS = frozenset().union(*MUTATORS.values())
 MUTATORS["container"] = GENERAL_MUTATORS
@@ -54,18 +56,24 @@ CONSTRUCTORS: dict[str, str] = {
     "typing.NamedTuple": "class", "typing.TypeVar": "immutable", "typing.NewType": "class",
     "weakref.WeakValueDictionary": "container", "weakref.WeakKeyDictionary": "container",
     "weakref.WeakSet": "container",
-    "cachetools.TTLCache": "container", "cachetools.LRUCache": "container",
+    "cachetools.TTLCache": "ttlcache", "cachetools.LRUCache": "container",
     "cachetools.LFUCache": "container", "cachetools.Cache": "container",
-    "cachetools.TLRUCache": "container", "cachetools.FIFOCache": "container",
-    "cachetools.RRCache": "container",
+    "cachetools.TLRUCache": "ttlcache", "cachetools.FIFOCache": "container",
+    "cachetools.RRCache": "container", "cachetools.MRUCache": "container",
+    "expiringdict.ExpiringDict": "ttlcache", "cacheout.Cache": "container",
+    "cacheout.LRUCache": "container", "pylru.lrucache": "container", "lru.LRU": "container",
+    "boltons.cacheutils.LRU": "container", "boltons.cacheutils.LRI": "container",
     "itertools.count": "count", "itertools.cycle": "iter", "itertools.chain": "iter",
     "random.Random": "random", "random.SystemRandom": "immutable",
     "numpy.random.default_rng": "random", "numpy.random.RandomState": "random",
-    "threading.Lock": "lock", "threading.RLock": "lock", "threading.Semaphore": "lock",
-    "threading.BoundedSemaphore": "lock", "threading.Condition": "lock",
-    "threading.Event": "lock", "threading.local": "contextvar",
-    "asyncio.Lock": "lock", "asyncio.Semaphore": "lock", "asyncio.BoundedSemaphore": "lock",
-    "asyncio.Condition": "lock", "asyncio.Event": "lock", "multiprocessing.Lock": "lock",
+    "threading.Lock": "lock", "threading.RLock": "lock", "threading.Semaphore": "semaphore",
+    "threading.BoundedSemaphore": "semaphore", "threading.Condition": "semaphore",
+    "threading.Event": "semaphore", "threading.local": "contextvar",
+    "asyncio.Lock": "lock", "asyncio.Semaphore": "semaphore",
+    "asyncio.BoundedSemaphore": "semaphore", "asyncio.Condition": "semaphore",
+    "asyncio.Event": "semaphore", "multiprocessing.Lock": "lock",
+    "anyio.Lock": "lock", "anyio.Semaphore": "semaphore", "anyio.CapacityLimiter": "semaphore",
+
     "contextvars.ContextVar": "contextvar",
     "re.compile": "regex", "types.MappingProxyType": "immutable",
     "logging.getLogger": "logger", "structlog.get_logger": "logger",
@@ -80,6 +88,59 @@ CONSTRUCTORS: dict[str, str] = {
     "flask_limiter.extension.Limiter": "limiter",
 }
 _METRIC_MODULES = ("prometheus_client", "opentelemetry", "statsd", "datadog")
+
+# Library objects that keep state inside the process and change it through their
+# own methods: constructor → the methods that write. vkind "lib:<constructor>".
+_QUEUE = frozenset({"put", "put_nowait"})
+_GRAPH = frozenset({"add_node", "add_edge", "add_nodes_from", "add_edges_from", "remove_node",
+                    "remove_edge", "update", "clear"})
+_SCHEDULER = frozenset({"add_job", "remove_job", "modify_job", "reschedule_job",
+                        "scheduled_job", "pause_job", "resume_job", "remove_all_jobs"})
+LIB_MUTATORS: dict[str, frozenset[str]] = {
+    "queue.Queue": _QUEUE, "queue.SimpleQueue": _QUEUE, "queue.LifoQueue": _QUEUE,
+    "queue.PriorityQueue": _QUEUE, "asyncio.Queue": _QUEUE, "asyncio.PriorityQueue": _QUEUE,
+    "asyncio.LifoQueue": _QUEUE, "multiprocessing.Queue": _QUEUE,
+    "networkx.Graph": _GRAPH, "networkx.DiGraph": _GRAPH, "networkx.MultiGraph": _GRAPH,
+    "networkx.MultiDiGraph": _GRAPH,
+    "apscheduler.schedulers.background.BackgroundScheduler": _SCHEDULER,
+    "apscheduler.schedulers.asyncio.AsyncIOScheduler": _SCHEDULER,
+    "apscheduler.schedulers.blocking.BlockingScheduler": _SCHEDULER,
+    "sched.scheduler": frozenset({"enter", "enterabs", "cancel"}),
+    "array.array": _LIST,
+    "heapq": frozenset(),
+}
+CONSTRUCTORS.update({name: f"lib:{name}" for name in LIB_MUTATORS})
+
+
+# Bounded caches whose entries expire within this many seconds are deliberate
+# short-lived per-process caches (SL119), not authoritative state.
+SHORT_TTL_S = 86_400
+
+
+def bounded_ttl(call: ast.Call) -> bool:
+    """`TTLCache(maxsize=100, ttl=60)`, `ExpiringDict(max_len=.., max_age_seconds=..)`,
+    `ttl_cache(maxsize=.., ttl=..)`: a bound and an expiry no longer than a day.
+    A TTL that is not a literal counts as short; a missing bound does not."""
+    kw = {k.arg: k.value for k in call.keywords if k.arg}
+    pos = list(call.args)
+    bound = kw.get("maxsize") or kw.get("max_len") or kw.get("max_size") or (
+        pos[0] if pos else None)
+    ttl = kw.get("ttl") or kw.get("max_age_seconds") or kw.get("max_age") or (
+        pos[1] if len(pos) > 1 else None)
+    if bound is None or ttl is None:
+        return False
+    if isinstance(bound, ast.Constant) and bound.value is None:
+        return False
+    if isinstance(ttl, ast.Constant):
+        return isinstance(ttl.value, int | float) and 0 < ttl.value <= SHORT_TTL_S
+    if isinstance(ttl, ast.BinOp) and all(isinstance(x, ast.Constant) for x in (ttl.left,
+                                                                               ttl.right)):
+        try:
+            value = eval(compile(ast.Expression(ttl), "<ttl>", "eval"), {"__builtins__": {}})
+        except Exception:  # a literal expression that does not evaluate: unknown
+            return True
+        return isinstance(value, int | float) and 0 < value <= SHORT_TTL_S
+    return True
 
 
 def kind_of_call(dotted: str) -> str:
@@ -118,6 +179,8 @@ def mutates(vkind: str, method: str) -> bool:
     """Whether calling `method` on a value of `vkind` changes it."""
     if vkind.startswith("instance:"):
         return False  # decided by the method's own summary
+    if vkind.startswith("lib:"):
+        return method in LIB_MUTATORS.get(vkind[4:], frozenset())
     return method in MUTATORS.get(vkind, frozenset())
 
 

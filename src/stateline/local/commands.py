@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from stateline.local.control import ControlClient, ControlError
-from stateline.local.limits import apps_problem, port_problem
+from stateline.local.limits import apps_problem, port_problem, shards_problem
 from stateline.local.lock import DataDirBusy, DataDirLock
 from stateline.settings import Settings
 
@@ -59,6 +59,9 @@ def up(
     apps: Annotated[int | None, typer.Option(
         "--apps", help="How many app instances to start, 1-64 (default 3).")] = None,
     data_dir: DataDir = None,
+    shards: Annotated[int | None, typer.Option(
+        "--shards", help="How many rooms shards to start, 0-16 (default 3; 0: no rooms).")
+    ] = None,
     ui_port: Annotated[int | None, typer.Option(
         "--ui-port", help="Dashboard port on 127.0.0.1 (default the gateway port + 1).")] = None,
     no_ui: Annotated[bool, typer.Option(
@@ -80,14 +83,16 @@ def up(
 
     # Checked here, before anything starts, and after the environment is read:
     # STATELINE_PORT / STATELINE_APPS must obey the same bounds as the flags.
-    for name in ("STATELINE_PORT", "STATELINE_APPS"):
+    for name in ("STATELINE_PORT", "STATELINE_APPS", "STATELINE_SHARDS"):
         value = os.environ.get(name, "")
         if value and not value.strip().lstrip("-").isdigit():
             raise _usage_error(f"{name} must be a whole number (got {value!r})")
-    settings = Settings.load(port=port, apps=apps, data_dir=data_dir)
+    settings = Settings.load(port=port, apps=apps, data_dir=data_dir, shards=shards)
     if problem := (port_problem(settings.port, "--port" if port is not None else "STATELINE_PORT")
                    or apps_problem(settings.apps, "--apps" if apps is not None
-                                   else "STATELINE_APPS")):
+                                   else "STATELINE_APPS")
+                   or shards_problem(settings.shards, "--shards" if shards is not None
+                                     else "STATELINE_SHARDS")):
         raise _usage_error(problem)
     if ui_port is not None and (problem := port_problem(ui_port, "--ui-port")):
         raise _usage_error(problem)
@@ -257,14 +262,25 @@ def env_lines(answer: dict[str, object], data_dir: Path) -> str:
 
 def scale(
     spec: Annotated[str, typer.Argument(
-        metavar="apps=N", help="The number of app instances wanted, e.g. apps=5.")],
+        metavar="apps=N|shards=N",
+        help="The number of app instances (apps=5) or rooms shards (shards=4) wanted.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Run N app instances: add some, or remove the highest-numbered ones (they drain first).
+    """Run N app instances or shards: add some, or remove the highest-numbered ones (drained).
+
+    A shard removed hands its rooms off first (snapshot, release the lease);
+    one added takes over the rooms rendezvous hashing now gives it.
 
     Instances the supervisor gave up on (state failed) are started afresh, so
     `stateline scale apps=N` at the current N also brings failed ones back.
     """
+    if spec.partition("=")[0].strip() == "shards":
+        shards = parse_scale_shards(spec)
+        if isinstance(shards, str):
+            raise _usage_error(shards)
+        answer = _call(data_dir, {"cmd": "scale", "shards": shards})
+        typer.echo(f"shards: {answer['shards']}")
+        return
     apps = parse_scale(spec)
     if isinstance(apps, str):
         raise _usage_error(apps)
@@ -274,7 +290,7 @@ def scale(
 
 def kill(
     ident: Annotated[str, typer.Argument(
-        metavar="ID", help="app-K, gateway or redis-K (see `stateline status`).")],
+        metavar="ID", help="app-K, shard-K, gateway or redis-K (see `stateline status`).")],
     data_dir: DataDir = None,
 ) -> None:
     """SIGKILL one process, as a crash would; the supervisor restarts it.
@@ -313,6 +329,16 @@ def parse_scale(spec: str) -> int | str:
     if not sep or name.strip() != "apps" or apps is None:
         return f"write it as apps=N, e.g. `stateline scale apps=5` (got {spec!r})"
     return apps_problem(apps) or apps
+
+
+def parse_scale_shards(spec: str) -> int | str:
+    """``shards=N`` as N, or a one-line reason why it is not an allowed scale."""
+    _, _, value = spec.partition("=")
+    try:
+        shards = int(value.strip())
+    except ValueError:
+        return f"write it as shards=N, e.g. `stateline scale shards=4` (got {spec!r})"
+    return shards_problem(shards) or shards
 
 
 def down(

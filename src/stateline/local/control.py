@@ -9,6 +9,7 @@ request                            response
 ``{"cmd": "status"}``              ``{"ok": true, "processes": [...], "gateway_url",
                                    "redis_url", "database_url"}``
 ``{"cmd": "scale", "apps": N}``    ``{"ok": true, "apps": N}``
+``{"cmd": "scale", "shards": N}``  ``{"ok": true, "shards": N}`` (rooms shards)
 ``{"cmd": "kill", "id": "app-2"}`` ``{"ok": true, "pid": ...}``
 ``{"cmd": "restart", "id": "app-2"}`` ``{"ok": true, "pid": ...}`` once it is healthy
 ``{"cmd": "down"}``                ``{"ok": true}``, then a clean shutdown
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stateline.local.limits import MAX_APPS, MIN_APPS, apps_problem
+from stateline.local.limits import MAX_APPS, MIN_APPS, apps_problem, shards_problem
 
 SOCKET_NAME = "control.sock"
 COMMANDS = ("status", "scale", "kill", "restart", "down")
@@ -70,6 +71,7 @@ class Request:
     cmd: str
     apps: int | None = None
     id: str | None = None
+    shards: int | None = None
 
 
 def parse_request(obj: Any) -> Request:
@@ -79,6 +81,13 @@ def parse_request(obj: Any) -> Request:
     cmd = obj["cmd"]
     if cmd in ("status", "down"):
         return Request(cmd)
+    if cmd == "scale" and "shards" in obj:
+        shards = obj.get("shards")
+        if not isinstance(shards, int) or isinstance(shards, bool):
+            raise ControlError("bad_request", '"shards" must be an integer')
+        if problem := shards_problem(shards):
+            raise ControlError("bad_request", problem)
+        return Request(cmd, shards=shards)
     if cmd == "scale":
         apps = obj.get("apps")
         if not isinstance(apps, int) or isinstance(apps, bool):

@@ -14,6 +14,9 @@ from __future__ import annotations
 MIN_APPS = 1
 #: Each instance is a full Python process; more than this on one machine is a typo.
 MAX_APPS = 64
+#: Shards of the rooms service; 0 means no rooms pool.
+MIN_SHARDS = 0
+MAX_SHARDS = 16
 MIN_PORT = 1
 MAX_PORT = 65535
 
@@ -24,6 +27,13 @@ def apps_problem(apps: int, name: str = "apps") -> str | None:
         return f"{name} must be ≥ {MIN_APPS} (got {apps})"
     if apps > MAX_APPS:
         return f"{name} must be ≤ {MAX_APPS} on one machine (got {apps})"
+    return None
+
+
+def shards_problem(shards: int, name: str = "shards") -> str | None:
+    """Why ``shards`` is not an allowed number of rooms shards, or ``None`` if it is."""
+    if not MIN_SHARDS <= shards <= MAX_SHARDS:
+        return f"{name} must be from {MIN_SHARDS} to {MAX_SHARDS} (got {shards})"
     return None
 
 

@@ -22,11 +22,15 @@ HEALTH_PATH = "/_stateline/health"
 
 
 class Commands(Protocol):
-    """How to start the two kinds of stateless process."""
+    """How to start each kind of process: stateless apps, the gateway, rooms shards."""
 
     def app(self, instance_id: str, port: int) -> list[str]: ...
 
     def gateway(self, port: int, registry_url: str, pool: str) -> list[str]: ...
+
+    def gateway_config(self, port: int, config: Path) -> list[str]: ...
+
+    def shard(self, instance_id: str, port: int) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -43,13 +47,21 @@ class StatelineCommands:
         return [self.python, "-m", "stateline", "gateway", "--listen", f"127.0.0.1:{port}",
                 "--registry", registry_url, "--pool", pool]
 
+    def gateway_config(self, port: int, config: Path) -> list[str]:
+        return [self.python, "-m", "stateline", "gateway", "--config", str(config),
+                "--listen", f"127.0.0.1:{port}"]
+
+    def shard(self, instance_id: str, port: int) -> list[str]:
+        return [self.python, "-m", "stateline", "shard", "--host", "127.0.0.1",
+                "--port", str(port), "--instance-id", instance_id]
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
     """One supervised process, enough to (re)start it the same way every time."""
 
     id: str
-    role: str  # "app" | "gateway"
+    role: str  # "app" | "gateway" | "shard"
     argv: tuple[str, ...]
     env: Mapping[str, str]
     port: int
@@ -66,6 +78,8 @@ class ProcessSpec:
         """The same process moved to another port (its old one was taken meanwhile)."""
         if self.role == "app":
             return app_spec(commands, settings, self.id, port)
+        if self.role == "shard":
+            return shard_spec(commands, settings, self.id, port)
         return gateway_spec(commands, settings, port)
 
 
@@ -92,11 +106,24 @@ def app_spec(commands: Commands, settings: Settings, instance_id: str, port: int
     )
 
 
-def gateway_spec(commands: Commands, settings: Settings, port: int) -> ProcessSpec:
-    """The gateway: its registry URL goes on argv without credentials, those go in its env.
+def shard_spec(commands: Commands, settings: Settings, instance_id: str,
+               port: int) -> ProcessSpec:
+    """A rooms shard: registers in the ``shards`` pool, like an app does in ``apps``."""
+    from stateline.shards import POOL
 
-    ``ps`` shows every process's argv to every local user; the environment
-    only to the process's owner.
+    return ProcessSpec(
+        id=instance_id, role="shard", argv=tuple(commands.shard(instance_id, port)),
+        env=child_environ(settings.with_(pool=POOL), instance_id), port=port,
+        log_path=settings.data_dir / "logs" / f"{instance_id}.log",
+    )
+
+
+def gateway_spec(commands: Commands, settings: Settings, port: int) -> ProcessSpec:
+    """The gateway: one ``apps`` pool by flags, or (with shards) the two-pool config file.
+
+    Its registry URL goes on argv (or in the config file) without credentials;
+    those go in its env: ``ps`` shows every process's argv to every local
+    user, the environment only to the process's owner.
     """
     registry = settings.registry_url or settings.redis_url or ""
     env = child_environ(settings)
@@ -107,9 +134,19 @@ def gateway_spec(commands: Commands, settings: Settings, port: int) -> ProcessSp
         env[PASSWORD_ENV] = password
         if user:
             env[USERNAME_ENV] = user
+    if settings.shards > 0:
+        from stateline.local import gateway_toml
+        from stateline.shards import POOL
+
+        config = gateway_toml.write(
+            settings.data_dir / "gateway.toml",
+            gateway_toml.render(port, without_credentials(registry), settings.pool, POOL))
+        argv = tuple(commands.gateway_config(port, config))
+    else:
+        argv = tuple(commands.gateway(port, without_credentials(registry), settings.pool))
     return ProcessSpec(
         id="gateway", role="gateway",
-        argv=tuple(commands.gateway(port, without_credentials(registry), settings.pool)),
+        argv=argv,
         env=env, port=port,
         log_path=settings.data_dir / "logs" / "gateway.log",
     )

@@ -42,7 +42,13 @@ from stateline.local.private import UMASK, ensure_private_dir
 from stateline.local.redis_cluster import ClusterError, EmbeddedRedisCluster
 from stateline.local.redis_nodes import RedisWatch
 from stateline.local.restart_policy import BackoffConfig, GiveUp, RestartPolicy, RestartState
-from stateline.local.specs import Commands, StatelineCommands, app_spec, gateway_spec
+from stateline.local.specs import (
+    Commands,
+    StatelineCommands,
+    app_spec,
+    gateway_spec,
+    shard_spec,
+)
 from stateline.local.table import fitted_table, guide
 from stateline.settings import Settings
 from stateline.stores.blobs import redact_blob_url
@@ -205,6 +211,7 @@ class Supervisor:
             apps = [self._add_app(i) for i in range(1, self.settings.apps + 1)]
             # The apps do not wait for the blob server (only image calls need it): start both.
             blobs = [self._add_blobs()] if self.blob_server is not None else []
+            apps += [self._add_shard(i) for i in range(1, self.settings.shards + 1)]
             await self._start_all(blobs + apps)
             if self.blob_server is not None and not self._stop.is_set():
                 try:
@@ -282,6 +289,12 @@ class Supervisor:
     def _add_app(self, number: int) -> ManagedProcess:
         ident = f"app-{number}"
         m = ManagedProcess(app_spec(self.commands, self.settings, ident, procs.free_port()))
+        self.procs[ident] = m
+        return m
+
+    def _add_shard(self, number: int) -> ManagedProcess:
+        ident = f"shard-{number}"
+        m = ManagedProcess(shard_spec(self.commands, self.settings, ident, procs.free_port()))
         self.procs[ident] = m
         return m
 
@@ -397,6 +410,12 @@ class Supervisor:
         async with self._ops:
             if self._stopping:
                 raise ControlError("shutting_down", "the supervisor is shutting down")
+            if req.cmd == "scale" and req.shards is not None:
+                if self.settings.shards == 0 and req.shards > 0:
+                    raise ControlError("no_rooms_route", "started with --shards 0, so the "
+                                       "gateway has no /api/rooms/ route; start `stateline up` "
+                                       "with --shards N")
+                return {"ok": True, "shards": await self._scale(req.shards, role="shard")}
             if req.cmd == "scale":
                 assert req.apps is not None
                 return {"ok": True, "apps": await self._scale(req.apps)}
@@ -479,13 +498,15 @@ class Supervisor:
             raise ControlError("not_healthy", self._why_not_up(m, outcome))
         return pid
 
-    async def _scale(self, target: int) -> int:
-        apps = sorted((m for m in self.procs.values() if m.spec.role == "app"),
+    async def _scale(self, target: int, role: str = "app") -> int:
+        """N instances of ``role`` ("app", or "shard": a shard drains by handing its rooms off)."""
+        add = self._add_shard if role == "shard" else self._add_app
+        apps = sorted((m for m in self.procs.values() if m.spec.role == role),
                       key=lambda m: int(m.id.split("-")[1]))
         if target > len(apps):
             used = {int(m.id.split("-")[1]) for m in apps}
             free = (n for n in range(1, 10_000) if n not in used)
-            added = [self._add_app(next(free)) for _ in range(target - len(apps))]
+            added = [add(next(free)) for _ in range(target - len(apps))]
             for m in added:
                 self._spawn(m)
             self._note(f"scaling up: starting {', '.join(m.id for m in added)}")

@@ -16,7 +16,9 @@ import pytest
 from stateline.registry import info_key, members_key
 from stateline.stores.redis import connect_sync
 
-GRACE_S = 0.6
+#: Long enough that the checks made while draining fit inside it on a loaded machine: the
+#: test asserts what happens during the grace, so the grace must outlast those checks.
+GRACE_S = 4.0
 
 
 def _free_port() -> int:
@@ -123,16 +125,19 @@ def test_instance_registers_drains_on_sigterm_and_exits_0(
 
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.2)
     # Draining: told the registry, health says so, and ordinary requests are still served.
-    assert json.loads(registry.hget(info_key(pool), "app-proc"))["state"] == "draining"
+    deadline = started + GRACE_S
+    while json.loads(registry.hget(info_key(pool), "app-proc"))["state"] != "draining":
+        assert time.monotonic() < deadline, "the registry never heard of the drain"
+        time.sleep(0.02)
     draining = httpx.get(f"{url}/_stateline/health")
     assert draining.status_code == 503 and draining.json()["status"] == "draining"
     assert httpx.get(f"{url}/api/calc/add?a=1&b=2").json() == {"result": 3}
 
-    assert proc.wait(GRACE_S + 10) == 0
+    assert proc.wait(GRACE_S + 30) == 0
     elapsed = time.monotonic() - started
-    assert GRACE_S <= elapsed < GRACE_S + 5
+    assert elapsed >= GRACE_S  # it finished its grace before leaving (the upper bound
+    # is wait()'s hang guard above, not a figure: the machine may be busy)
     assert registry.zscore(members_key(pool), "app-proc") is None
 
 
@@ -230,7 +235,7 @@ def test_a_client_hanging_up_mid_body_leaves_one_log_line_and_no_traceback(
     # Still serving, then a clean exit, and what it logged can be read in full.
     assert httpx.get(f"{url}/api/calc/add?a=1&b=2").json() == {"result": 3}
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(GRACE_S + 10) == 0
+    assert proc.wait(GRACE_S + 30) == 0
     assert proc.stderr is not None
     log = proc.stderr.read().decode()
     assert log.count("client disconnected before sending its body: POST /api/users") == 2

@@ -6,9 +6,10 @@ environment are taken from the rendered manifests (ConfigMap, Secret,
 127.0.0.1 as pod IP) and run with this checkout's ``stateline``. Only what
 cannot exist on this machine is replaced: the store URLs (the cluster's DNS
 names) point at this session's real Redis Cluster (with its password) and
-PostgreSQL, and the ports are free ones instead of 8000/8080. Then the probes
-are asked, the gateway routes to the app by the pod name it registered, and
-the ``preStop`` hook drains the app.
+PostgreSQL, the blob URL at a folder (the cluster's SeaweedFS is not here),
+and the ports are free ones instead of 8000/8080. Then the probes are asked,
+the gateway routes to the app by the pod name it registered, and the
+``preStop`` hook drains the app.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def test_gateway_and_app_pods_serve_register_and_drain(
                 "STATELINE_REDIS_PASSWORD": redis_password,
                 "STATELINE_DATABASE_URL": postgres_url,
                 "STATELINE_PORT": str(app_port), "STATELINE_POOL": pool,
-                "STATELINE_DATA_DIR": str(tmp_path / "data")}
+                "STATELINE_DATA_DIR": str(tmp_path / "data"),
+                # The cluster's SeaweedFS is not here: the blob store's folder backend is.
+                "STATELINE_BLOB_URL": (tmp_path / "blobs").as_uri()}
 
     app_c = container_named(objects, "Deployment", "stateline-app", "app")
     app_env = container_env(objects, "stateline", app_c,

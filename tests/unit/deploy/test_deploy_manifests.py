@@ -78,6 +78,7 @@ def test_network_policies(rendered: dict[str, list[Obj]], overlay: str) -> None:
     # Stores: apps and gateways, plus Redis' own peers and its bootstrap Job.
     assert _ingress_sources(objects, "redis") == {"app", "gateway", "redis", "redis-bootstrap"}
     assert _ingress_sources(objects, "postgres") == {"app"}
+    assert _ingress_sources(objects, "blobs") == {"app"}
 
 
 def test_production_spreads_app_pods_over_zones_and_nodes(

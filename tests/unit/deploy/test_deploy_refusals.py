@@ -163,3 +163,13 @@ def test_a_password_on_the_command_line_fails(rendered: dict[str, list[Obj]]) ->
     env.append(registry)  # after the password it expands
     assert check_all(objects) == [
         "Deployment/stateline-gateway container gateway: a Secret value is on the command line"]
+
+
+def test_a_missing_s3_credential_fails(rendered: dict[str, list[Obj]]) -> None:
+    objects = rendered["dev"]
+    del find(objects, "Secret", "stateline-secrets")["data"]["s3-secret-key"]
+    problems = check_all(objects)
+    assert "Deployment/stateline-app: secret 'stateline-secrets' has no key " \
+           "'s3-secret-key'" in problems
+    assert "StatefulSet/stateline-blobs: secret 'stateline-secrets' has no key " \
+           "'s3-secret-key'" in problems

@@ -19,7 +19,8 @@ def test_every_overlay_renders_the_whole_system(rendered: dict[str, list[Obj]]) 
         kinds = {(o["kind"], o["metadata"]["name"]) for o in rendered[name]}
         for expected in [("Deployment", "stateline-gateway"), ("Deployment", "stateline-app"),
                          ("StatefulSet", "stateline-redis"), ("Job", "stateline-redis-bootstrap"),
-                         ("StatefulSet", "stateline-postgres"), ("Secret", "stateline-secrets"),
+                         ("StatefulSet", "stateline-postgres"), ("StatefulSet", "stateline-blobs"),
+                         ("Secret", "stateline-secrets"),
                          ("Namespace", "stateline")]:
             assert expected in kinds, (name, expected)
         assert all(o["metadata"].get("namespace") == "stateline"

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from stateline.gateway.retry import IDEMPOTENT_METHODS, Failure, RetryBudget, may_retry
 
-BEFORE_SEND = [Failure.CONNECT_FAILED, Failure.STALE_CONNECTION]
+BEFORE_SEND = [Failure.CONNECT_FAILED, Failure.STALE_CONNECTION, Failure.MISDIRECTED]
 AFTER_SEND = [Failure.RESET_AFTER_SEND, Failure.UPSTREAM_TIMEOUT, Failure.BAD_RESPONSE,
               Failure.HTTP_5XX]
 METHODS = [b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE", b"POST", b"PATCH",

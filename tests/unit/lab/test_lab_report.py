@@ -7,6 +7,9 @@ RESULTS = {
     "failover": {"title": "Failover", "quick": True, "plots": ["timeline.png"], "headline": {
         "requests": 4800, "failed": 0, "failed_during_drain": 0, "peak_p99_ms": 12.5,
         "baseline_p99_ms": 3.25, "time_to_full_capacity_s": 1.5}},
+    "stateful-shard": {"title": "Stateful shard", "plots": [], "headline": {
+        "rooms_rps": 2008.6, "players_rps": 2977.4, "rooms_p99_ms": 8.3, "players_p99_ms": 5.0,
+        "recovery_s": 3.4, "lost_acknowledged": 0, "moved_fraction": 0.25, "misrouted": 12}},
     "routing": {"title": "Routing", "plots": [], "headline": {
         "keys": 100000, "round_robin_moved": 0.75, "mod_n_moved": 0.751,
         "rendezvous_moved": 0.249, "hash_slot_moved": 0.5, "round_robin_cv": 0.0,
@@ -17,7 +20,17 @@ RESULTS = {
 def test_every_dimension_of_the_seed_table_is_present_in_order():
     rows = comparison_rows(RESULTS)
     assert [r[0] for r in rows] == ["Scalability", "Load Balancing", "Fault Tolerance",
-                                    "Data Dependencies", "Examples", "Retried writes"]
+                                    "Data Dependencies", "Examples",
+                                    "State in memory (game server)", "Retried writes"]
+
+
+def test_the_stateful_shard_row_quotes_speed_recovery_and_losses():
+    rows = dict((r[0], r[1:]) for r in comparison_rows(RESULTS))
+    redis_cell, memory_cell = rows["State in memory (game server)"]
+    assert redis_cell[2] == memory_cell[2] == "stateful-shard"
+    assert "2,977 req/s" in redis_cell[1]
+    assert "2,009 req/s" in memory_cell[1] and "back after 3.4 s" in memory_cell[1]
+    assert "0 acknowledged moves lost" in memory_cell[1] and "25.0 %" in memory_cell[1]
 
 
 def test_cells_quote_measured_figures_and_link_their_experiment():

@@ -13,7 +13,8 @@ from stateline.settings import Settings
 @pytest.fixture
 def settings() -> Settings:
     return Settings(data_dir=Path("/srv/sl"), port=9000, redis_url="redis://127.0.0.1:1/0",
-                    registry_url="redis://127.0.0.1:1/0", database_url="sqlite:////srv/sl/x.db")
+                    registry_url="redis://127.0.0.1:1/0", database_url="sqlite:////srv/sl/x.db",
+                    shards=0)  # the one-pool gateway form; the shards form: test_local_gateway_toml
 
 
 def test_stale_settings_in_the_shell_are_replaced_but_other_knobs_pass_through(

@@ -53,7 +53,8 @@ def test_the_environment_fills_in_a_password_only_where_the_url_has_none(
 
 
 def test_the_gateway_gets_its_registry_password_in_its_environment_not_its_argv() -> None:
-    settings = Settings(data_dir=Path("/srv/sl"), redis_url=CLUSTER, registry_url=CLUSTER)
+    settings = Settings(data_dir=Path("/srv/sl"), redis_url=CLUSTER, registry_url=CLUSTER,
+                        shards=0)  # the flag form; with shards: test_local_gateway_toml
     gw = gateway_spec(StatelineCommands(python="py"), settings, 9000)
     assert not any("s3cret" in arg for arg in gw.argv)
     assert "redis+cluster://127.0.0.1:1,127.0.0.1:2" in gw.argv

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stateline.lint.verify_compare import (
+from stateline.verify.compare import (
     ABSENT,
     VOLATILE_MARK,
     FieldDiff,
@@ -16,7 +16,7 @@ from stateline.lint.verify_compare import (
     split_pattern,
     with_returned_values,
 )
-from stateline.lint.verify_script import NOT_JSON
+from stateline.verify.script import NOT_JSON
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from stateline.lint.verify_http import apply_set_cookie, cookie_header
+from stateline.verify.http import apply_set_cookie, cookie_header
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -6,11 +6,11 @@ import json
 
 import httpx
 
-from stateline.lint.verify import Difference, ModeReport, Report, StepResult
-from stateline.lint.verify_compare import Normaliser, Observed, compare
-from stateline.lint.verify_http import Exchange
-from stateline.lint.verify_report import render_json, render_text, side_by_side
-from stateline.lint.verify_script import parse_script, render
+from stateline.verify.compare import Normaliser, Observed, compare
+from stateline.verify.http import Exchange
+from stateline.verify.replay import Difference, ModeReport, Report, StepResult
+from stateline.verify.report import render_json, render_text, side_by_side
+from stateline.verify.script import parse_script, render
 
 STEP = parse_script("- {method: POST, path: /api/demo/local-counter}").steps[0]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stateline.lint.verify_script import (
+from stateline.verify.script import (
     NOT_JSON,
     Capture,
     ScriptError,

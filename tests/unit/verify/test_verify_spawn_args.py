@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stateline.lint.verify_spawn import ReplicaSet, SpawnedReplica, SpawnError, UrlReplica
+from stateline.verify.spawn import ReplicaSet, SpawnedReplica, SpawnError, UrlReplica
 
 
 def test_the_command_gets_the_port_and_replica_number_and_runs_under_a_shell() -> None:

@@ -22,6 +22,8 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "routing": ("routing", "keys moved and load spread when a pool grows 3 → 4"),
     "accidental-state": ("accidental_state", "in-process counter vs Redis INCR, 3 instances"),
     "resharding": ("resharding", "move slots between Redis masters under load: MOVED/ASK"),
+    "stateful-shard": ("stateful_shard",
+                       "in-memory rooms shards vs Redis players: speed, SIGKILL, 3 → 4"),
     "exactly-once": ("exactly_once",
                      "retried writes with and without Idempotency-Key while instances die"),
 }

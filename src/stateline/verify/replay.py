@@ -24,15 +24,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from stateline.lint.verify_compare import (
+from stateline.verify.compare import (
     Mismatch,
     Normaliser,
     Observed,
     compare,
     with_returned_values,
 )
-from stateline.lint.verify_http import Exchange, apply_set_cookie, exchange, new_client
-from stateline.lint.verify_script import (
+from stateline.verify.http import Exchange, apply_set_cookie, exchange, new_client
+from stateline.verify.script import (
     NOT_JSON,
     RUN_VARIABLE,
     Script,
@@ -40,7 +40,7 @@ from stateline.lint.verify_script import (
     capture_value,
     render,
 )
-from stateline.lint.verify_spawn import Replica, SpawnError
+from stateline.verify.spawn import Replica, SpawnError
 
 MODES = ("single", "round_robin", "restart")
 MODE_TITLES = {

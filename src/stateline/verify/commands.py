@@ -1,7 +1,7 @@
 """The `stateline verify` command: parse flags, start or name replicas, print the report.
 
-Kept thin on purpose: the replay lives in ``verify.py``, the replicas in
-``verify_spawn.py`` and the output in ``verify_report.py``. What this module
+Kept thin on purpose: the replay lives in ``replay.py``, the replicas in
+``spawn.py`` and the output in ``report.py``. What this module
 owns is the promise to the shell: exit 1 when a difference is found, 0 when
 none is, 2 when verification could not be done, and no replica left running
 whatever happens (including Ctrl-C and SIGTERM).
@@ -33,7 +33,7 @@ def _usage(message: str) -> typer.Exit:
 
 
 def _parse_modes(value: str | None) -> tuple[str, ...]:
-    from stateline.lint.verify import MODES
+    from stateline.verify.replay import MODES
 
     if value is None:
         return MODES
@@ -104,10 +104,10 @@ def verify_command(
 ) -> None:
     """Replay a request script against one replica, round robin, and across restarts;
     report the first request whose response depends on which process served it."""
-    from stateline.lint.verify import Options, verify
-    from stateline.lint.verify_report import render_json, render_text
-    from stateline.lint.verify_script import ScriptError, load_script
-    from stateline.lint.verify_spawn import ReplicaSet, SpawnError, UrlReplica
+    from stateline.verify.replay import Options, verify
+    from stateline.verify.report import render_json, render_text
+    from stateline.verify.script import ScriptError, load_script
+    from stateline.verify.spawn import ReplicaSet, SpawnError, UrlReplica
 
     replica, volatile, relative = replica or [], volatile or [], relative or []
     if bool(replica) == bool(spawn):

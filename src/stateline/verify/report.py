@@ -11,9 +11,9 @@ import hashlib
 import json
 from typing import Any
 
-from stateline.lint.verify import Difference, ModeReport, Report, StepResult
-from stateline.lint.verify_compare import ABSENT, FieldDiff
-from stateline.lint.verify_script import NOT_JSON
+from stateline.verify.compare import ABSENT, FieldDiff
+from stateline.verify.replay import Difference, ModeReport, Report, StepResult
+from stateline.verify.script import NOT_JSON
 
 _BODY_LINES = 30
 _TEXT_LIMIT = 4000

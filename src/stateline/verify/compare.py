@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from stateline.lint.verify_script import NOT_JSON, RUN_VARIABLE, json_lookup
+from stateline.verify.script import NOT_JSON, RUN_VARIABLE, json_lookup
 
 #: What a volatile list element is replaced by (removing it would shift the rest).
 VOLATILE_MARK = "<volatile>"

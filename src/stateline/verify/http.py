@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from stateline.lint.verify_script import NOT_JSON, RenderedRequest
+from stateline.verify.script import NOT_JSON, RenderedRequest
 
 
 def apply_set_cookie(

@@ -1,0 +1,156 @@
+"""Shapes that look like writes to state but are not request state.
+
+Each predicate recognises one idiom real services use on purpose: an asyncio
+task kept alive in a set, a method name shared with ORMs and query builders, a
+metric or client registered once per key, a lock that only serialises calls or
+guards a cache fill, a table of the process's own DB sessions, a hand-made
+cache expiry. summaries.py asks these before it records a write, so the rules
+stay about data that one request leaves for another.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from stateline.lint.facts import facts_of
+from stateline.lint.index import FuncInfo
+from stateline.lint.model import Write
+from stateline.lint.scope import Scope
+from stateline.lint.values import CONTAINERS, GENERAL_MUTATORS
+
+# Method names that are also common non-container APIs (session.add, Model.update,
+# table.insert, query.filter...). A call is a container mutation only when the
+# receiver is known to hold a builtin container.
+AMBIGUOUS_METHODS = frozenset({"add", "update", "insert", "remove", "pop", "clear", "sort",
+                               "reverse", "discard"})
+_TASK_MAKERS = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe",
+                          "spawn", "start_soon"})
+_PLUMBING_KINDS = frozenset({"metric", "logger", "lock", "semaphore", "regex", "contextvar"})
+_CTOR_NAMES = ("connect", "from_url", "create_engine", "create_async_engine", "client",
+               "Client", "session", "Session", "resource", "Redis", "Pool", "pool")
+
+
+_LIVE_TYPES = ("Session", "AsyncSession", "Thread", "Task", "Popen", "Connection", "Process")
+_CLOCK_WORDS = ("time", "now", "monotonic", "timedelta", "datetime", "age", "expire", "ttl")
+
+
+def holds_live_object(fn: FuncInfo, value: ast.expr | None) -> bool:
+    """A value that is (or wraps in a dict/tuple) a parameter annotated as a live
+    in-process object: a DB session, a thread, a task, a child process. Tables of
+    those are this process's own bookkeeping, not data another instance should see."""
+    if value is None:
+        return False
+    annotated = {a.arg for a in (*fn.node.args.posonlyargs, *fn.node.args.args,
+                                 *fn.node.args.kwonlyargs)
+                 if a.annotation is not None and ast.unparse(a.annotation).rsplit(".", 1)[-1]
+                 .strip("'\"") in _LIVE_TYPES}
+    if not annotated:
+        return False
+    return any(isinstance(n, ast.Name) and n.id in annotated for n in ast.walk(value))
+
+
+def under_clock_test(fn: FuncInfo, call: ast.Call) -> bool:
+    """Whether `call` runs under an `if` that compares times (a hand-made expiry)."""
+    for n in ast.walk(fn.node):
+        if isinstance(n, ast.If) and n.body and n.body[0].lineno <= call.lineno <= (
+                n.body[-1].end_lineno or n.lineno):
+            test = ast.unparse(n.test).lower()
+            if any(w in test for w in _CLOCK_WORDS):
+                return True
+    return False
+
+
+def is_task(fn: FuncInfo, node: ast.expr | None) -> bool:
+    """An asyncio task: `t = asyncio.create_task(...)`, or a name that says so."""
+    if isinstance(node, ast.Call):
+        f = node.func
+        return (f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")) in _TASK_MAKERS
+    if not isinstance(node, ast.Name):
+        return False
+    if node.id in ("task", "t", "fut", "future") or node.id.endswith("_task"):
+        return True
+    return any(is_task(fn, v) for _, v in facts_of(fn).assigns.get(node.id, ()) if v is not None)
+
+
+def container_receiver(sc: Scope, fn: FuncInfo, node: ast.expr) -> bool:
+    """Whether `node` is built as a builtin container (literal or constructor) where its
+    element or parameter value is defined: `ROOMS.setdefault(r, set())`, `x = []`."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+            node.func.attr in ("setdefault", "get") and len(node.args) == 2:
+        kind = sc.p.classify(fn.module, node.args[1])
+        return kind in CONTAINERS
+    if isinstance(node, ast.Subscript):
+        return True  # `ROOMS[room].add(ws)`: an element of a known container
+    if isinstance(node, ast.Attribute):
+        return attr_kind(sc, fn, node) in CONTAINERS  # `self.rooms = set()` in __init__
+    if isinstance(node, ast.Name):
+        _, value = sc.local_value(fn, node.id, 10**9)
+        return value is not None and sc.p.classify(fn.module, value) in CONTAINERS
+    return False
+
+
+def creates_plumbing(sc: Scope, fn: FuncInfo, w: Write) -> bool:
+    """`if name not in _METRICS: _METRICS[name] = Counter(...)`: registering a metric,
+    a logger or a client once per key is idempotent set-up, not request data."""
+    for raw in facts_of(fn).writes:
+        if raw.op != "setitem" or getattr(raw.node, "lineno", 0) != w.line:
+            continue
+        value = raw.value
+        if not isinstance(value, ast.Call):
+            return False
+        callee = sc.sym(fn, value.func, w.line)
+        kind = sc.p.call_kind(callee) if callee is not None else "unknown"
+        if kind in _PLUMBING_KINDS:
+            return True
+        name = value.func.attr if isinstance(value.func, ast.Attribute) else getattr(
+            value.func, "id", "")
+        return kind == "external" and (name[:1].isupper() or name.endswith(_CTOR_NAMES))
+    return False
+
+
+def guards_shared_work(stmt: ast.stmt) -> bool:
+    """A `with lock:` body that checks something or writes something: check-then-act.
+    A body that only awaits calls is a concurrency cap, not coordination."""
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.If | ast.IfExp | ast.While | ast.Assert):
+            return True
+        if isinstance(n, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+            targets = n.targets if isinstance(n, ast.Assign | ast.Delete) else [n.target]
+            if any(not isinstance(t, ast.Name) for t in targets):
+                return True
+        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and isinstance(
+                n.value.func, ast.Attribute) and n.value.func.attr in GENERAL_MUTATORS:
+            return True
+    return False
+
+
+def memo_guard(stmt: ast.stmt) -> bool:
+    """A stampede guard: under the lock, `if key in CACHE` / `CACHE.get(key) is None`
+    and then `CACHE[key] = ...` on the same object (the cache write is its own finding)."""
+    tested: set[str] = set()
+    written: set[str] = set()
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.Compare):
+            for op, right in zip(n.ops, n.comparators, strict=False):
+                if isinstance(op, ast.In | ast.NotIn):
+                    tested.add(ast.unparse(right))
+            if isinstance(n.left, ast.Call) and isinstance(n.left.func, ast.Attribute) and \
+                    n.left.func.attr == "get":
+                tested.add(ast.unparse(n.left.func.value))
+        elif isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Subscript):
+                    written.add(ast.unparse(t.value))
+    return bool(tested & written)
+
+
+def attr_kind(sc: Scope, fn: FuncInfo, node: ast.expr) -> str:
+    """vkind of `self.X` from its `__init__` binding (or class attribute)."""
+    if fn.cls is None or not isinstance(node, ast.Attribute):
+        return ""
+    value = sc.p.class_attr(fn.cls, node.attr)
+    init = {}
+    for c in reversed(sc.p.mro(fn.cls)):
+        init.update(c.init_attrs)
+    expr = init.get(node.attr) if node.attr in init else (value[1] if value else None)
+    return sc.p.classify(fn.module, expr) if expr is not None else ""

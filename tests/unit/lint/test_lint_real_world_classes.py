@@ -1,0 +1,589 @@
+"""Minimal examples of every miss and false-positive class that real services showed.
+
+Each case is a small tree written here (never code from those services). Lines
+that must be reported end with `# !SLxxx`; every other line must stay silent, so
+each test pins both the recall fix and the absence of new noise.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+from stateline.lint import lint
+
+_MARK = re.compile(r"#\s*!(SL\d{3})")
+
+
+def check(tmp_path: Path, files: dict[str, str]) -> list[str]:
+    """Write `files`, lint the tree, and compare findings with the `# !SLxxx` marks."""
+    want: set[str] = set()
+    for rel, code in files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = textwrap.dedent(code).lstrip("\n")
+        path.write_text(text)
+        for i, line in enumerate(text.splitlines(), start=1):
+            m = _MARK.search(line)
+            if m:
+                want.add(f"{rel}:{i} {m.group(1)}")
+    result = lint([tmp_path], cwd=tmp_path)
+    got = {f"{f.path}:{f.line} {f.rule}" for f in result.findings}
+    assert got == want, (sorted(got - want), sorted(want - got))
+    return [f.message for f in result.findings]
+
+
+# misses -----------------------------------------------------------------------------
+
+def test_imports_inside_a_function_body_are_followed(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "jobs.py": """
+            QUEUE = []
+
+            def enqueue(job):
+                QUEUE.append(job)  # !SL102
+            """,
+        "app.py": """
+            from fastapi import FastAPI
+            app = FastAPI()
+
+            @app.post("/jobs")
+            def submit(job: str):
+                from jobs import enqueue
+                enqueue(job)
+                return {"ok": True}
+            """,
+    })
+
+
+def test_namespace_package_under_src_resolves(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "src/shop/store.py": "CARTS = {}\n",
+        "src/shop/api/routes.py": """
+            from flask import Flask
+            from shop.store import CARTS
+            app = Flask(__name__)
+
+            @app.post("/cart/<user>")
+            def add(user):
+                CARTS[user] = 1  # !SL104
+                return "ok"
+            """,
+    })
+
+
+def test_sibling_module_import_inside_a_package_folder(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "svc/__init__.py": "",
+        "svc/store.py": "SEEN = set()\n",
+        "svc/views.py": """
+            from flask import Blueprint
+            from store import SEEN
+            bp = Blueprint("v", __name__)
+
+            @bp.get("/seen/<k>")
+            def seen(k):
+                SEEN.add(k)  # !SL104
+                return "ok"
+            """,
+    })
+
+
+def test_roots_named_in_pyproject_and_the_entry_folder(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "pyproject.toml": '[tool.setuptools.packages.find]\nwhere = ["lib"]\n',
+        "lib/tally/counts.py": "COUNTS = {}\n",
+        "service/helpers/state.py": "LAST = []\n",
+        "service/main.py": """
+            from fastapi import FastAPI
+            from tally.counts import COUNTS
+            from helpers.state import LAST
+            app = FastAPI()
+
+            @app.get("/hit/{k}")
+            def hit(k: str):
+                COUNTS[k] = 1  # !SL104
+                LAST.append(k)  # !SL104
+                return {}
+            """,
+    })
+
+
+def test_state_handed_through_a_constructor(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            from fastapi import FastAPI, WebSocket
+
+            class Manager:
+                def __init__(self):
+                    self.connections = []
+
+            class Service:
+                def __init__(self, manager):
+                    self.manager = manager
+
+                def register(self, websocket: WebSocket):
+                    self.manager.connections.append(websocket)  # !SL112
+
+            manager = Manager()
+            service = Service(manager)
+            app = FastAPI()
+
+            @app.websocket("/ws")
+            async def ws(websocket: WebSocket):
+                service.register(websocket)
+            """,
+    })
+
+
+def test_state_injected_at_start_up_and_fetched_by_a_getter(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app/registry.py": """
+            class Registry:
+                def __init__(self):
+                    self._rooms = {}
+
+                def join(self, room, websocket):
+                    if room not in self._rooms:
+                        self._rooms[room] = set()  # !SL112
+                    self._rooms[room].add(websocket)  # !SL112
+
+                def leave(self, room, websocket):
+                    self._rooms[room].discard(websocket)
+            """,
+        "app/alerts.py": """
+            class Alerts:
+                def __init__(self, registry):
+                    self.registry = registry
+            """,
+        "app/deps.py": """
+            _alerts = None
+
+            def set_alerts(alerts):
+                global _alerts
+                _alerts = alerts
+
+            def get_alerts():
+                return _alerts
+            """,
+        "app/main.py": """
+            from contextlib import asynccontextmanager
+            from fastapi import FastAPI, WebSocket
+            from app.alerts import Alerts
+            from app.deps import get_alerts, set_alerts
+            from app.registry import Registry
+
+            registry = Registry()
+            alerts = Alerts(registry)
+
+            @asynccontextmanager
+            async def lifespan(app):
+                set_alerts(alerts)
+                yield
+
+            app = FastAPI(lifespan=lifespan)
+
+            @app.websocket("/ws/{room}")
+            async def ws(websocket: WebSocket, room: str):
+                reg = get_alerts().registry
+                reg.join(room, websocket)
+                reg.leave(room, websocket)
+            """,
+    })
+
+
+def test_more_caching_decorators(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            import httpx
+            from aiocache import cached as aio_cached
+            from async_lru import alru_cache
+            from asyncache import cached
+            from cachetools import TTLCache
+            from fastapi import FastAPI
+            app = FastAPI()
+
+            @cached(TTLCache(maxsize=16, ttl=600))  # !SL119
+            async def rates():
+                return httpx.get("https://rates.example").json()
+
+            @alru_cache(maxsize=32)  # !SL107
+            async def profile(user):
+                return httpx.get(f"https://users.example/{user}").json()
+
+            @aio_cached(ttl=30)  # !SL107
+            async def weather():
+                return httpx.get("https://weather.example").json()
+
+            @app.get("/")
+            async def home():
+                return [await rates(), await profile("u"), await weather()]
+            """,
+    })
+
+
+def test_drf_throttling_on_the_default_local_memory_cache(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "proj/settings.py": """
+            INSTALLED_APPS = ["rest_framework"]
+            REST_FRAMEWORK = {
+                "DEFAULT_THROTTLE_CLASSES": [  # !SL109
+                    "rest_framework.throttling.AnonRateThrottle",
+                ],
+            }
+            """,
+        "proj/views.py": """
+            from rest_framework.decorators import api_view, throttle_classes
+            from rest_framework.throttling import UserRateThrottle
+            from rest_framework.views import APIView
+
+            class Login(APIView):
+                throttle_classes = [UserRateThrottle]  # !SL109
+
+                def post(self, request):
+                    return None
+
+            @api_view(["POST"])
+            @throttle_classes([UserRateThrottle])  # !SL109
+            def reset(request):
+                return None
+            """,
+    })
+
+
+def test_drf_throttling_with_a_shared_cache_is_fine(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "proj/settings.py": """
+            INSTALLED_APPS = ["rest_framework"]
+            CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                  "LOCATION": "redis://redis:6379"}}
+            REST_FRAMEWORK = {
+                "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"]}
+            """,
+    })
+
+
+def test_django_context_processors_receivers_and_middleware_call(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "site/settings.py": """
+            INSTALLED_APPS = ["shop"]
+            CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
+            MIDDLEWARE = ["shop.middleware.Counter"]
+            TEMPLATES = [{"OPTIONS": {"context_processors": ["shop.context.recent"]}}]
+            """,
+        "shop/__init__.py": "",
+        "shop/context.py": """
+            RECENT = []
+
+            def recent(request):
+                RECENT.append(request.path)  # !SL102
+                return {"recent": RECENT[-5:]}
+            """,
+        "shop/signals.py": """
+            from django.db.models.signals import post_save
+            from django.dispatch import receiver
+
+            SAVED = {}
+            DELETED = []
+
+            @receiver(post_save)
+            def on_save(sender, instance, **kwargs):
+                SAVED[instance.pk] = instance  # !SL102
+
+            def on_delete(sender, instance, **kwargs):
+                DELETED.append(instance.pk)  # !SL102
+
+            post_save.connect(on_delete)
+            """,
+        "shop/middleware.py": """
+            class Counter:
+                def __init__(self, get_response):
+                    self.get_response = get_response
+                    self.seen = 0
+
+                def __call__(self, request):
+                    self.seen += 1  # !SL105
+                    return self.get_response(request)
+            """,
+    })
+
+
+def test_library_objects_mutated_through_their_methods(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            import queue
+            import networkx as nx
+            from flask import Flask
+            app = Flask(__name__)
+            OUTBOX = queue.Queue()
+            GRAPH = nx.Graph()
+
+            @app.post("/follow/<a>/<b>")
+            def follow(a, b):
+                GRAPH.add_edge(a, b)  # !SL102
+                OUTBOX.put((a, b))  # !SL102
+                return "ok"
+            """,
+    })
+
+
+# false positives --------------------------------------------------------------------
+
+def test_staticmethod_called_through_self_does_not_bind_self(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            from starlette.middleware.base import BaseHTTPMiddleware
+
+            class Headers(BaseHTTPMiddleware):
+                async def dispatch(self, request, call_next):
+                    response = await call_next(request)
+                    self.stamp(response)
+                    self.tag(response)
+                    return response
+
+                @staticmethod
+                def stamp(response):
+                    response.headers["x-served-by"] = "me"
+
+                @classmethod
+                def tag(cls, response):
+                    response.headers["x-tag"] = cls.__name__
+            """,
+    })
+
+
+def test_method_names_alone_are_not_container_mutations(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            from flask import Flask
+            from .models import Order
+            from .query import build
+            app = Flask(__name__)
+            BUILDER = build()
+            SEEN = {}
+
+            @app.post("/orders/<oid>")
+            def update(oid):
+                Order.update(oid, status="paid")
+                BUILDER.add("where", oid)
+                BUILDER.insert(0, oid)
+                SEEN.update({oid: True})  # !SL102
+                return "ok"
+            """,
+        "models.py": """
+            class Order:
+                @classmethod
+                def update(cls, oid, **values):
+                    return {"id": oid, **values}
+            """,
+        "query.py": """
+            def build():
+                return make()
+            """,
+    })
+
+
+def test_idempotent_lazy_initialisation_shapes(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            import functools
+            import json
+            import threading
+            import redis
+            from prometheus_client import Counter
+            from sqlalchemy import create_engine
+            from fastapi import FastAPI
+            app = FastAPI()
+            _engine = None
+            _client = None
+            _lock = threading.Lock()
+            _METRICS = {}
+
+            def engine(force=False):
+                global _engine
+                if _engine is None or force:
+                    _engine = create_engine("sqlite://")
+                return _engine
+
+            def client():
+                global _client
+                if _client is None:
+                    with _lock:
+                        if _client is None:
+                            _client = redis.Redis()
+                return _client
+
+            def counter(name):
+                if name not in _METRICS:
+                    _METRICS[name] = Counter(name, "requests")
+                return _METRICS[name]
+
+            @functools.cache
+            def get_redis():
+                return redis.Redis.from_url("redis://redis:6379")
+
+            @functools.lru_cache
+            def load_config():
+                with open("config.json") as f:
+                    return json.load(f)
+
+            @app.get("/")
+            def home():
+                engine()
+                client()
+                counter("home").inc()
+                get_redis().incr("hits")
+                return load_config()
+            """,
+    })
+
+
+def test_semaphores_serialising_locks_and_task_sets_are_not_state(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            import asyncio
+            import httpx
+            from fastapi import FastAPI
+            app = FastAPI()
+            LIMIT = asyncio.Semaphore(4)
+            SERIAL = asyncio.Lock()
+            TASKS = set()
+            DONE = set()
+
+            async def work(job):
+                return job
+
+            @app.post("/jobs/{job}")
+            async def submit(job: str):
+                async with LIMIT:
+                    await httpx.AsyncClient().get("https://api.example")
+                async with SERIAL:
+                    await httpx.AsyncClient().post("https://api.example")
+                task = asyncio.create_task(work(job))
+                TASKS.add(task)
+                task.add_done_callback(TASKS.discard)
+                async with SERIAL:  # !SL118
+                    if job not in DONE:
+                        DONE.add(job)  # !SL102
+                return {}
+            """,
+    })
+
+
+def test_deliberate_bounded_or_commented_caches_are_info(tmp_path: Path) -> None:
+    messages = check(tmp_path, {
+        "app.py": """
+            from cachetools import TTLCache
+            from flask import Flask
+            app = Flask(__name__)
+            PRICES = TTLCache(maxsize=1000, ttl=300)
+            # per-process cache: each worker may lag by a minute, that is fine
+            RENDERED = {}
+            FOREVER = TTLCache(maxsize=10, ttl=30 * 86400)
+
+            @app.get("/price/<sku>")
+            def price(sku):
+                PRICES[sku] = 1  # !SL119
+                RENDERED[sku] = "<p>"  # !SL119
+                FOREVER[sku] = 2  # !SL102
+                return "ok"
+            """,
+    })
+    assert len(messages) == 3
+
+
+def test_rules_name_what_the_state_is(tmp_path: Path) -> None:
+    messages = check(tmp_path, {
+        "app.py": """
+            from flask import Flask
+            app = Flask(__name__)
+            REVOKED_TOKENS = set()
+            ROOMS = {}
+
+            @app.post("/logout")
+            def check_rate_limit_and_logout():
+                REVOKED_TOKENS.add("jti")  # !SL102
+                return "ok"
+
+            @app.post("/rooms/<name>")
+            def throttled_join(name):
+                ROOMS.setdefault(name, []).append("me")  # !SL102
+                return "ok"
+            """,
+    })
+    assert any("token blocklist" in m for m in messages)
+    assert any("chat rooms" in m for m in messages)
+
+
+def test_attribute_memo_and_own_object_bookkeeping_are_not_state(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            import datetime
+            import functools
+            import uuid
+            import httpx
+            from fastapi import FastAPI
+            from sqlalchemy.orm import Session
+
+            class Plugins:
+                cache = None
+
+                def all(self):
+                    if self.cache is not None:
+                        return self.cache
+                    self.cache = [p for p in ("a", "b")]
+                    return self.cache
+
+            class Tracker:
+                _open: dict = {}
+
+                @classmethod
+                def track(cls, session: Session) -> str:
+                    key = str(uuid.uuid4())
+                    cls._open[key] = {"session": session}
+                    return key
+
+            _last = None
+
+            @functools.lru_cache(maxsize=1)  # !SL119
+            def latest_release():
+                return httpx.get("https://api.example/releases/latest").json()["tag"]
+
+            def latest():
+                global _last
+                now = datetime.datetime.now()
+                if not _last or now - _last > datetime.timedelta(days=1):
+                    _last = now
+                    latest_release.cache_clear()
+                return latest_release()
+
+            PLUGINS = Plugins()
+            app = FastAPI()
+
+            @app.get("/")
+            def home(session: Session):
+                Tracker.track(session)
+                return {"plugins": PLUGINS.all(), "latest": latest()}
+            """,
+    })
+
+
+def test_put_on_an_app_state_client_is_not_a_queue(tmp_path: Path) -> None:
+    """`.put()` mutates a known queue, not whatever object app state holds (a blob client)."""
+    check(tmp_path, {
+        "app.py": """
+            import queue
+            from starlette.applications import Starlette
+            from starlette.routing import Route
+
+            JOBS = queue.Queue()
+
+            async def upload(request):
+                await request.app.state.blobs.put("k", b"data")
+                JOBS.put("k")  # !SL102
+                return None
+
+            app = Starlette(routes=[Route("/up", upload, methods=["POST"])])
+            """,
+    })
