@@ -269,7 +269,9 @@ class DashboardServer:
         except ControlError as exc:
             raise HttpError(409 if exc.code != "bad_request" else 400, exc.code,
                             exc.message) from None
-        what = request.id if request.cmd != "scale" else f"apps={request.apps}"
+        what = request.id if request.cmd != "scale" else (
+            f"shards={request.shards}" if getattr(request, "shards", None) is not None
+            else f"apps={request.apps}")
         self.snapshots.note(f"{request.cmd} {what} (from the dashboard)")
         asyncio.get_running_loop().create_task(self._refresh())
         return json_response(200, answer)

@@ -79,7 +79,7 @@ function renderTopology(snap) {
   }
 }
 
-const ROLE_ORDER = ["gateway", "app"];
+const ROLE_ORDER = ["gateway", "app", "shard"];
 
 function byRole(a, b) {
   const rank = (p) => {
@@ -111,6 +111,7 @@ function renderProcesses(snap) {
       el("td", {}, fmt(m.requests)), el("td", {}, fmt(m.errors)), ctl);
   });
   document.querySelector("#processes tbody").replaceChildren(...rows);
+  document.getElementById("shards-box").hidden = !snap.processes.some((p) => p.role === "shard");
 }
 
 function renderRedis(snap) {
@@ -191,6 +192,8 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("mode").textContent = token ? "controls on" : "read-only (no token)";
   document.getElementById("scale-go").onclick = () =>
     control("/api/control", { cmd: "scale", apps: Number(document.getElementById("scale-n").value) });
+  document.getElementById("shards-go").onclick = () =>
+    control("/api/control", { cmd: "scale", shards: Number(document.getElementById("shards-n").value) });
   document.getElementById("load-go").onclick = () => control("/api/load", {
     rate: Number(document.getElementById("load-rate").value),
     duration: Number(document.getElementById("load-seconds").value),
