@@ -198,7 +198,7 @@ def watch_status(data_dir: Path, interval: float) -> int:
 
 def logs(
     ids: Annotated[list[str] | None, typer.Argument(
-        metavar="[ID...]", help="Only these processes (app-1, gateway, redis-3, ...).")] = None,
+        metavar="ID", help="Only these processes (app-1, gateway, redis-3, ...).")] = None,
     follow_: Annotated[bool, typer.Option(
         "--follow", "-f", help="Keep printing new lines as they are written.")] = False,
     tail: Annotated[int | None, typer.Option(
