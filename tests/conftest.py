@@ -221,3 +221,19 @@ def tiny_fs(tmp_path: Path) -> Callable[[str], AbstractContextManager[Path]]:
         pytest.skip("mounting a small tmpfs for the full-disk tests needs root")
     counter = iter(range(1000))
     return lambda size: _mounted_tmpfs(tmp_path / f"fs{next(counter)}", size)
+
+
+@pytest.fixture(scope="session")
+def needs_hosts() -> None:
+    """Skip (locally) or fail (under CI) when network namespaces cannot be made here.
+
+    The across-hosts tests need root; CI runs as root, so there a missing
+    capability is an error rather than a silent skip, as for PostgreSQL.
+    """
+    from stateline.lab.netns import unavailable
+
+    why = unavailable()
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"across-hosts tests are required under CI: {why}")
+        pytest.skip(why)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import typer
@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "stateline.lint.commands",  # lint
     "stateline.verify.commands",  # verify
     "stateline.lab.commands",  # bench, experiment, report
+    "stateline.lab.hosts_commands",  # hosts list, hosts clean
 )
 
 
@@ -37,9 +38,25 @@ def _typer_app() -> typer.Typer:
     if _app is not None:
         return _app
     import typer
+    import typer.core
+
+    class _Group(typer.core.TyperGroup):
+        """The root command as typer builds it, with :func:`plain_metavars` applied."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            plain_metavars(self)
+
+        def get_params(self, ctx: Any) -> list[Any]:
+            # typer adds --install-completion / --show-completion after __init__
+            params = super().get_params(ctx)
+            for param in params:
+                _plain_metavar(param)
+            return params
 
     app = typer.Typer(
         name="stateline",
+        cls=_Group,
         help=(
             "Stateless app servers behind a gateway, with all state pushed down into a "
             "Redis Cluster, a SQL database and a blob store. Start everything with "
@@ -47,7 +64,7 @@ def _typer_app() -> typer.Typer:
             "find accidental state in your own code with `stateline lint`."
         ),
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion [SHELL]
         pretty_exceptions_enable=False,
     )
 
@@ -82,6 +99,38 @@ def _register_all() -> None:
         for name in COMMAND_MODULES:
             importlib.import_module(name).register(app)
         _registered = True
+
+
+def _plain_metavar(param: Any) -> None:
+    # duck-typed: typer 0.29 vendors its own click (typer._click), not the click package
+    kind = getattr(param, "param_type_name", "")
+    if kind == "option" and param.metavar is None:
+        param.metavar = "" if param.is_flag or param.count else param.name.upper()
+    elif kind == "argument":
+        # its name (PATH...) is already shown; the type column would add <list[Path]>
+        param.display_type_rich = lambda ctx: None
+
+
+def plain_metavars(command: Any) -> None:
+    """Drop typer's type tags (``<bool>``, ``<int>``, ``<list[str]>``) from every --help.
+
+    A flag takes no value, so it shows none; an option shows its name (``--port
+    PORT``), as click and most CLIs do; an argument shows only its name; an explicit
+    ``metavar=`` is kept.
+    """
+    for param in command.params:
+        _plain_metavar(param)
+    shown_help = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = shown_help(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in getattr(command, "commands", {}).values():
+        plain_metavars(sub)
 
 
 def build_app() -> typer.Typer:

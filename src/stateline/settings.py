@@ -16,11 +16,20 @@ from typing import Any
 ENV_PREFIX = "STATELINE_"
 
 
+def env_names() -> list[str]:
+    """Every ``STATELINE_*`` variable :meth:`Settings.load` reads (for ``up --help``)."""
+    return [ENV_PREFIX + f.name.upper() for f in fields(Settings)]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a stateline process needs to know to find its peers and stores."""
 
+    #: Address to bind (listen on). Loopback by default: nothing is exposed unless asked.
     host: str = "127.0.0.1"
+    #: Address others reach this process at (what an app registers); ``None`` means
+    #: ``host``. Needed when ``host`` is a wildcard (``0.0.0.0``) or behind NAT.
+    announce_host: str | None = None
     port: int = 8080
     apps: int = 3
     #: Shard processes of the rooms service (the stateful pool); 0 runs none.
@@ -78,6 +87,11 @@ class Settings:
             else:
                 out[name] = value
         return replace(self, **out)
+
+    @property
+    def advertised_host(self) -> str:
+        """The host part others should dial: ``announce_host``, else ``host``."""
+        return self.announce_host or self.host
 
     @property
     def sqlite_path(self) -> Path:

@@ -16,6 +16,9 @@ def _app_command(
         help="Address to listen on (env STATELINE_HOST).")] = None,
     port: Annotated[int | None, typer.Option(
         help="Port to listen on (env STATELINE_PORT).")] = None,
+    announce_host: Annotated[str | None, typer.Option(
+        help="Address to register, as other hosts reach this one; default: --host "
+             "(env STATELINE_ANNOUNCE_HOST).")] = None,
     instance_id: Annotated[str | None, typer.Option(
         "--instance-id", help="Id shown in X-Instance-Id (env STATELINE_INSTANCE_ID).")] = None,
     redis_url: Annotated[str | None, typer.Option(
@@ -35,7 +38,8 @@ def _app_command(
     """Run ONE stateless app instance (one process) until SIGTERM, then drain and exit 0."""
     from stateline.app.server import run
 
-    settings = Settings.load(host=host, port=port, instance_id=instance_id, redis_url=redis_url,
+    settings = Settings.load(host=host, port=port, announce_host=announce_host,
+                             instance_id=instance_id, redis_url=redis_url,
                              database_url=database_url, data_dir=data_dir,
                              registry_url=registry_url, pool=pool)
     if not settings.redis_url:
@@ -45,7 +49,7 @@ def _app_command(
     if settings.database_url and (problem := _database_problem(settings.database_url)):
         typer.echo(f"stateline app: {problem}", err=True)
         raise typer.Exit(2)
-    ident = settings.instance_id or f"{settings.host}:{settings.port}"
+    ident = settings.instance_id or f"{settings.advertised_host}:{settings.port}"
     raise typer.Exit(run(settings, ident, drain_grace))
 
 

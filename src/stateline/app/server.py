@@ -88,6 +88,8 @@ async def serve(settings: Settings, instance_id: str, grace_s: float = DEFAULT_G
     lifecycle = Lifecycle()
     app = create_app(settings, instance_id, lifecycle)
     address = f"{settings.host}:{settings.port}"
+    #: What the registry (and so every gateway) is told: reachable from other hosts.
+    announced = f"{settings.advertised_host}:{settings.port}"
     server = Server(app, address=settings.host, port=settings.port, interface=Interfaces.ASGI,
                     log_level=LogLevels.error, backlog=1024)
     stop = _Stop()
@@ -101,7 +103,7 @@ async def serve(settings: Settings, instance_id: str, grace_s: float = DEFAULT_G
     registry = connect(settings.registry_url) if settings.registry_url else None
     registering = asyncio.create_task(_register_when_ready(
         lifecycle,
-        Registrar(registry, settings.pool, instance_id, address) if registry else None,
+        Registrar(registry, settings.pool, instance_id, announced) if registry else None,
     ))
     stopping = asyncio.create_task(stop.requested.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)

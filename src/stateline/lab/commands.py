@@ -97,9 +97,24 @@ def experiment(
     if name != "all" and name not in EXPERIMENTS:
         raise typer.BadParameter(f"unknown experiment {name!r}; known: "
                                  + ", ".join(EXPERIMENTS))
+    from stateline.lab.console import headline_text, progress
+    from stateline.lab.experiments.base import read_result
+
     names = list(EXPERIMENTS) if name == "all" else [name]
+    from stateline.lab.netns import HostsUnavailable
+
     for n in names:
-        folder = run_experiment(n, Context(out, quick, max_instances))
+        try:
+            with progress(n) as log:
+                folder = run_experiment(n, Context(out, quick, max_instances, log))
+        except HostsUnavailable as exc:  # the across-hosts experiments need root
+            typer.echo(f"stateline experiment {n}: {exc}", err=True)
+            if len(names) == 1:
+                raise typer.Exit(2) from None
+            continue
+        data = read_result(out, n)
+        if data:
+            typer.echo(headline_text(n, data))
         typer.echo(f"{n}: {folder / 'report.md'}")
 
 

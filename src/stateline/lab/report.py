@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from markdown_it import MarkdownIt
+
 from stateline.lab.experiments import EXPERIMENTS
-from stateline.lab.experiments.base import machine, read_result
+from stateline.lab.experiments.base import QUICK_CAVEAT, machine, md_table, read_result
 
 Results = Mapping[str, Mapping[str, Any] | None]
 Cell = tuple[str, str, str | None]  # (seed's words, measured figure, experiment it came from)
@@ -135,6 +136,20 @@ def _retries_keyed(h: Mapping[str, Any]) -> str:
             f"{_num(h['lost_acknowledged'])}")
 
 
+def _partition_stateless(h: Mapping[str, Any]) -> str:
+    eject = h.get("time_to_eject_s")
+    return (f"nothing to keep in sync: an app host cut off from the gateway cost "
+            f"{_num(h['stateless_failed'])} of {_num(h['stateless_requests'])} requests; "
+            f"ejected after {_num(eject) + ' s' if eject is not None else 'n/a'}")
+
+
+def _partition_stateful(h: Mapping[str, Any]) -> str:
+    return (f"a Redis master cut off with an app host for {_num(h['partition_s'])} s "
+            f"(node timeout {_num(h['node_timeout_s'])} s): {_num(h['lost_plain'])} of "
+            f"{_num(h['acked_plain'])} acknowledged writes lost; with WAIT 1: "
+            f"{_num(h['lost_wait'])} of {_num(h['acked_wait'])}")
+
+
 def comparison_rows(results: Results) -> list[tuple[str, Cell, Cell]]:
     """The seed's table: (dimension, stateless cell, stateful cell)."""
     return [
@@ -160,6 +175,9 @@ def comparison_rows(results: Results) -> list[tuple[str, Cell, Cell]]:
          _cell(results, "exactly-once", "Any instance may take the retry", _retries_unkeyed),
          _cell(results, "exactly-once", "The key's record lives with the data",
                _retries_keyed)),
+        ("Consistency",
+         _cell(results, "partition", "Nothing to keep in sync", _partition_stateless),
+         _cell(results, "partition", "Must keep replicas in sync", _partition_stateful)),
     ]
 
 
@@ -178,7 +196,7 @@ def render_markdown(results: Results, m: Mapping[str, Any]) -> str:
     lines = ["# stateline: the seed's comparison, measured", "", _machine_line(m), ""]
     quick = sorted(n for n, d in results.items() if d and d.get("quick"))
     if quick:
-        lines += [f"Quick runs (`--quick`, shorter and noisier): {', '.join(quick)}.", ""]
+        lines += [f"{QUICK_CAVEAT} Quick: {', '.join(quick)}.", ""]
     lines += ["| Dimension | Stateless | Stateful |", "|---|---|---|"]
     for dim, a, b in comparison_rows(results):
         lines.append(f"| {dim} | {_md_cell(a)} | {_md_cell(b)} |")
@@ -190,40 +208,86 @@ def render_markdown(results: Results, m: Mapping[str, Any]) -> str:
             continue
         lines.append(f"- **[{data.get('title', name)}]({name}/report.md)** — {what}; "
                      f"finished {data.get('finished_at')}, {data.get('wall_s')} s.")
-        lines += [f"  ![{name} {p}]({name}/{p})" for p in data.get("plots", [])]
+        captions = data.get("captions") or {}
+        for p in data.get("plots", []):
+            lines.append(f"  ![{name} {p}]({name}/{p})")
+            if p in captions:
+                lines.append(f"  *{captions[p]}*")
     return "\n".join(lines) + "\n"
 
 
+def _inline(md: MarkdownIt, text: str) -> str:
+    """One line of Markdown (backticks, bold, links) as HTML, without a <p> around it."""
+    return md.renderInline(text)
+
+
+def headline_sentences(name: str, results: Results) -> list[str]:
+    """The comparison table's figures that come from experiment ``name`` (Markdown)."""
+    seen: list[str] = []
+    for _dim, *cells in comparison_rows(results):
+        for _words, figure, source in cells:
+            if source == name and figure not in seen:
+                seen.append(figure)
+    return seen
+
+
+def headline_table(headline: Mapping[str, Any]) -> str:
+    """The headline figures as a small two-column Markdown table (name → value)."""
+    rows = [[key.replace("_", " "), _num(value)] for key, value in headline.items()]
+    return md_table(["figure", "value"], rows) if rows else ""
+
+
 def render_html(results: Results, m: Mapping[str, Any], images: Mapping[str, bytes]) -> str:
-    """One self-contained page: the table and every plot inline (base64 PNG)."""
+    """One self-contained page: the table and every plot inline (base64 PNG).
+
+    Every text goes through a real Markdown renderer (markdown-it-py, CommonMark plus
+    tables), so the `code` and **bold** of the figures and descriptions read as such.
+    Each experiment gets its figures as a sentence and a small table, its plots with
+    their captions, and the quick-run caveat when it was a ``--quick`` run.
+    """
+    md = MarkdownIt("commonmark").enable("table")
+
     def cell(c: Cell) -> str:
         words, figure, source = c
         link = f' <a href="{source}/data.json">data</a>' if source else ""
-        return f"<td>{html.escape(words)}:<br><b>{html.escape(figure)}</b>{link}</td>"
+        return f"<td>{_inline(md, words)}:<br><b>{_inline(md, figure)}</b>{link}</td>"
 
     rows = "".join(f"<tr><th>{html.escape(d)}</th>{cell(a)}{cell(b)}</tr>"
                    for d, a, b in comparison_rows(results))
+    quick = sorted(n for n, d in results.items() if d and d.get("quick"))
+    caveat = (f"<p class='caveat'>{_inline(md, QUICK_CAVEAT)} Quick: "
+              f"{html.escape(', '.join(quick))}.</p>" if quick else "")
     sections = []
     for name, (_, what) in EXPERIMENTS.items():
         data = results.get(name)
         if not data:
-            sections.append(f"<h3>{name}</h3><p>{html.escape(what)}: not run.</p>")
+            sections.append(f"<h3>{html.escape(name)}</h3><p>{_inline(md, what)}: not run "
+                            f"(<code>stateline experiment {html.escape(name)}</code>).</p>")
             continue
+        captions = data.get("captions") or {}
         figs = "".join(
-            f'<img alt="{name} {p}" src="data:image/png;base64,'
+            f'<figure><img alt="{html.escape(name)} {html.escape(p)}" src="data:image/png;base64,'
             f'{base64.b64encode(images[f"{name}/{p}"]).decode()}">'
+            + (f"<figcaption>{_inline(md, captions[p])}</figcaption>" if p in captions else "")
+            + "</figure>"
             for p in data.get("plots", []) if f"{name}/{p}" in images)
-        head = html.escape(json.dumps(data.get("headline", {})))
+        sentence = "; ".join(headline_sentences(name, results))
+        body = (f"{_inline(md, what)}." + (f" {sentence}." if sentence else "")
+                + (f" {QUICK_CAVEAT}" if data.get("quick") else ""))
+        table = md.render(headline_table(data.get("headline") or {}))
         sections.append(
-            f'<h3><a href="{name}/report.md">{html.escape(data.get("title", name))}</a></h3>'
-            f"<p>{html.escape(what)}.</p><pre>{head}</pre>{figs}")
+            f'<h3><a href="{html.escape(name)}/report.md">'
+            f'{html.escape(data.get("title", name))}</a></h3>'
+            f"<p>{_inline(md, body)}</p>{table}{figs}")
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>stateline report</title>"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.5em;"
-        "vertical-align:top}img{max-width:100%}pre{white-space:pre-wrap}</style></head><body>"
+        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;"
+        "padding:.4em;vertical-align:top;text-align:left}img{max-width:100%}"
+        "code{background:#f3f3f3;padding:0 .2em}figcaption{font-style:italic;color:#333}"
+        ".caveat{background:#fff6d5;padding:.5em}</style></head><body>"
         "<h1>stateline: the seed's comparison, measured</h1>"
-        f"<p>{html.escape(_machine_line(m))}</p>"
+        f"<p>{_inline(md, _machine_line(m))}</p>{caveat}"
         f"<table><tr><th>Dimension</th><th>Stateless</th><th>Stateful</th></tr>{rows}</table>"
         f"<h2>Experiments</h2>{''.join(sections)}</body></html>\n"
     )

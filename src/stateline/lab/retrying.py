@@ -51,8 +51,9 @@ class RetryingWriter:
     """One client connection to the gateway; :meth:`perform` runs one op to its end."""
 
     def __init__(self, port: int, keyed: bool, timeout: float = 2.0, max_attempts: int = 12,
-                 backoff_s: float = 0.05) -> None:
+                 backoff_s: float = 0.05, host: str = "127.0.0.1") -> None:
         self.port = port
+        self.host = host
         self.keyed = keyed
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -63,7 +64,7 @@ class RetryingWriter:
     def _send(self, method: str, path: str, body: bytes | None,
               headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if self._conn is None:
-            self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         self.requests += 1
         try:
             self._conn.request(method, path, body=body, headers=headers)

@@ -74,8 +74,9 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, dict[str, str], bytes
 class Client:
     """A keep-alive HTTP/1.1 client to the gateway, for experiments that check answers."""
 
-    def __init__(self, port: int, timeout: float = 10.0) -> None:
+    def __init__(self, port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
         self.port = port
+        self.host = host
         self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
 
@@ -86,7 +87,7 @@ class Client:
         headers = {"Content-Type": "application/json"} if payload is not None else {}
         for attempt in (1, 2):
             if self._conn is None:
-                self._conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                self._conn = http.client.HTTPConnection(self.host, self.port,
                                                         timeout=self.timeout)
             try:
                 self._conn.request(method, path, body=payload, headers=headers)

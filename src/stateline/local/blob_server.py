@@ -3,7 +3,7 @@
 ``stateline up`` runs it like the embedded Redis Cluster: one ``weed server``
 process (master, volume server, filer and S3 gateway in one; a single process
 restarts as a unit, which is what the supervisor's restart policy expects),
-listening on 127.0.0.1 only, data under ``DATA_DIR/blobs/seaweedfs``, its log
+listening on 127.0.0.1 only (``host`` in the lab), data under ``DATA_DIR/blobs/seaweedfs``, its log
 in ``DATA_DIR/logs/blobs.log``. Its four ports (each also needs ``port +
 10000`` for gRPC, the same rule as a Redis node and its bus) are chosen once
 and kept in the ``blobs`` section of ``DATA_DIR/topology.json``: the master
@@ -13,6 +13,12 @@ The S3 API asks for a key pair, made at first start and kept in
 ``DATA_DIR/blobs/seaweedfs/s3.json`` (mode 0600, folders 0700): another local
 user cannot use the S3 port without it. The apps get the pair in their
 ``STATELINE_BLOB_URL``.
+
+The other ports are closed to other local users too (:mod:`blob_security`):
+JWT signing keys in ``security.toml`` beside ``s3.json`` make the volume
+server refuse unsigned reads and writes, and the master's and filer's HTTP
+APIs are switched off (``-disableHttp``, ``-filer.disableHttp``): the S3
+gateway reaches them over gRPC, and stateline itself only speaks S3.
 
 Stopping: ``weed`` takes over 4 s to exit on SIGTERM (15 s measured here, with
 ``-volume.preStopSeconds=0``). Every acknowledged write is already in the
@@ -30,11 +36,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from urllib.parse import quote
 
-from stateline.local import procs
+from stateline.local import blob_security, procs
 from stateline.local.specs import ProcessSpec
 from stateline.local.topology import choose_ports, read_sections, save_section
 
@@ -42,8 +49,9 @@ BLOB_ID = "blobs"
 BUCKET = "stateline"
 REGION = "us-east-1"
 HEALTH_PATH = "/healthz"
-#: A small object in the bucket, read through the filer as the health check.
-CANARY_PATH = f"/buckets/{BUCKET}/.stateline/canary"
+#: A small object in the bucket, read through the S3 port as the health check.
+CANARY_KEY = ".stateline/canary"
+CANARY_PATH = f"/{BUCKET}/{CANARY_KEY}"
 #: How long ``weed`` gets after SIGTERM before SIGKILL, at shutdown.
 STOP_GRACE = 1.0
 #: What to tell a user whose install lacks the binary.
@@ -100,14 +108,24 @@ def _private_dir(path: Path) -> Path:
 
 
 def load_or_make_keys(config: Path) -> tuple[str, str]:
-    """The S3 key pair in ``config`` (SeaweedFS's identity file), made once, mode 0600."""
+    """The S3 key pair in ``config`` (SeaweedFS's identity file), made once, mode 0600.
+
+    The file is written again at every start (same pair), so that a data dir
+    from before the anonymous canary reader gets it: anonymous requests may
+    only read the canary (``Read:stateline/.stateline/canary*``), which is
+    what lets the supervisor's plain-GET health check reach it while every
+    other object, listing and write needs the pair.
+    """
     if config.exists():
         ident = json.loads(config.read_text())["identities"][0]["credentials"][0]
-        return ident["accessKey"], ident["secretKey"]
-    access, secret = "SL" + secrets.token_hex(9).upper(), secrets.token_urlsafe(30)
+        access, secret = ident["accessKey"], ident["secretKey"]
+    else:
+        access, secret = "SL" + secrets.token_hex(9).upper(), secrets.token_urlsafe(30)
     doc = {"identities": [{"name": "stateline",
                            "credentials": [{"accessKey": access, "secretKey": secret}],
-                           "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+                           "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+                          {"name": "anonymous",
+                           "actions": [f"Read:{BUCKET}/{CANARY_KEY}*"]}]}
     tmp = config.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -126,25 +144,37 @@ class BlobServer:
     access_key: str
     secret_key: str
     log_path: Path
+    #: The address it binds and tells its parts and clients (another host's, in the lab).
+    host: str = "127.0.0.1"
+    #: An argv prefix that starts it elsewhere (``ip netns exec NS``).
+    prefix: tuple[str, ...] = ()
 
     @classmethod
     def prepare(cls, data_dir: Path, binary: Path,
-                is_free: Callable[[int], bool] = procs.port_is_free) -> BlobServer:
+                is_free: Callable[[int], bool] = procs.port_is_free,
+                host: str = "127.0.0.1", prefix: tuple[str, ...] = ()) -> BlobServer:
         """Folders, keys and ports for ``data_dir`` (made on first use, reused after)."""
         _private_dir(data_dir / "blobs")
         root = _private_dir(data_dir / "blobs" / "seaweedfs")
         _private_dir(root / "data")
         _private_dir(root / "run")
         access, secret = load_or_make_keys(root / "s3.json")
+        blob_security.load_or_make_security(root)
         ports = load_or_choose_ports(data_dir / "topology.json", is_free)
-        return cls(binary, root, ports, access, secret, data_dir / "logs" / "blobs.log")
+        return cls(binary, root, ports, access, secret, data_dir / "logs" / "blobs.log",
+                   host, prefix)
 
     def argv(self) -> list[str]:
         p = self.ports
         return [
+            *self.prefix,
             # Log lines to stderr (our log file) only, not also to files in $TMPDIR.
-            str(self.binary), "-logtostderr", "server", "-s3",
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            str(self.binary), "-logtostderr",
+            # security.toml (JWT keys) from our private folder, never from $HOME or /etc.
+            f"-config_dir={self.root}", "server", "-s3",
+            # Master and filer HTTP APIs off: S3 reaches them over gRPC (see blob_security).
+            "-disableHttp", "-filer.disableHttp",
+            f"-ip={self.host}", f"-ip.bind={self.host}",
             f"-dir={self.root / 'data'}",
             f"-master.port={p.master}", f"-volume.port={p.volume}",
             f"-filer.port={p.filer}", f"-s3.port={p.s3}",
@@ -181,7 +211,7 @@ class BlobServer:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.ports.s3}"
+        return f"http://{self.host}:{self.ports.s3}"
 
     @property
     def url(self) -> str:
@@ -194,55 +224,51 @@ class BlobServer:
         """The supervised process: restarted by the supervisor like an app, on fixed ports.
 
         Healthy means the S3 port's ``/healthz`` answers and then the canary
-        object reads back through the filer (see :meth:`ensure_bucket`):
+        object reads back through S3 (see :meth:`ensure_bucket`; anonymous
+        reads of that one key are allowed, see :func:`load_or_make_keys`):
         after a restart SeaweedFS answers ``/healthz`` before its filer can
         find the volumes again, and reads of existing blobs fail until then
         (measured: 5 to 6 failed reads right after ``/healthz`` said 200).
         Before the canary exists (the very first start) there is nothing to read.
         """
-        canary = ((self.ports.filer, CANARY_PATH),) if self.canary_marker.exists() else ()
+        canary = ((self.ports.s3, CANARY_PATH),) if self.canary_marker.exists() else ()
         return ProcessSpec(id=BLOB_ID, role="blobs", argv=tuple(self.argv()),
                            env=self.environ(), port=self.ports.s3, log_path=self.log_path,
-                           health_path=HEALTH_PATH, also_ready=canary)
+                           health_path=HEALTH_PATH, also_ready=canary, host=self.host)
 
     @property
     def canary_marker(self) -> Path:
         return self.root / "canary-written"
 
     def ensure_bucket(self, timeout: float = 5.0) -> None:
-        """Create the bucket (a filer folder in SeaweedFS) and the canary object, once.
+        """Create the bucket and the canary object through S3, once.
 
-        SeaweedFS would also create the bucket on the first PUT, but then an S3
-        client listing it before any upload would be told it does not exist.
-        The canary is a small object in a volume, so reading it back proves
-        the whole read path (filer → master → volume) works: that is the
-        health check of every later start (:meth:`spec`).
+        SeaweedFS creates the bucket on its first PUT; the canary is that PUT,
+        so an S3 client listing the bucket before any upload finds it. The
+        canary is a small object in a volume, so reading it back proves the
+        whole read path (S3 → filer → master → volume) works: that is the
+        health check of every later start (:meth:`spec`). (The filer's HTTP
+        API, which this used before, is switched off.)
         """
-        import urllib.error
-        import urllib.request
+        import obstore
+        from obstore.store import S3Store
 
-        base = f"http://127.0.0.1:{self.ports.filer}"
-        req = urllib.request.Request(f"{base}/buckets/{BUCKET}/?op=mkdir", method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout):
-                pass
-        except urllib.error.HTTPError as exc:
-            if exc.code != 409:  # 409: it exists already
-                raise OSError(f"cannot create bucket {BUCKET}: HTTP {exc.code}") from exc
         if self.canary_marker.exists():
             return
-        put = urllib.request.Request(f"{base}{CANARY_PATH}", data=b"stateline blob canary\n",
-                                     method="PUT",
-                                     headers={"Content-Type": "application/octet-stream"})
+        store = S3Store(BUCKET, endpoint=self.endpoint, region=REGION,
+                        access_key_id=self.access_key, secret_access_key=self.secret_key,
+                        virtual_hosted_style_request=False,
+                        client_options={"allow_http": True, "timeout": timedelta(seconds=timeout)},
+                        retry_config={"max_retries": 2,
+                                      "retry_timeout": timedelta(seconds=timeout)})
         try:
-            with urllib.request.urlopen(put, timeout=timeout):
-                pass
-        except urllib.error.HTTPError as exc:
-            raise OSError(f"cannot write the canary {CANARY_PATH}: HTTP {exc.code}") from exc
+            obstore.put(store, CANARY_KEY, b"stateline blob canary\n")
+        except Exception as exc:  # obstore raises its own hierarchy, not OSError
+            raise OSError(f"cannot write the canary {CANARY_PATH}: {exc}") from exc
         self.canary_marker.write_text("the canary object exists; see blob_server.py\n")
 
     def busy_ports(self) -> list[int]:
-        return [p for p in self.ports.as_dict().values() if procs.port_open(p)]
+        return [p for p in self.ports.as_dict().values() if procs.port_open(p, self.host)]
 
 
 class BlobServerError(RuntimeError):
@@ -285,7 +311,7 @@ def run_standalone(server: BlobServer, timeout: float = 60.0) -> subprocess.Pope
     proc = procs.spawn(server.argv(), env=server.environ(), log_path=server.log_path,
                        cwd=server.root)
     spec = server.spec()
-    probes = [f"http://127.0.0.1:{port}{path}"
+    probes = [f"http://{server.host}:{port}{path}"
               for port, path in ((spec.port, spec.health_path), *spec.also_ready)]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

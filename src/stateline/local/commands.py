@@ -8,6 +8,7 @@ relative), ``--data-dir DIR`` or ``STATELINE_DATA_DIR``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -26,6 +27,14 @@ from stateline.settings import Settings
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", help="Where state, logs and the control socket live "
     "(env STATELINE_DATA_DIR; default .stateline).")]
+
+
+AsJson = Annotated[bool, typer.Option(
+    "--json", help="Print the supervisor's answer as JSON (for scripts).")]
+
+
+def _echo_json(answer: dict[str, object]) -> None:
+    typer.echo(json.dumps(answer, indent=2))
 
 
 def _error(message: str) -> None:
@@ -265,6 +274,7 @@ def scale(
         metavar="apps=N|shards=N",
         help="The number of app instances (apps=5) or rooms shards (shards=4) wanted.")],
     data_dir: DataDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """Run N app instances or shards: add some, or remove the highest-numbered ones (drained).
 
@@ -285,6 +295,9 @@ def scale(
     if isinstance(apps, str):
         raise _usage_error(apps)
     answer = _call(data_dir, {"cmd": "scale", "apps": apps})
+    if as_json:
+        _echo_json(answer)
+        return
     typer.echo(f"apps: {answer['apps']}")
 
 
@@ -292,6 +305,7 @@ def kill(
     ident: Annotated[str, typer.Argument(
         metavar="ID", help="app-K, shard-K, gateway or redis-K (see `stateline status`).")],
     data_dir: DataDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """SIGKILL one process, as a crash would; the supervisor restarts it.
 
@@ -300,6 +314,9 @@ def kill(
     comes back as a replica).
     """
     answer = _call(data_dir, {"cmd": "kill", "id": ident})
+    if as_json:
+        _echo_json(answer)
+        return
     typer.echo(f"killed {ident} (pid {answer['pid']})")
 
 
@@ -307,6 +324,7 @@ def restart(
     ident: Annotated[str, typer.Argument(
         metavar="ID", help="app-K, gateway or redis-K (see `stateline status`).")],
     data_dir: DataDir = None,
+    as_json: AsJson = False,
 ) -> None:
     """Start one process afresh: how a failed one comes back.
 
@@ -316,6 +334,9 @@ def restart(
     gateway is stopped gracefully first (unlike `kill`, which is a crash).
     """
     answer = _call(data_dir, {"cmd": "restart", "id": ident})
+    if as_json:
+        _echo_json(answer)
+        return
     typer.echo(f"restarted {ident} (pid {answer['pid']})")
 
 
@@ -345,6 +366,7 @@ def down(
     data_dir: DataDir = None,
     wait: Annotated[float, typer.Option(
         "--wait", help="Seconds to wait for everything to stop.")] = 20.0,
+    as_json: AsJson = False,
 ) -> None:
     """Stop the supervisor of DATA_DIR and everything it runs (like Ctrl-C on `up`)."""
     _call(data_dir, {"cmd": "down"})
@@ -357,13 +379,21 @@ def down(
             time.sleep(0.1)
             continue
         lock.release()
-        typer.echo("stopped")
+        typer.echo(json.dumps({"stopped": True}) if as_json else "stopped")
         return
+    if as_json:
+        typer.echo(json.dumps({"stopped": False, "waited_s": wait}))
     typer.echo(f"asked to stop, but still running after {wait:g}s", err=True)
     raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add ``up``, ``status``, ``scale``, ``kill``, ``restart``, ``down``, ``logs``."""
+    from stateline.settings import env_names
+
+    environment = ("Environment (a flag wins over its variable): "
+                   + ", ".join(env_names()) + ".")
     for command in (up, status, scale, kill, restart, down, logs):
-        app.command(command.__name__)(command)
+        extra = ({"help": f"{inspect.cleandoc(command.__doc__ or '')}\n\n{environment}"}
+                 if command is up else {})
+        app.command(command.__name__, **extra)(command)

@@ -123,14 +123,15 @@ class ReadyWatch:
 
 
 async def wait_healthy(proc: subprocess.Popen[bytes], port: int, timeout: float,
-                       path: str = HEALTH_PATH, stuck_after: float = 15.0) -> Outcome:
+                       path: str = HEALTH_PATH, stuck_after: float = 15.0,
+                       host: str = "127.0.0.1") -> Outcome:
     """Poll until healthy; not ok at once if the process exits, when stuck, or after ``timeout``."""
     loop = asyncio.get_running_loop()
     watch = ReadyWatch(loop.time(), timeout, stuck_after)
     while True:
         if proc.poll() is not None:
             return Outcome(False, "exited")
-        verdict = watch.observe(await probe(port, path), loop.time())
+        verdict = watch.observe(await probe(port, path, host=host), loop.time())
         if verdict is not None:
             return verdict
         await asyncio.sleep(0.1)

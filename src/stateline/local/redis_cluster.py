@@ -43,7 +43,25 @@ from stateline.local.topology import RedisTopology, load_or_choose
 from stateline.stores.redis import cluster_url
 
 SLOTS = 16384
+#: Every node's address unless a placement says otherwise (``stateline up``).
 HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class NodeHost:
+    """Where one node runs: the address it binds and announces, and an argv prefix.
+
+    The prefix starts it elsewhere (``ip netns exec NS`` for the lab's host
+    topology, :mod:`stateline.lab.hosts`); the address goes into ``--bind`` and
+    ``cluster-announce-ip``, so peers and clients are told an address they can
+    reach instead of the one the node's socket happens to see.
+    """
+
+    address: str = HOST
+    prefix: tuple[str, ...] = ()
+    #: What to ``--bind`` if not ``address`` (``0.0.0.0`` behind NAT, say); peers and
+    #: clients are still told ``address``.
+    bind: str | None = None
 
 
 def redis_server_binary() -> Path:
@@ -69,10 +87,11 @@ class RedisNode:
     port: int
     pid: int | None
     role: str
+    host: str = HOST
 
     @property
     def address(self) -> str:
-        return f"{HOST}:{self.port}"
+        return f"{self.host}:{self.port}"
 
 
 def slot_ranges(masters: int) -> list[tuple[int, int]]:
@@ -118,15 +137,18 @@ class EmbeddedRedisCluster:
         replicas_per_master: int = 1,
         node_timeout_ms: int = 1000,
         ready_timeout: float = 30.0,
+        placement: list[NodeHost] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.masters = masters
         self.replicas_per_master = replicas_per_master
         self.node_timeout_ms = node_timeout_ms
         self.ready_timeout = ready_timeout
+        #: Node k runs at ``placement[k % len(placement)]``; default: all on loopback.
+        self.placement = placement or [NodeHost()]
         self.topology: RedisTopology | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._clients: dict[int, redis.Redis] = {}
+        self._clients: dict[tuple[str, int], redis.Redis] = {}
         #: The data dir's secret; read (or made) by :meth:`start`.
         self.password: str | None = None
 
@@ -146,7 +168,8 @@ class EmbeddedRedisCluster:
             topo, is_new = load_or_choose(topology_file, count, self.masters,
                                           procs.port_is_free)
             self.topology = topo
-            busy = [p for p in topo.ports if procs.port_open(p)]
+            busy = [topo.port_of(i) for i in topo.node_ids()
+                    if procs.port_open(topo.port_of(i), self.host_of(i))]
             if busy and is_new and attempt < attempts:
                 topology_file.unlink()
                 continue
@@ -226,11 +249,19 @@ class EmbeddedRedisCluster:
         It carries the password: hand it on through the environment or a file,
         show :func:`stateline.stores.redis.redacted` of it.
         """
-        return cluster_url([(HOST, p) for p in self._topo().ports], self.password)
+        return cluster_url([(self.host_of(i), self._topo().port_of(i))
+                            for i in self._topo().node_ids()], self.password)
 
     @property
     def ports(self) -> list[int]:
         return list(self._topo().ports)
+
+    def where(self, node_id: str) -> NodeHost:
+        """The placement of ``node_id`` (``redis-K``: K is its index in the topology)."""
+        return self.placement[self._topo().node_ids().index(node_id) % len(self.placement)]
+
+    def host_of(self, node_id: str) -> str:
+        return self.where(node_id).address
 
     def process(self, node_id: str) -> subprocess.Popen[bytes] | None:
         return self._procs.get(node_id)
@@ -249,18 +280,19 @@ class EmbeddedRedisCluster:
             role = "down"
             if alive:
                 try:
-                    text = self._client(port).execute_command("CLUSTER", "NODES")
+                    text = self._node_client(node_id).execute_command("CLUSTER", "NODES")
                     mine = next(r for r in parse_cluster_nodes(_text(text))
                                 if "myself" in r["flags"])
                     role = "master" if "master" in mine["flags"] else "replica"
                 except (redis.RedisError, OSError, StopIteration):
                     role = "down"
-            out.append(RedisNode(node_id, port, proc.pid if alive and proc else None, role))
+            out.append(RedisNode(node_id, port, proc.pid if alive and proc else None, role,
+                                 self.host_of(node_id)))
         return out
 
     def cluster_info(self, node_id: str) -> dict[str, str]:
-        port = self._topo().port_of(node_id)
-        return parse_cluster_info(_text(self._client(port).execute_command("CLUSTER", "INFO")))
+        return parse_cluster_info(_text(self._node_client(node_id)
+                                        .execute_command("CLUSTER", "INFO")))
 
     def is_healthy(self) -> bool:
         """cluster_state ok and all slots covered on every live node; each master has a replica.
@@ -309,9 +341,12 @@ class EmbeddedRedisCluster:
 
     def _argv(self, node_id: str) -> list[str]:
         port = self._topo().port_of(node_id)
+        where = self.where(node_id)
         return [
+            *where.prefix,
             str(redis_server_binary()), str(self._conf_path),
-            "--port", str(port), "--bind", HOST,
+            "--port", str(port), "--bind", where.bind or where.address,
+            "--cluster-announce-ip", where.address,
             "--dir", str(self._node_dir(node_id)),
             "--cluster-enabled", "yes",
             "--cluster-config-file", "nodes.conf",
@@ -332,6 +367,7 @@ class EmbeddedRedisCluster:
 
     def _wait_port(self, node_id: str, timeout: float = 10.0) -> None:
         port = self._topo().port_of(node_id)
+        client = self._node_client(node_id)
         proc = self._procs[node_id]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -339,18 +375,21 @@ class EmbeddedRedisCluster:
                 raise NodeExited(f"{node_id} exited with code {proc.returncode}; see "
                                    f"{self.data_dir / 'logs' / (node_id + '.log')}")
             with contextlib.suppress(redis.RedisError, OSError):
-                if self._client(port).ping():
+                if client.ping():
                     return
             time.sleep(0.02)
         raise ClusterError(f"{node_id} did not answer on port {port} within {timeout:.0f}s")
 
-    def _client(self, port: int) -> redis.Redis:
+    def _node_client(self, node_id: str) -> redis.Redis:
+        return self._client(self._topo().port_of(node_id), self.host_of(node_id))
+
+    def _client(self, port: int, host: str = HOST) -> redis.Redis:
         """One client per node, kept: status is polled often, and a pool reconnects by itself."""
-        client = self._clients.get(port)
+        client = self._clients.get((host, port))
         if client is None:
-            client = redis.Redis(host=HOST, port=port, password=self.password,
+            client = redis.Redis(host=host, port=port, password=self.password,
                                  socket_timeout=1.0, socket_connect_timeout=1.0)
-            self._clients[port] = client
+            self._clients[(host, port)] = client
         return client
 
     def _is_fresh(self) -> bool:
@@ -364,14 +403,15 @@ class EmbeddedRedisCluster:
     def _form(self) -> None:
         topo = self._topo()
         ids = topo.node_ids()
-        clients = {i: self._client(topo.port_of(i)) for i in ids}
+        clients = {i: self._node_client(i) for i in ids}
         my_ids = {i: _text(c.execute_command("CLUSTER", "MYID")) for i, c in clients.items()}
         # Distinct epochs up front, so masters need not resolve collisions by gossip.
         for n, node_id in enumerate(ids):
             clients[node_id].execute_command("CLUSTER", "SET-CONFIG-EPOCH", n + 1)
         first = clients[ids[0]]
         for node_id in ids[1:]:
-            first.execute_command("CLUSTER", "MEET", HOST, topo.port_of(node_id))
+            first.execute_command("CLUSTER", "MEET", self.host_of(node_id),
+                                  topo.port_of(node_id))
         for node_id, (low, high) in zip(ids[: topo.masters], slot_ranges(topo.masters),
                                         strict=True):
             clients[node_id].execute_command("CLUSTER", "ADDSLOTS", *range(low, high + 1))
@@ -389,7 +429,7 @@ class EmbeddedRedisCluster:
             time.sleep(0.05)
 
     def _replicas_ok(self, live: list[str]) -> bool:
-        rows = parse_cluster_nodes(_text(self._client(self._topo().port_of(live[0]))
+        rows = parse_cluster_nodes(_text(self._node_client(live[0])
                                          .execute_command("CLUSTER", "NODES")))
         masters = [r for r in rows if "master" in r["flags"] and "fail" not in r["flags"]]
         if len(masters) < self._topo().masters:
@@ -399,8 +439,8 @@ class EmbeddedRedisCluster:
             if not replicas:
                 return False
             for r in replicas:
-                port = int(r["addr"].rsplit(":", 1)[1])
-                info = self._client(port).info("replication")
+                host, _, port = r["addr"].rpartition(":")
+                info = self._client(int(port), host).info("replication")
                 if info.get("master_link_status") != "up":
                     return False
         return True

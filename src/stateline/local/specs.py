@@ -38,21 +38,23 @@ class StatelineCommands:
     """The real processes: ``python -m stateline app`` and ``python -m stateline gateway``."""
 
     python: str = field(default_factory=lambda: sys.executable)
+    #: The address every process binds (and the apps register).
+    host: str = "127.0.0.1"
 
     def app(self, instance_id: str, port: int) -> list[str]:
-        return [self.python, "-m", "stateline", "app", "--host", "127.0.0.1",
+        return [self.python, "-m", "stateline", "app", "--host", self.host,
                 "--port", str(port), "--instance-id", instance_id]
 
     def gateway(self, port: int, registry_url: str, pool: str) -> list[str]:
-        return [self.python, "-m", "stateline", "gateway", "--listen", f"127.0.0.1:{port}",
+        return [self.python, "-m", "stateline", "gateway", "--listen", f"{self.host}:{port}",
                 "--registry", registry_url, "--pool", pool]
 
     def gateway_config(self, port: int, config: Path) -> list[str]:
         return [self.python, "-m", "stateline", "gateway", "--config", str(config),
-                "--listen", f"127.0.0.1:{port}"]
+                "--listen", f"{self.host}:{port}"]
 
     def shard(self, instance_id: str, port: int) -> list[str]:
-        return [self.python, "-m", "stateline", "shard", "--host", "127.0.0.1",
+        return [self.python, "-m", "stateline", "shard", "--host", self.host,
                 "--port", str(port), "--instance-id", instance_id]
 
 
@@ -67,12 +69,14 @@ class ProcessSpec:
     port: int
     log_path: Path
     health_path: str = HEALTH_PATH
+    #: Where the supervisor dials it (health checks, status).
+    host: str = "127.0.0.1"
     #: More ``(port, path)`` probes that must answer 200 after the first (the blob canary).
     also_ready: tuple[tuple[int, str], ...] = ()
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def on_port(self, port: int, commands: Commands, settings: Settings) -> ProcessSpec:
         """The same process moved to another port (its old one was taken meanwhile)."""

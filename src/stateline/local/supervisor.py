@@ -310,7 +310,7 @@ class Supervisor:
         return m
 
     def _spawn(self, m: ManagedProcess) -> None:
-        if problem := procs.bind_problem(m.spec.port):
+        if problem := procs.bind_problem(m.spec.port, m.spec.host):
             if m.spec.role == "gateway":
                 raise StartupError(f"{problem}; choose another with --port")
             if m.spec.role == "blobs":  # its ports are kept in topology.json
@@ -352,7 +352,7 @@ class Supervisor:
         outcome = Outcome(True)
         for port, path in ((m.spec.port, m.spec.health_path), *m.spec.also_ready):
             outcome = await wait_healthy(proc, port, self.ready_timeout, path=path,
-                                         stuck_after=self.stuck_after)
+                                         stuck_after=self.stuck_after, host=m.spec.host)
             if not outcome.ok:
                 break
         return outcome
@@ -425,7 +425,8 @@ class Supervisor:
             return {"ok": True, "pid": self._kill(req.id)}
 
     def _urls(self) -> dict[str, str]:
-        return {"gateway_url": f"http://127.0.0.1:{self.settings.port}",
+        return {"gateway_url": f"http://{self.procs['gateway'].spec.address}"
+                       if "gateway" in self.procs else f"http://127.0.0.1:{self.settings.port}",
                 "redis_url": redacted(self.settings.redis_url or ""),
                 "database_url": self.settings.database_url or "",
                 "blob_url": redact_blob_url(self.settings.blob_url or "")}

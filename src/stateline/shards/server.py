@@ -133,7 +133,9 @@ async def serve(settings: Settings, instance_id: str) -> int:
         loop.add_signal_handler(sig, stop.set)
     serving = asyncio.create_task(server.serve(), name="granian")
     print(f"stateline shard {holder} starting on http://{address}", file=sys.stderr, flush=True)
-    registrar = Registrar(redis, POOL, instance_id, address)
+    # Registered as other hosts reach it (STATELINE_ANNOUNCE_HOST), not as it binds.
+    registrar = Registrar(redis, POOL, instance_id,
+                          f"{settings.advertised_host}:{settings.port}")
     watcher = RegistryWatcher(redis, POOL, interval_s=REGISTRY_INTERVAL_S)
     seen_self = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []

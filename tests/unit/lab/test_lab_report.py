@@ -21,7 +21,8 @@ def test_every_dimension_of_the_seed_table_is_present_in_order():
     rows = comparison_rows(RESULTS)
     assert [r[0] for r in rows] == ["Scalability", "Load Balancing", "Fault Tolerance",
                                     "Data Dependencies", "Examples",
-                                    "State in memory (game server)", "Retried writes"]
+                                    "State in memory (game server)", "Retried writes",
+                                    "Consistency"]
 
 
 def test_the_stateful_shard_row_quotes_speed_recovery_and_losses():
@@ -59,7 +60,7 @@ def test_markdown_has_the_table_machine_line_and_links():
     assert "| Dimension | Stateless | Stateful |" in md
     assert "2 core(s)" in md and "redis-server 6.2.14" in md and "stateline 0.1.0" in md
     assert "(failover/data.json)" in md
-    assert "Quick runs" in md and "failover" in md
+    assert "Quick run (`--quick`)" in md and "failover" in md
 
 
 def test_html_is_self_contained_with_plots_inline():
@@ -78,3 +79,38 @@ def test_the_retried_writes_row_quotes_the_exactly_once_figures():
     assert "retries without keys double-apply 3 writes, with keys 0" in unkeyed[1]
     assert unkeyed[2] == keyed[2] == "exactly-once"
     assert "lost 0" in keyed[1]
+
+
+def test_html_renders_markdown_and_headlines_as_sentence_and_table():
+    results = {**RESULTS, "failover": {**RESULTS["failover"],
+                                       "captions": {"timeline.png": "see the `p99` settle"}}}
+    html = render_html(results, MACHINE, {"failover/timeline.png": b"\x89PNG fake"})
+    assert "`" not in html  # every backtick became <code>
+    assert "<code>stateline experiment scaling</code>" in html
+    assert '{"requests"' not in html  # no raw JSON headline any more
+    assert "<td>failed during drain</td>" in html and "<td>4,800</td>" in html
+    assert "0 failed of 4,800 requests" in html  # the sentence, from the comparison cell
+    assert "<figcaption>see the <code>p99</code> settle</figcaption>" in html
+
+
+def test_html_carries_the_quick_caveat_only_for_quick_runs():
+    html = render_html(RESULTS, MACHINE, {})
+    failover = html.split("<h3>")[1 + list(RESULTS).index("failover")]
+    assert "noisier" in failover
+    routing = next(s for s in html.split("<h3>") if "Routing</a>" in s)
+    assert "noisier" not in routing
+    assert "class='caveat'" in html
+    assert "class='caveat'" not in render_html({"routing": RESULTS["routing"]}, MACHINE, {})
+
+
+def test_the_consistency_row_quotes_the_partition_figures():
+    results = {**RESULTS, "partition": {"headline": {
+        "partition_s": 4.1, "node_timeout_s": 1.0, "lost_plain": 179, "acked_plain": 2125,
+        "lost_wait": 0, "acked_wait": 1454, "stateless_failed": 2,
+        "stateless_requests": 2033, "time_to_eject_s": 9.8}}}
+    rows = dict((r[0], r[1:]) for r in comparison_rows(results))
+    stateless, stateful = rows["Consistency"]
+    assert "2 of 2,033 requests" in stateless[1] and "9.8 s" in stateless[1]
+    assert "for 4.1 s" in stateful[1] and "179 of 2,125 acknowledged writes lost" in stateful[1]
+    assert "with WAIT 1: 0 of 1,454" in stateful[1]
+    assert stateless[2] == stateful[2] == "partition"

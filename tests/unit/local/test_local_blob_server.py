@@ -64,7 +64,7 @@ def test_restarts_wait_for_the_canary_once_it_exists(tmp_path: Path) -> None:
     server = BlobServer.prepare(tmp_path, Path("/bin/true"), lambda p: True)
     assert server.spec().also_ready == ()
     server.canary_marker.write_text("")
-    assert server.spec().also_ready == ((server.ports.filer, blob_server.CANARY_PATH),)
+    assert server.spec().also_ready == ((server.ports.s3, blob_server.CANARY_PATH),)
 
 
 def test_without_the_wheel_up_uses_the_folder_and_says_how_to_get_s3(

@@ -26,6 +26,7 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
                        "in-memory rooms shards vs Redis players: speed, SIGKILL, 3 → 4"),
     "exactly-once": ("exactly_once",
                      "retried writes with and without Idempotency-Key while instances die"),
+    "partition": ("partition", "cut a Redis master and an app host off (Jepsen set; needs root)"),
 }
 
 

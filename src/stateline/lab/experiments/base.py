@@ -41,6 +41,13 @@ class Result:
     headline: dict[str, Any]
     markdown: str
     plots: dict[str, bytes] = field(default_factory=dict)
+    #: plot file → one line saying what to see in it (under the image in both reports).
+    captions: dict[str, str] = field(default_factory=dict)
+
+
+#: What a reader must know about a ``--quick`` figure (each report says it where it applies).
+QUICK_CAVEAT = ("Quick run (`--quick`): shorter load and fewer keys, so figures are noisier "
+                "than a full run's; do not quote them as this machine's numbers.")
 
 
 def cores() -> int:
@@ -105,14 +112,17 @@ def write_result(result: Result, out: Path, quick: bool, started: float) -> Path
         "machine": machine(),
         "headline": result.headline,
         "plots": sorted(result.plots),
+        "captions": {n: result.captions[n] for n in sorted(result.plots) if n in result.captions},
         **result.data,
     }
     (folder / "data.json").write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
-    images = "\n".join(f"![{n}]({n})" for n in sorted(result.plots))
+    images = "\n\n".join(f"![{n}]({n})" + (f"\n\n*{result.captions[n]}*"
+                                              if n in result.captions else "")
+                         for n in sorted(result.plots))
     m = data["machine"]
     (folder / "report.md").write_text(
         f"# {result.title}\n\n"
-        f"{'Quick run (`--quick`).' if quick else 'Full run.'} Measured on {m['cpu']}, "
+        f"{QUICK_CAVEAT if quick else 'Full run.'} Measured on {m['cpu']}, "
         f"{m['cores']} core(s), Python {m['python']}, redis-server {m['redis_server']}, "
         f"stateline {m['stateline']}; {data['finished_at']}. Raw figures: "
         f"[data.json](data.json).\n\n{result.markdown.strip()}\n\n{images}\n"

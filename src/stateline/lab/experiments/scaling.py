@@ -38,6 +38,16 @@ WORKLOADS: dict[str, dict[str, Any]] = {
 }
 
 
+#: What to see in each plot (printed under it).
+CAPTIONS = {
+    "throughput.png": "Throughput climbs with instances until the cores (dashed line) run "
+                      "out; past it the curve flattens: the machine, not the design, is the "
+                      "limit.",
+    "p99.png": "p99 stays flat while instances have cores to run on and rises once they "
+               "share them.",
+}
+
+
 def _cores(point: dict[str, Any]) -> str:
     """``app 1.9 · gateway 0.8 · redis 0.2 · lab 0.6`` for the table."""
     used = point.get("cores_used", {})
@@ -127,10 +137,10 @@ def run(ctx: Context) -> Result:
     )
     png_t = plots.lines(ns, {w: [points[w][n]["throughput_rps"] for n in ns] for w in WORKLOADS},
                         "app instances", "requests/s", "Throughput vs instances",
-                        vline=(n_cores, f"{n_cores} cores"))
+                        vline=(n_cores, f"{n_cores} cores"), caption=CAPTIONS["throughput.png"])
     png_p = plots.lines(ns, {w: [points[w][n]["p99_ms"] for n in ns] for w in WORKLOADS},
                         "app instances", "p99 latency (ms)", "p99 vs instances",
-                        vline=(n_cores, f"{n_cores} cores"))
+                        vline=(n_cores, f"{n_cores} cores"), caption=CAPTIONS["p99.png"])
     headline = {
         "cores": n_cores, "max_instances": max_n,
         "cpu_rps_1": points[cpu][1]["throughput_rps"],
@@ -147,4 +157,4 @@ def run(ctx: Context) -> Result:
             "efficiency": {w: {str(n): v for n, v in e.items()} for w, e in eff.items()},
             "knee": knees, "stopped": stopped, "teardown": system.teardown}
     return Result("scaling", "Scaling: throughput and p99 vs app instances", data, headline,
-                  md, {"throughput.png": png_t, "p99.png": png_p})
+                  md, {"throughput.png": png_t, "p99.png": png_p}, dict(CAPTIONS))

@@ -81,6 +81,11 @@ class Writer:
         self._thread.join(30)
 
 
+#: What to see in each writes_MODE.png (printed under it).
+CAPTION = ("After the SIGKILL, writes fail (red row) until a replica is promoted; the gap "
+           "between the dashed line and the first success again is the unavailability window.")
+
+
 def master_of(nodes: list[Node], addr: str) -> Node | None:
     return next((n for n in nodes if n.addr == addr and n.role == "master"), None)
 
@@ -221,7 +226,8 @@ def run(ctx: Context) -> Result:
     )
     pngs = {f"writes_{r['mode']}.png": plots.events(
         r["points"], r["failures"], [(r["kill_at"], f"SIGKILL {r['victim']}")],
-        "write latency (ms)", f"Writes around a master SIGKILL ({r['mode']})") for r in rounds}
+        "write latency (ms)", f"Writes around a master SIGKILL ({r['mode']})",
+        caption=CAPTION) for r in rounds}
     for r in rounds:
         r.pop("points")
     headline = {
@@ -234,4 +240,5 @@ def run(ctx: Context) -> Result:
         "rejoined_as_replica": plain["rejoined_as_replica"] and wait["rejoined_as_replica"],
     }
     return Result("stateful-failover", "Stateful failover: SIGKILL a Redis Cluster master",
-                  {"rounds": rounds, "teardown": teardown}, headline, md, pngs)
+                  {"rounds": rounds, "teardown": teardown}, headline, md, pngs,
+                  dict.fromkeys(pngs, CAPTION))
