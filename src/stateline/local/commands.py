@@ -71,6 +71,10 @@ def up(
     shards: Annotated[int | None, typer.Option(
         "--shards", help="How many rooms shards to start, 0-16 (default 3; 0: no rooms).")
     ] = None,
+    ui_port: Annotated[int | None, typer.Option(
+        "--ui-port", help="Dashboard port on 127.0.0.1 (default the gateway port + 1).")] = None,
+    no_ui: Annotated[bool, typer.Option(
+        "--no-ui", help="Do not serve the dashboard.")] = False,
 ) -> None:
     """Start everything in the foreground: Redis Cluster, SQL, N app instances, the gateway.
 
@@ -79,6 +83,10 @@ def up(
     instances, then the gateway, each waited on until healthy. Crashed processes
     are restarted with backoff. Ctrl-C stops everything within 10 s; starting
     again on the same data dir keeps all state. Child logs go to DATA_DIR/logs/.
+
+    A dashboard is served on 127.0.0.1 (the gateway port + 1 unless --ui-port);
+    `up` prints its address with a one-time token that enables its controls.
+    In a terminal the process table updates live.
     """
     from stateline.local.supervisor import Supervisor
 
@@ -95,8 +103,14 @@ def up(
                    or shards_problem(settings.shards, "--shards" if shards is not None
                                      else "STATELINE_SHARDS")):
         raise _usage_error(problem)
+    if ui_port is not None and (problem := port_problem(ui_port, "--ui-port")):
+        raise _usage_error(problem)
+    if not no_ui and ui_port is None and settings.port == 65535:
+        raise _usage_error("the dashboard's default port (gateway port + 1) is past 65535; "
+                           "pass --ui-port or --no-ui")
     try:
-        code = Supervisor(settings).run()
+        code = Supervisor(settings, ui_port=None if no_ui else (ui_port or settings.port + 1)
+                          ).run()
     except DataDirBusy as exc:
         _error(str(exc))
         raise typer.Exit(1) from None
@@ -111,10 +125,21 @@ def status(
         "--env", help="Print `export STATELINE_REDIS_URL=... STATELINE_DATABASE_URL=...` "
         "lines (with the Redis password) for processes started by hand: "
         "eval \"$(stateline status --env)\".")] = False,
+    watch: Annotated[bool, typer.Option(
+        "--watch", "-w", help="Keep watching: a live table in a terminal; elsewhere the "
+        "table once, then one line per change.")] = False,
+    interval: Annotated[float, typer.Option(
+        "--interval", help="Seconds between two looks with --watch.")] = 1.0,
 ) -> None:
     """Show every process the supervisor runs: role, id, pid, address, state, restarts."""
     from stateline.local.table import fitted_table, logs_line
 
+    if watch:
+        if as_json or as_env:
+            raise _usage_error("--watch cannot be combined with --json or --env")
+        if not 0.1 <= interval <= 3600:
+            raise _usage_error(f"--interval is 0.1-3600 seconds (got {interval:g})")
+        raise typer.Exit(watch_status(_data_dir(data_dir), interval))
     answer = _call(data_dir, {"cmd": "status"})
     if as_env:
         typer.echo(env_lines(answer, _data_dir(data_dir)))
@@ -133,6 +158,89 @@ def status(
         typer.echo(f"blobs    {answer.get('blob_url')}")
     if not with_logs:
         typer.echo(logs_line(shown))
+
+
+def watch_status(data_dir: Path, interval: float) -> int:
+    """``status --watch`` until Ctrl-C (0) or the supervisor goes away (0 after a line)."""
+    import asyncio
+    import sys
+
+    from stateline.local.live import by_id, changes, live_table, stamp
+    from stateline.local.table import fitted_table
+
+    client = ControlClient(data_dir, timeout=30)
+
+    def rows() -> list[dict[str, object]]:
+        processes = client.call({"cmd": "status"}).get("processes")
+        return processes if isinstance(processes, list) else []
+
+    console = Console(highlight=False)
+    shown = str(data_dir.resolve())
+    try:
+        first = rows()
+    except ControlError as exc:
+        _error(exc.message)
+        return 1
+    try:
+        if sys.stdout.isatty():
+            async def fetch() -> list[dict[str, object]]:
+                return await asyncio.to_thread(rows)
+            asyncio.run(live_table(console, fetch, shown, interval))
+            return 0
+        table, _ = fitted_table(Console(highlight=False, width=200), first, shown)
+        Console(highlight=False, width=200).print(table)
+        sys.stdout.flush()
+        seen = by_id(first)
+        while True:
+            time.sleep(interval)
+            now = rows()
+            for line in changes(seen, now):
+                typer.echo(stamp(line))
+            sys.stdout.flush()
+            seen = by_id(now)
+    except KeyboardInterrupt:
+        return 0
+    except ControlError:
+        typer.echo(stamp("the supervisor stopped"))
+        return 0
+
+
+def logs(
+    ids: Annotated[list[str] | None, typer.Argument(
+        metavar="ID", help="Only these processes (app-1, gateway, redis-3, ...).")] = None,
+    follow_: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Keep printing new lines as they are written.")] = False,
+    tail: Annotated[int | None, typer.Option(
+        "--tail", "-n", help="Start with the last N lines of each log (default all).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print the processes' logs (DATA_DIR/logs/*.log), each line prefixed with its process id.
+
+    Like `docker compose logs -f`: with -f it follows every log, including the
+    logs of instances started later; Ctrl-C stops it. It reads files only, so
+    it also works after `stateline up` has stopped.
+    """
+    import sys
+
+    from stateline.local.logs import LogPrinter, follow, log_files
+
+    logs_dir = _data_dir(data_dir) / "logs"
+    wanted = list(ids or [])
+    if tail is not None and tail < 0:
+        raise _usage_error(f"--tail is 0 or more lines (got {tail})")
+    if not follow_:
+        if not logs_dir.is_dir():
+            _error(f"no logs in {logs_dir.resolve()} (has `stateline up` run on this data dir?)")
+            raise typer.Exit(1)
+        known = {p.stem for p in log_files(logs_dir, [])}
+        if unknown := [i for i in wanted if i not in known]:
+            raise _usage_error(f"no log for {', '.join(unknown)}; known: "
+                               f"{', '.join(sorted(known)) or 'none'}")
+    printer = LogPrinter(sys.stdout, colour=sys.stdout.isatty())
+    try:
+        follow(logs_dir, wanted, printer, tail, (lambda: True) if follow_ else None)
+    except KeyboardInterrupt:
+        return
 
 
 def env_lines(answer: dict[str, object], data_dir: Path) -> str:
@@ -280,12 +388,12 @@ def down(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``up``, ``status``, ``scale``, ``kill``, ``restart`` and ``down`` to `stateline`."""
+    """Add ``up``, ``status``, ``scale``, ``kill``, ``restart``, ``down``, ``logs``."""
     from stateline.settings import env_names
 
     environment = ("Environment (a flag wins over its variable): "
                    + ", ".join(env_names()) + ".")
-    for command in (up, status, scale, kill, restart, down):
+    for command in (up, status, scale, kill, restart, down, logs):
         extra = ({"help": f"{inspect.cleandoc(command.__doc__ or '')}\n\n{environment}"}
                  if command is up else {})
         app.command(command.__name__, **extra)(command)

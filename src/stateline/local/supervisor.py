@@ -74,6 +74,7 @@ class Supervisor:
         ready_timeout: float = 60.0,
         stuck_after: float = 15.0,
         gateway_grace: float = 5.0,
+        ui_port: int | None = None,
     ) -> None:
         #: The data dir as the user wrote it, for the commands the guide suggests.
         self.shown_data_dir = str(settings.data_dir)
@@ -89,6 +90,8 @@ class Supervisor:
         #: A child reporting the same problem on its health endpoint this long is given up on.
         self.stuck_after = stuck_after
         self.gateway_grace = gateway_grace
+        #: Where the dashboard listens (None: no dashboard); see :mod:`stateline.dashboard`.
+        self.ui_port = ui_port
         self.cluster: EmbeddedRedisCluster | None = None
         self.redis_watch: RedisWatch | None = None
         self.procs: dict[str, ManagedProcess] = {}
@@ -202,6 +205,8 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
         server = ControlServer(self.data_dir, self._handle)
+        dashboard: Any = None
+        live: asyncio.Task[None] | None = None
         try:
             apps = [self._add_app(i) for i in range(1, self.settings.apps + 1)]
             # The apps do not wait for the blob server (only image calls need it): start both.
@@ -223,9 +228,17 @@ class Supervisor:
                 return 130
             await server.start()
             # Too narrow for the log column? The guide below names the logs dir anyway.
-            table, _ = fitted_table(self.console, await self._processes(), str(self.data_dir))
-            self.console.print(table)
+            if not self.console.is_terminal:  # in a terminal the live table below shows it
+                table, _ = fitted_table(self.console, await self._processes(),
+                                        str(self.data_dir))
+                self.console.print(table)
             self.console.print(guide(self._urls(), self.shown_data_dir), soft_wrap=True)
+            dashboard = await self._start_dashboard()
+            if self.console.is_terminal:
+                from stateline.local.live import live_table
+
+                live = asyncio.create_task(
+                    live_table(self.console, self._processes, self.shown_data_dir))
             monitor = asyncio.create_task(self._monitor())
             stop = asyncio.create_task(self._stop.wait())
             await asyncio.wait([monitor, stop], return_when=asyncio.FIRST_COMPLETED)
@@ -244,9 +257,32 @@ class Supervisor:
             return 0
         finally:
             self._stopping = True
+            if live is not None:
+                live.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await live
+            if dashboard is not None:
+                await dashboard.close()
             await server.close()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+
+    async def _start_dashboard(self) -> Any:
+        """Serve the dashboard and print its address; a taken port only costs the page."""
+        if self.ui_port is None:
+            return None
+        from stateline.dashboard import attach
+
+        try:
+            dashboard = await attach.start(self, self.ui_port)
+        except OSError as exc:
+            self._note(f"[yellow]dashboard not started: port {self.ui_port}: {exc.strerror}; "
+                       "choose another with --ui-port[/]")
+            return None
+        self.console.print(f"[bold]dashboard[/] {dashboard.url_with_token}   "
+                           "(the token enables its controls; without it the page is read-only)",
+                           soft_wrap=True)
+        return dashboard
 
     # -- processes ---------------------------------------------------------
 
