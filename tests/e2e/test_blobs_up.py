@@ -15,12 +15,8 @@ import io
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,77 +25,16 @@ import obstore
 import pytest
 from obstore.store import S3Store
 from PIL import Image
+from upstack import Stack, wait_for
 
 from stateline.local import blob_server
-from stateline.local.control import ControlClient, ControlError
 from stateline.local.procs import free_port, processes_mentioning
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-STATELINE = [sys.executable, "-m", "stateline"]
 #: Hang guards only; nothing asserts on how long anything took.
 READY_S = 120
 RECOVER_S = 120
-
-
-@dataclass
-class Stack:
-    data_dir: Path
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-    log: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.log = self.data_dir.parent / "up.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [*STATELINE, "up", "--port", str(self.port), "--apps", "2",
-                 "--data-dir", str(self.data_dir)],
-                env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.data_dir.parent)
-        wait_for(self._ready, READY_S, "stateline up to be ready")
-
-    def _ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"stateline up exited ({self.proc.returncode}):\n"
-                                 + self.log.read_text())
-        if not all(p["state"] == "up" for p in self.status()["processes"]):
-            return False
-        return httpx.get(f"{self.url}/_stateline/health", timeout=2).status_code == 200
-
-    def status(self) -> dict[str, Any]:
-        return ControlClient(self.data_dir, timeout=30).call({"cmd": "status"})
-
-    def blobs_row(self) -> dict[str, Any]:
-        return next(p for p in self.status()["processes"] if p["id"] == "blobs")
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*STATELINE, *args, "--data-dir", str(self.data_dir)],
-                              capture_output=True, text=True, timeout=60)
-
-    def stop(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(30)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if result := predicate():
-                return result
-        except (ControlError, httpx.HTTPError, StopIteration):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +43,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{blob_server.PACKAGE} is a dependency; CI must have it")
         pytest.skip(f"{blob_server.PACKAGE} not installed")
-    s = Stack(tmp_path_factory.mktemp("e2e-blobs") / "data", free_port())
+    s = Stack(tmp_path_factory.mktemp("e2e-blobs") / "data", free_port(), apps=2,
+              ready_s=READY_S)
     s.start()
     try:
         yield s
@@ -151,7 +87,7 @@ def test_an_upload_through_the_gateway_is_an_object_in_seaweedfs(stack: Stack) -
     assert r.status_code == 201, r.text
     assert bytes(obstore.get(s3_direct(stack.data_dir), r.json()["id"]).bytes()) == data
     status = stack.status()
-    assert stack.blobs_row()["state"] == "up"
+    assert stack.row("blobs")["state"] == "up"
     assert status["blob_url"].startswith("s3://stateline?")
     creds = (stack.data_dir / "blobs" / "seaweedfs" / "s3.json").read_text()
     assert json.loads(creds)["identities"][0]["credentials"][0]["secretKey"] \
@@ -227,13 +163,13 @@ def assert_all_readable(url: str, acked: dict[str, bytes], when: str) -> None:
 
 def test_sigkill_of_the_blob_server_under_load_loses_no_acknowledged_blob(
         stack: Stack) -> None:
-    old_pid = stack.blobs_row()["pid"]
+    old_pid = stack.row("blobs")["pid"]
     with Load(stack.url) as load:
         wait_for(lambda: load.ok_count() >= 20, RECOVER_S, "uploads before the kill")
         killed = stack.cli("kill", "blobs")
         assert killed.returncode == 0, killed.stderr
         before_restart = load.ok_count()
-        wait_for(lambda: (row := stack.blobs_row())["pid"] not in (None, old_pid)
+        wait_for(lambda: (row := stack.row("blobs"))["pid"] not in (None, old_pid)
                  and row["state"] == "up", RECOVER_S, "the supervisor to restart blobs")
         restarted_at = load.ok_count()
         wait_for(lambda: load.ok_count() >= restarted_at + 20, RECOVER_S,
@@ -241,7 +177,7 @@ def test_sigkill_of_the_blob_server_under_load_loses_no_acknowledged_blob(
     assert load.bad == [], load.bad[:5]
     print(f"answers during the kill test: {load.codes}; acknowledged: {len(load.acked)}; "
           f"201 before the kill: {before_restart}")
-    assert stack.blobs_row()["restarts"] >= 1
+    assert stack.row("blobs")["restarts"] >= 1
     assert_all_readable(stack.url, load.acked, "after the kill")
 
     # And once more across Ctrl-C and a second `up` on the same data dir.

@@ -12,90 +12,25 @@ import io
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
+from upstack import STATELINE, Stack, wait_for
 
-from stateline.local.control import ControlClient, ControlError
 from stateline.local.procs import free_port, pid_alive, processes_mentioning
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-STATELINE = [sys.executable, "-m", "stateline"]
-
-
-@dataclass
-class Stack:
-    data_dir: Path
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
-    log: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.log = self.data_dir.parent / "up.log"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [*STATELINE, "up", "--port", str(self.port), "--apps", "3",
-                 "--data-dir", str(self.data_dir)],
-                env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.data_dir.parent,
-            )
-        wait_for(self._ready, 90, "stateline up to be ready")
-
-    def _ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"stateline up exited ({self.proc.returncode}):\n"
-                                 + self.log.read_text())
-        procs = self.status()["processes"]
-        if not all(p["state"] == "up" for p in procs):
-            return False
-        return httpx.get(f"{self.url}/_stateline/health", timeout=2).status_code == 200
-
-    def status(self) -> dict[str, Any]:
-        return ControlClient(self.data_dir, timeout=30).call({"cmd": "status"})
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*STATELINE, *args, "--data-dir", str(self.data_dir)],
-                              capture_output=True, text=True, timeout=60)
-
-    def stop(self) -> float:
-        assert self.proc is not None
-        started = time.monotonic()
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(20)
-        return time.monotonic() - started
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if result := predicate():
-                return result
-        except (ControlError, httpx.HTTPError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(tmp_path_factory.mktemp("e2e") / "data", free_port())
+    s = Stack(tmp_path_factory.mktemp("e2e") / "data", free_port(), ready_s=90)
     s.start()
     try:
         yield s
