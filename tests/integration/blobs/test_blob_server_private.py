@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from otheruser import as_nobody, required
 
 from stateline.local import blob_security
 from stateline.local.blob_server import BUCKET, CANARY_PATH, BlobServer
@@ -30,26 +31,7 @@ from stateline.stores.blobs import open_blob_store
 GUARD_S = 60
 
 
-def _why_not() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root to become `nobody` (setpriv)"
-    if shutil.which("setpriv") is None:
-        return "setpriv (util-linux) is not installed"
-    try:
-        import pwd
-
-        pwd.getpwnam("nobody")
-    except KeyError:
-        return "there is no user `nobody`"
-    return None
-
-
-_reason = _why_not()
-if _reason and os.environ.get("CI") == "true":
-    raise RuntimeError(f"CI must run the other-user checks, but: {_reason}")
-pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
-
-AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+pytestmark = required()
 
 #: Run by ``nobody`` with the base interpreter (-I -S: nothing of the private venv):
 #: each (method, url, body) in argv[1] -> the HTTP status, or "refused"/the error.
@@ -68,12 +50,6 @@ for method, url, body in json.loads(sys.argv[1]):
         out.append(["refused", str(e)])
 print(json.dumps(out))
 """
-
-
-def as_nobody(*argv: str, timeout: float = GUARD_S) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AS_NOBODY, *argv], capture_output=True, text=True, cwd="/",
-                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-                          timeout=timeout)
 
 
 def probe_as_nobody(requests: list[tuple[str, str, str | None]]) -> list[list[object]]:

@@ -20,39 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from otheruser import AS_NOBODY, as_nobody, required
 
 from stateline.local.lock import DataDirLock
 from stateline.local.redis_cluster import EmbeddedRedisCluster, redis_server_binary
 
-
-def _can_switch_user() -> str | None:
-    """Why the checks cannot run here, or None if they can."""
-    if os.geteuid() != 0:
-        return "needs root to become `nobody` (setpriv)"
-    if shutil.which("setpriv") is None:
-        return "setpriv (util-linux) is not installed"
-    try:
-        import pwd
-
-        pwd.getpwnam("nobody")
-    except KeyError:
-        return "there is no user `nobody`"
-    return None
-
-
-_why_not = _can_switch_user()
-if _why_not and os.environ.get("CI") == "true":
-    raise RuntimeError(f"CI must run the other-user checks, but: {_why_not}")
-pytestmark = pytest.mark.skipif(_why_not is not None, reason=_why_not or "")
-
-AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-
-
-def as_nobody(*argv: str, env: dict[str, str] | None = None,
-              timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*AS_NOBODY, *argv], capture_output=True, text=True,
-                          env=env or {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-                          timeout=timeout, cwd="/")
+pytestmark = required()
 
 
 @pytest.fixture
@@ -77,6 +50,8 @@ def redis_cli(open_parent: Path) -> str:
 
 @pytest.fixture
 def cluster(open_parent: Path) -> Iterator[EmbeddedRedisCluster]:
+    """Not ``own_redis_cluster``: the data dir must sit in ``open_parent`` (0755), not in
+    pytest's private tmp dir, so that only its own modes keep ``nobody`` out."""
     c = EmbeddedRedisCluster(open_parent / "data")
     c.start()
     try:
