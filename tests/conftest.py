@@ -10,10 +10,8 @@ missing PostgreSQL is an error rather than a silent skip.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -81,53 +79,26 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (d / name).exists():
-            return str(d / name)
-    return None
-
-
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private PostgreSQL cluster on a loopback port, made for this test session."""
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL cluster on a loopback port, made for this test session.
+
+    :class:`stateline.lab.postgres.PrivatePostgres`, the one the lab's ``pg``
+    host runs, here on 127.0.0.1 and a free port.
+    """
+    from stateline.lab.postgres import PostgresMissing, PrivatePostgres
+
+    server = PrivatePostgres(port=free_port())
+    try:
+        url = server.start()
+    except PostgresMissing:
         if os.environ.get("CI") == "true":
             pytest.fail("PostgreSQL binaries (initdb, pg_ctl) are missing; .ci/run installs them")
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed")
-    # Not under pytest's tmp dir: that one is private to root, and initdb runs unprivileged.
-    base = Path(tempfile.mkdtemp(prefix="stateline-pg-"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: use an unprivileged account
-        for user in ("postgres", "nobody"):
-            try:
-                import pwd
-
-                pwd.getpwnam(user)
-            except KeyError:
-                continue
-            shutil.chown(base, user)
-            shutil.chown(sock, user)
-            run_as = ["runuser", "-u", user, "--"]
-            break
-    port = free_port()
-    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "stateline", "--auth=trust",
-                    "-E", "UTF8", "--no-sync"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                    f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, stdout=subprocess.DEVNULL)
     try:
-        yield f"postgresql://stateline@127.0.0.1:{port}/postgres"
+        yield url
     finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "fast", "stop"],
-                       check=False, stdout=subprocess.DEVNULL)
-        shutil.rmtree(base, ignore_errors=True)
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from typing import Any
 
 from stateline.lab.netfaults import Faults
 from stateline.lab.netns import Hosts
+from stateline.lab.postgres import PrivatePostgres
 from stateline.local import procs
 from stateline.local.redis_cluster import EmbeddedRedisCluster, NodeHost
 from stateline.stores.redis import PASSWORD_ENV, without_credentials
@@ -36,17 +36,6 @@ from stateline.stores.redis import PASSWORD_ENV, without_credentials
 APP_PORT = 8000
 GATEWAY_PORT = 8080
 PG_PORT = 5432
-
-
-def pg_bin(name: str) -> str | None:
-    """``initdb``/``pg_ctl`` on PATH or in Debian's versioned directory."""
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (d / name).exists():
-            return str(d / name)
-    return None
 
 
 def spread(nodes: int, hosts: int, masters: int) -> list[int]:
@@ -83,7 +72,7 @@ class HostSystem:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.admin_token = secrets.token_hex(16)
         self.database_url: str | None = None
-        self._pg: tuple[list[str], str, Path] | None = None
+        self._pg: PrivatePostgres | None = None
         self.blob_url: str | None = None
         self._blob_proc: subprocess.Popen[bytes] | None = None
 
@@ -140,11 +129,8 @@ class HostSystem:
             with contextlib.suppress(Exception):
                 self.cluster.stop()
         if self._pg is not None:
-            run_as, pg_ctl, data = self._pg
             with contextlib.suppress(Exception):
-                subprocess.run(self.hosts.argv("pg", [*run_as, pg_ctl, "-D", str(data), "-m",
-                                                      "fast", "stop"]),
-                               capture_output=True, timeout=30, check=False)
+                self._pg.stop()
             self._pg = None
         self.hosts.close()
 
@@ -171,35 +157,11 @@ class HostSystem:
                                        for n in self.cluster.nodes))
 
     def _start_postgres(self) -> None:
-        initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
-        if not (initdb and pg_ctl):
-            raise RuntimeError("PostgreSQL binaries (initdb, pg_ctl) are missing")
-        base = Path(tempfile.mkdtemp(prefix="stateline-hosts-pg-"))
-        data, sock = base / "data", base / "sock"
-        sock.mkdir()
-        run_as: list[str] = []
-        if os.geteuid() == 0:  # initdb refuses root
-            import pwd
-
-            for user in ("postgres", "nobody"):
-                with contextlib.suppress(KeyError):
-                    pwd.getpwnam(user)
-                    shutil.chown(base, user)
-                    shutil.chown(sock, user)
-                    run_as = ["runuser", "-u", user, "--"]
-                    break
-        subprocess.run([*run_as, initdb, "-D", str(data), "-U", "stateline", "--auth=trust",
-                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
         addr = self.hosts.address("pg")
         # trust is limited to the private subnet: nothing else can reach this host.
-        with (data / "pg_hba.conf").open("a") as f:
-            f.write(f"host all all {self.hosts.plan.subnet} trust\n")
-        subprocess.run(self.hosts.argv("pg", [
-            *run_as, pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-            f"-p {PG_PORT} -k {sock} -c listen_addresses={addr} -c fsync=off", "start"]),
-            check=True, capture_output=True, timeout=60)
-        self._pg = (run_as, pg_ctl, data)
-        self.database_url = f"postgresql://stateline@{addr}:{PG_PORT}/postgres"
+        self._pg = PrivatePostgres(addr, PG_PORT, prefix=self.hosts.argv("pg", []),
+                                   trust_from=str(self.hosts.plan.subnet))
+        self.database_url = self._pg.start()
         self.log(f"postgres: {self.database_url}")
 
     def _start_blobs(self) -> None:
