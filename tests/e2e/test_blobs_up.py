@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,9 +48,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         yield s
     finally:
-        if s.proc is not None and s.proc.poll() is None:
-            s.proc.send_signal(signal.SIGINT)
-            s.proc.wait(30)
+        s.close()
 
 
 def unique_png(n: int) -> bytes:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from typing import Any
 
 import httpx
 import pytest
+from upstack import Stack, wait_for
 
 from stateline.local.procs import free_port
 
@@ -54,39 +54,21 @@ SEED = os.environ.get("STATELINE_FUZZ_SEED", "20261203")
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    base = tmp_path_factory.mktemp("fuzz")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STATELINE_")}
-    log = (base / "up.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stateline", "up", "--port", str(port), "--apps", "2",
-         "--data-dir", str(base / "data")],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=base,
-    )
-    url = f"http://127.0.0.1:{port}"
+    """The gateway's URL once every process is up and a shard answers a room."""
+    stack = Stack(tmp_path_factory.mktemp("fuzz") / "data", free_port(), apps=2, ready_s=120)
+    stack.start()
+
+    def serves_the_document_and_a_room() -> bool:
+        stack.assert_running()
+        return (httpx.get(f"{stack.url}/api/openapi.json", timeout=2).status_code == 200
+                and httpx.get(f"{stack.url}/api/rooms/probe", timeout=2).status_code == 200)
+
     try:
-        deadline = time.monotonic() + 120  # a hang guard for a loaded machine
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError("stateline up exited:\n" + (base / "up.log").read_text())
-            try:
-                if httpx.get(f"{url}/api/openapi.json", timeout=2).status_code == 200 \
-                        and httpx.get(f"{url}/api/rooms/probe", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "stateline up never served the document " \
-                                                "and a room"
-            time.sleep(0.25)
-        yield url
+        # A starting shard's 503 is not what is under test: wait until a room answers.
+        wait_for(serves_the_document_and_a_room, 120, "stateline up to serve a room")
+        yield stack.url
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+        stack.close()
 
 
 def _st() -> str:

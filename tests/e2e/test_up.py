@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -35,9 +34,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         yield s
     finally:
-        if s.proc is not None and s.proc.poll() is None:
-            s.proc.send_signal(signal.SIGINT)
-            s.proc.wait(20)
+        s.close(20)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """`stateline up` as a subprocess for the e2e tests: start, wait until ready, ask, stop.
 
 One copy for every e2e module that runs the topology as a user does (the
-`up` tour and the blob-server tests), as ``gwtest`` is for the gateway's.
+`up` tour, the blob-server tests, the OpenAPI fuzz), as ``gwtest`` is for the
+gateway's.
 Timeouts here are hang guards; nothing asserts on how long anything took
 except where a test says so itself.
 """
@@ -51,13 +52,21 @@ class Stack:
                  "--data-dir", str(self.data_dir)],
                 env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.data_dir.parent,
             )
-        wait_for(self._ready, self.ready_s, "stateline up to be ready")
+        try:
+            wait_for(self._ready, self.ready_s, "stateline up to be ready")
+        except BaseException:
+            self.close()  # a failed start leaves no `up` behind for the fixture to miss
+            raise
 
-    def _ready(self) -> bool:
+    def assert_running(self) -> None:
+        """Raise, with `up`'s log, if it has exited."""
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise AssertionError(f"stateline up exited ({self.proc.returncode}):\n"
                                  + self.log.read_text())
+
+    def _ready(self) -> bool:
+        self.assert_running()
         if not all(p["state"] == "up" for p in self.status()["processes"]):
             return False
         return httpx.get(f"{self.url}/_stateline/health", timeout=2).status_code == 200
@@ -80,6 +89,21 @@ class Stack:
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(30)
         return time.monotonic() - started
+
+    def close(self, timeout: float = 30) -> None:
+        """A fixture's teardown: stop it if it still runs (Ctrl-C, SIGKILL after ``timeout``).
+
+        Not :meth:`stop`: a test that checks the stop calls that; this only
+        makes sure no `up` outlives the module, whatever the tests did.
+        """
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
