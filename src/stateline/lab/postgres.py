@@ -121,20 +121,15 @@ class PrivatePostgres:
         """Stop the server (fast: open sessions are cut) and remove its dir; idempotent."""
         if self.base is None:
             return
-        if self._pg_ctl is not None:
-            subprocess.run([*self.prefix, *self._run_as, self._pg_ctl, "-D",
-                            str(self.base / "data"), "-m", "fast", "stop"],
-                           capture_output=True, timeout=STOP_TIMEOUT_S, check=False)
-            self._pg_ctl = None
-        shutil.rmtree(self.base, ignore_errors=True)
-        self.base = None
-
-    def __enter__(self) -> PrivatePostgres:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        base, pg_ctl = self.base, self._pg_ctl
+        self.base = self._pg_ctl = None
+        try:
+            if pg_ctl is not None:
+                subprocess.run([*self.prefix, *self._run_as, pg_ctl, "-D", str(base / "data"),
+                                "-m", "fast", "stop"],
+                               capture_output=True, timeout=STOP_TIMEOUT_S, check=False)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def _run(argv: list[str]) -> None:

@@ -50,8 +50,10 @@ def redis_cli(open_parent: Path) -> str:
 
 @pytest.fixture
 def cluster(open_parent: Path) -> Iterator[EmbeddedRedisCluster]:
-    """Not ``own_redis_cluster``: the data dir must sit in ``open_parent`` (0755), not in
-    pytest's private tmp dir, so that only its own modes keep ``nobody`` out."""
+    """A cluster in ``open_parent``, not ``own_redis_cluster``'s private tmp dir.
+
+    Only the data dir's own modes may keep ``nobody`` out, or the checks prove nothing.
+    """
     c = EmbeddedRedisCluster(open_parent / "data")
     c.start()
     try:
