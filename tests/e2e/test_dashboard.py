@@ -107,7 +107,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     options = Options()
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1400,1300", "--no-first-run", "--disable-extensions",
+                 "--window-size=1400,2000", "--no-first-run", "--disable-extensions",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-default-apps",
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
@@ -139,6 +139,7 @@ def requested_urls(driver: Any) -> list[str]:
 
 def keep_screenshot(driver: Any, tmp_path: Path) -> Path:
     shot = tmp_path / "dashboard.png"
+    driver.execute_script("window.scrollTo(0, 0)")  # a click scrolled its button into view
     driver.save_screenshot(str(shot))
     if artifacts := os.environ.get("STATELINE_ARTIFACTS"):
         Path(artifacts).mkdir(parents=True, exist_ok=True)

@@ -29,8 +29,12 @@ def tick_line(tick: Tick) -> str:
     """One load's progress as plain text (a log line, the bar's description)."""
     left = max(0.0, tick.total - tick.t)
     return (f"{tick.label}: {tick.fraction:.0%} ({tick.t:.0f}/{tick.total:g} s, "
-            f"ETA {left:.0f} s)  {tick.rps:,.0f} req/s  {tick.errors:,} errors  "
-            f"p99 {tick.p99_ms:.1f} ms")
+            f"ETA {left:.0f} s)  {figures(tick)}")
+
+
+def figures(tick: Tick) -> str:
+    p99 = "" if tick.p99_ms is None else f"  p99 {tick.p99_ms:.1f} ms"
+    return f"{tick.rps:,.0f} req/s  {tick.errors:,} errors{p99}"
 
 
 class _PlainTicks:
@@ -85,8 +89,7 @@ def progress(name: str, stream: TextIO | None = None) -> Iterator[Callable[[str]
         def on_tick(tick: Tick) -> None:
             last_tick[0] = time.monotonic()
             bar.update(load, total=tick.total, completed=min(tick.t, tick.total), visible=True,
-                       description=f"{tick.label}: {tick.rps:,.0f} req/s  "
-                       f"{tick.errors:,} errors  p99 {tick.p99_ms:.1f} ms")
+                       description=f"{tick.label}: {figures(tick)}")
 
         def log(msg: str) -> None:
             bar.console.print(msg, markup=False, highlight=False)

@@ -34,8 +34,9 @@ class Tick:
     errors_per_s: float
     #: Failed requests of this load so far.
     errors: int
-    p50_ms: float
-    p99_ms: float
+    #: None where the load measures no latency (an experiment's own client threads).
+    p50_ms: float | None
+    p99_ms: float | None
     label: str = "load"
 
     @property
@@ -76,6 +77,39 @@ def listening(listener: Listener) -> Iterator[None]:
     finally:
         with _lock:
             _listeners.remove(listener)
+
+
+@contextlib.contextmanager
+def ticking(label: str, total: float, counts: Callable[[], tuple[int, int]],
+            interval: float = 0.5) -> Iterator[None]:
+    """Ticks for a load that the load generator does not run (an experiment's own
+    client threads), from its running totals ``counts() -> (requests, failed)``,
+    every ``interval`` on a thread of its own while the block runs; nothing at all
+    when nobody listens."""
+    if not watched():
+        yield
+        return
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def run() -> None:
+        last_t, last_n, last_failed = 0.0, 0, 0
+        while not stop.wait(interval):
+            t = time.monotonic() - started
+            n, failed = counts()
+            dt = max(t - last_t, 1e-3)
+            report(Tick(t=t, total=total, rps=(n - last_n) / dt,
+                        errors_per_s=(failed - last_failed) / dt, errors=failed,
+                        p50_ms=None, p99_ms=None, label=label))
+            last_t, last_n, last_failed = t, n, failed
+
+    thread = threading.Thread(target=run, name="stateline-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
 
 
 class TickFile:

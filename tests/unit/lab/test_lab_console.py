@@ -85,3 +85,13 @@ def test_no_listener_is_left_behind() -> None:
     with progress("x", io.StringIO()):
         assert watched()
     assert not watched()
+
+
+def test_a_load_without_latency_shows_no_p99() -> None:
+    out = io.StringIO()
+    with progress("exactly-once", out):
+        for i in range(1, 41):
+            report(Tick(t=i / 2, total=20.0, rps=80.0, errors_per_s=0.0, errors=0,
+                        p50_ms=None, p99_ms=None, label="keyed writes"))
+    assert out.getvalue().splitlines()[0] == (
+        "  keyed writes: 25% (5/20 s, ETA 15 s)  80 req/s  0 errors")

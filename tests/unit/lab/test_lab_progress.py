@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from stateline.lab.progress import Tick, TickFile, listening, report, watched
+from stateline.lab.progress import Tick, TickFile, listening, report, ticking, watched
 
 
 def tick(t: float, total: float = 20.0, label: str = "load") -> Tick:
@@ -54,3 +54,35 @@ def test_tick_file_writes_one_whole_json_record_per_line(tmp_path: Path) -> None
     assert [r["kind"] for r in records] == ["step", "tick", "done"]
     assert records[1]["t"] == 1.235 and records[1]["total"] == 20.0
     assert all(isinstance(r["at"], float) for r in records)
+
+
+def test_ticking_reports_counted_requests_while_someone_listens() -> None:
+    import threading
+
+    heard: list[Tick] = []
+    got_two = threading.Event()
+    totals = iter(range(1, 10_000))
+
+    def counts() -> tuple[int, int]:
+        n = next(totals)
+        return n * 10, n
+
+    def listen(t: Tick) -> None:
+        heard.append(t)
+        if len(heard) >= 2:
+            got_two.set()
+
+    with listening(listen), ticking("writes", 30.0, counts, interval=0.01):
+        assert got_two.wait(30), "no ticks from the ticking thread"
+    first, second = heard[0], heard[1]
+    assert (first.label, first.total, first.p99_ms, first.p50_ms) == ("writes", 30.0, None, None)
+    assert (first.errors, second.errors) == (1, 2)
+    assert second.t > first.t and second.rps > 0
+
+
+def test_ticking_with_nobody_listening_never_counts() -> None:
+    def counts() -> tuple[int, int]:
+        raise AssertionError("counted although nobody listens")
+
+    with ticking("writes", 1.0, counts, interval=0.001):
+        pass
