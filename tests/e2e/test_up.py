@@ -206,6 +206,12 @@ def test_scale_kill_and_restart_speak_json_for_scripts(stack: Stack) -> None:
     assert code == 1 and refused["ok"] is False
     assert refused["error"]["code"] == "unknown_id" and "app-99" in refused["error"]["message"]
 
+    # Off a terminal `up` keeps plain event lines: no live table redrawn, no colour codes.
+    log = wait_for(lambda: "app-4 was killed on request" in (t := stack.log.read_text()) and t,
+                   30, "the kill as a plain event line in up's output")
+    assert "\x1b[" not in log
+    assert log.count("stateline on ") == 1  # the table once, at start-up
+
 
 def test_a_room_lives_on_one_shard_and_comes_back_after_its_shard_is_killed(
         stack: Stack, http: httpx.Client) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from stateline.dashboard.jobs import POINTS_SENT, Job
@@ -54,3 +55,29 @@ def test_only_the_recent_points_are_sent(tmp_path: Path) -> None:
     state = run(tmp_path, POINTS_SENT + 10).state()
     assert len(state["points"]) == POINTS_SENT
     assert state["points"][-1]["rps"] == 50.0 + POINTS_SENT + 9
+
+
+def test_stop_is_a_ctrl_c_that_the_run_can_clean_up_after(tmp_path: Path) -> None:
+    waits = textwrap.dedent('''
+        import signal, sys, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # whatever the runner set
+        with open(sys.argv[-1], "a") as f:
+            f.write('{"kind": "step", "text": "ready"}\\n')
+        try:
+            time.sleep(120)
+        except KeyboardInterrupt:
+            with open(sys.argv[-1], "a") as f:
+                f.write('{"kind": "failed", "error": "stopped"}\\n')
+            sys.exit(130)
+    ''')
+    job = Job(2, "experiment", "probe", [sys.executable, "-c", waits], tmp_path)
+    for _ in range(1200):  # a hang guard: until the child has its handler
+        if job.state()["steps"] == ["ready"] or job.proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert job.state()["steps"] == ["ready"]
+    job.stop()
+    assert job.proc.wait(60) == 130
+    state = job.state()
+    assert state["running"] is False and state["result"]["error"] == "stopped"
+    job.kill(1.0)  # already gone: nothing to do, no error
