@@ -107,7 +107,7 @@ class DashboardServer:
         self.gateway_url = gateway_url
         self.token = token or secrets.token_urlsafe(18)
         self._server: asyncio.base_events.Server | None = None
-        self._latest: dict[str, Any] | None = None
+        self._latest: bytes | None = None  # the last snapshot as an SSE event
         self._changed = asyncio.Condition()
         self._ticker: asyncio.Task[None] | None = None
         self._streams = 0
@@ -155,8 +155,10 @@ class DashboardServer:
     async def _refresh(self) -> dict[str, Any]:
         snap = await self.snapshots.take()
         snap["run"] = self._job.state() if self._job is not None else None
+        # Encoded once per snapshot, whatever the number of pages streaming it.
+        event = b"data: " + json.dumps(snap).encode() + b"\n\n"
         async with self._changed:
-            self._latest = snap
+            self._latest = event
             self._changed.notify_all()
         return snap
 
@@ -339,12 +341,13 @@ class DashboardServer:
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
         try:
             if self._latest is not None:
-                writer.write(b"data: " + json.dumps(self._latest).encode() + b"\n\n")
+                writer.write(self._latest)
             while True:
                 async with self._changed:
                     await self._changed.wait()
-                    snap = self._latest
-                writer.write(b"data: " + json.dumps(snap).encode() + b"\n\n")
+                    event = self._latest
+                if event is not None:
+                    writer.write(event)
                 await writer.drain()
         finally:
             self._streams -= 1
