@@ -5,8 +5,10 @@ Chromium and chromedriver come from the system (Debian's ``chromium`` and
 selenium-manager never runs and nothing is downloaded. The test loads the page
 with the token ``up`` printed, finds every process and every Redis node the
 supervisor reports, kills an instance with the page's own button and watches
-its row come back with a new pid, and reads Chrome's performance log to check
-that every request the page made went to loopback. A screenshot is kept.
+its row come back with a new pid, starts a short load from the page and
+watches its progress bar fill and its chart receive points, and reads
+Chrome's performance log to check that every request the page made went to
+loopback. A screenshot is kept.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 webdriver = pytest.importorskip("selenium.webdriver")
 pytestmark = [
-    pytest.mark.slow, pytest.mark.timeout(180),
+    pytest.mark.slow, pytest.mark.timeout(300),
     pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
                        reason="needs the system's chromium and chromium-driver (apt)"),
 ]
@@ -105,7 +107,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     options = Options()
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1400,1300", "--no-first-run", "--disable-extensions",
+                 "--window-size=1400,2000", "--no-first-run", "--disable-extensions",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-default-apps",
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
@@ -137,6 +139,7 @@ def requested_urls(driver: Any) -> list[str]:
 
 def keep_screenshot(driver: Any, tmp_path: Path) -> Path:
     shot = tmp_path / "dashboard.png"
+    driver.execute_script("window.scrollTo(0, 0)")  # a click scrolled its button into view
     driver.save_screenshot(str(shot))
     if artifacts := os.environ.get("STATELINE_ARTIFACTS"):
         Path(artifacts).mkdir(parents=True, exist_ok=True)
@@ -176,6 +179,22 @@ def test_dashboard_in_chromium(up: Up, browser: Any, tmp_path: Path) -> None:
         return row.get_attribute("data-state") == "up" and pid not in ("–", str(old_pid))
     wait_for(back_up, 90, "app-1 back up with a new pid")
     assert next(p for p in up.status()["processes"] if p["id"] == "app-1")["pid"] != old_pid
+
+    # A load started from the page: its progress bar fills and its chart receives points.
+    for field, value in (("load-rate", "20"), ("load-seconds", "6")):
+        box = browser.find_element(By.ID, field)
+        box.clear()
+        box.send_keys(value)
+    browser.find_element(By.ID, "load-go").click()
+    wait_for(lambda: browser.find_element(By.ID, "run-box").get_attribute("data-state")
+             == "done", 120, "the load started from the page to finish")
+    chart = browser.find_element(By.ID, "run-chart")
+    wait_for(lambda: int(chart.get_attribute("data-points")) >= 3
+             and float(chart.get_attribute("data-max-rps")) > 0, 30,
+             "the run's chart to hold points with requests in them")
+    assert re.match(r"[\d,]+ requests, [\d,]+ failed",
+                    browser.find_element(By.ID, "run-result").text)
+    assert browser.find_element(By.ID, "run-progress").get_attribute("value") == "1"
 
     shot = keep_screenshot(browser, tmp_path)
     assert shot.stat().st_size > 10_000

@@ -9,6 +9,7 @@ same data dir and reads back what the first run wrote.
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import uuid
@@ -181,6 +182,34 @@ def test_status_scale_and_kill_from_the_command_line(stack: Stack, http: httpx.C
     assert out.returncode == 2 and "apps must be ≥ 1 (got -1)" in out.stderr
 
 
+def test_scale_kill_and_restart_speak_json_for_scripts(stack: Stack) -> None:
+    def as_json(*args: str) -> tuple[int, dict[str, Any]]:
+        out = stack.cli(*args, "--json")
+        return out.returncode, json.loads(out.stdout)
+
+    assert as_json("scale", "apps=4") == (0, {"ok": True, "apps": 4})
+    old = wait_for(lambda: stack.row("app-4")["state"] == "up" and stack.row("app-4")["pid"],
+                   30, "app-4 up")
+    code, killed = as_json("kill", "app-4")
+    assert code == 0 and killed["ok"] is True and killed["pid"] == old
+    wait_for(lambda: stack.row("app-4")["state"] == "up"
+             and stack.row("app-4")["pid"] not in (None, old), 30, "app-4 restarted")
+    code, restarted = as_json("restart", "app-4")
+    assert code == 0 and restarted["pid"] == stack.row("app-4")["pid"]
+    assert as_json("scale", "apps=3") == (0, {"ok": True, "apps": 3})
+    shards = sum(p["role"] == "shard" for p in stack.status()["processes"])
+    assert as_json("scale", f"shards={shards}") == (0, {"ok": True, "shards": shards})
+    code, refused = as_json("kill", "app-99")
+    assert code == 1 and refused["ok"] is False
+    assert refused["error"]["code"] == "unknown_id" and "app-99" in refused["error"]["message"]
+
+    # Off a terminal `up` keeps plain event lines: no live table redrawn, no colour codes.
+    log = wait_for(lambda: "app-4 was killed on request" in (t := stack.log.read_text()) and t,
+                   30, "the kill as a plain event line in up's output")
+    assert "\x1b[" not in log
+    assert log.count("stateline on ") == 1  # the table once, at start-up
+
+
 def test_a_room_lives_on_one_shard_and_comes_back_after_its_shard_is_killed(
         stack: Stack, http: httpx.Client) -> None:
     room = f"e2e-{uuid.uuid4().hex[:8]}"
@@ -302,7 +331,7 @@ def test_ctrl_c_leaves_nothing_and_up_again_keeps_all_state(stack: Stack) -> Non
                         30, "the room to be served after up again")
         assert room.json()["players"] == [{"player_id": "kept", "x": 5.0, "y": 6.0}]
 
-    out = stack.cli("down")
-    assert out.returncode == 0 and "stopped" in out.stdout
+    out = stack.cli("down", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout) == {"stopped": True}
     assert stack.proc.wait(5) == 0
     assert processes_mentioning(str(stack.data_dir)) == []

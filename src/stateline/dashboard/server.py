@@ -8,9 +8,13 @@ without a socket round trip per row. It is a few dozen lines of HTTP/1.1 on
 request (``Connection: close``), which is all a local page needs.
 
 Routes: ``GET /`` (the page), ``GET /static/<file>``, ``GET /api/state`` (one
-snapshot), ``GET /api/events`` (SSE, one snapshot a second), ``POST
-/api/control`` (``{"cmd": "kill"|"restart"|"scale", ...}``) and ``POST
-/api/load`` (``{"rate", "duration"}``: a bounded ``stateline bench``).
+snapshot), ``GET /api/events`` (SSE, one snapshot a second), ``GET
+/api/experiments`` (what the page may start), ``POST /api/control``
+(``{"cmd": "kill"|"restart"|"scale", ...}``), ``POST /api/load`` (``{"rate",
+"duration"}``: a bounded ``stateline bench``), ``POST /api/experiment``
+(``{"name", "quick"}``) and ``POST /api/run/stop`` (``{}``). A load or an
+experiment is a child process whose progress the snapshots carry
+(:mod:`stateline.dashboard.jobs`); one runs at a time.
 
 Security: it listens on 127.0.0.1 only; the ``Host`` header must name that
 address (against DNS rebinding); reads need nothing; every POST needs the
@@ -28,12 +32,12 @@ import contextlib
 import hmac
 import json
 import secrets
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from stateline.dashboard.jobs import Job, bench_argv, experiment_argv
 from stateline.dashboard.snapshot import Snapshots
 from stateline.local.control import ControlError, Request, parse_request
 
@@ -96,18 +100,21 @@ class DashboardServer:
     """Serves the dashboard on ``127.0.0.1:port`` for one ``stateline up``."""
 
     def __init__(self, port: int, snapshots: Snapshots, handler: Handler, gateway_url: str,
-                 token: str | None = None) -> None:
+                 token: str | None = None, runs_dir: Path | None = None) -> None:
         self.port = port
         self.snapshots = snapshots
         self.handler = handler
         self.gateway_url = gateway_url
         self.token = token or secrets.token_urlsafe(18)
         self._server: asyncio.base_events.Server | None = None
-        self._latest: dict[str, Any] | None = None
+        self._latest: bytes | None = None  # the last snapshot as an SSE event
         self._changed = asyncio.Condition()
         self._ticker: asyncio.Task[None] | None = None
         self._streams = 0
-        self._load: subprocess.Popen[bytes] | None = None
+        #: Where runs keep their progress files, logs and (experiments) results.
+        self.runs_dir = runs_dir or snapshots.source.data_dir / "dashboard"
+        self._job: Job | None = None
+        self._jobs_started = 0
         self._conns: set[asyncio.Task[Any]] = set()
 
     @property
@@ -130,9 +137,8 @@ class DashboardServer:
                 task.cancel()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
-        if self._load is not None and self._load.poll() is None:
-            self._load.kill()
-            self._load.wait()
+        if self._job is not None and self._job.running:
+            await asyncio.to_thread(self._job.kill, 5.0)
 
     # -- snapshots ---------------------------------------------------------
 
@@ -148,17 +154,13 @@ class DashboardServer:
 
     async def _refresh(self) -> dict[str, Any]:
         snap = await self.snapshots.take()
-        snap["load"] = self._load_state()
+        snap["run"] = self._job.state() if self._job is not None else None
+        # Encoded once per snapshot, whatever the number of pages streaming it.
+        event = b"data: " + json.dumps(snap).encode() + b"\n\n"
         async with self._changed:
-            self._latest = snap
+            self._latest = event
             self._changed.notify_all()
         return snap
-
-    def _load_state(self) -> dict[str, Any]:
-        p = self._load
-        if p is None:
-            return {"running": False}
-        return {"running": p.poll() is None, "pid": p.pid, "exit": p.poll()}
 
     # -- HTTP --------------------------------------------------------------
 
@@ -246,12 +248,14 @@ class DashboardServer:
                 return response(200, data, _TYPES[suffix])
             if path == "/api/state":
                 return json_response(200, await self._refresh())
+            if path == "/api/experiments":
+                return json_response(200, {"experiments": experiment_names()})
             if path == "/favicon.ico":
                 return response(204, b"", "text/plain")
             raise HttpError(404, "not_found", f"no page {path!r}")
         if method != "POST":
             raise HttpError(405, "method_not_allowed", "GET or POST only")
-        if path not in ("/api/control", "/api/load"):
+        if path not in ("/api/control", "/api/load", "/api/experiment", "/api/run/stop"):
             raise HttpError(404, "not_found", f"no control {path!r}")
         self._check_control(headers)
         try:
@@ -260,6 +264,10 @@ class DashboardServer:
             raise HttpError(400, "bad_json", "the body must be one JSON object") from None
         if path == "/api/load":
             return json_response(200, self._start_load(doc))
+        if path == "/api/experiment":
+            return json_response(200, self._start_experiment(doc))
+        if path == "/api/run/stop":
+            return json_response(200, self._stop_run())
         try:
             request = parse_request(doc)
             if request.cmd not in ("kill", "restart", "scale"):
@@ -287,13 +295,42 @@ class DashboardServer:
         if not isinstance(duration, int | float) or isinstance(duration, bool) \
                 or not 1 <= duration <= MAX_LOAD_SECONDS:
             raise HttpError(400, "bad_duration", f"duration is seconds, 1-{MAX_LOAD_SECONDS:g}")
-        if self._load is not None and self._load.poll() is None:
-            raise HttpError(409, "load_running", "a load is already running")
-        self._load = subprocess.Popen(
-            [sys.executable, "-m", "stateline", "bench", self.gateway_url,
-             "--rate", f"{rate:g}", "--duration", f"{duration:g}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return {"ok": True, "pid": self._load.pid, "rate": rate, "duration": duration}
+        job = self._start_job("load", f"bench {rate:g} req/s for {duration:g} s",
+                              bench_argv(self.gateway_url, rate, duration))
+        return {"ok": True, "run": job.number, "pid": job.proc.pid, "rate": rate,
+                "duration": duration}
+
+    def _start_experiment(self, doc: object) -> dict[str, Any]:
+        """``stateline experiment NAME [--quick]`` (its own stack, results in the data dir)."""
+        if not isinstance(doc, dict):
+            raise HttpError(400, "bad_request", 'send {"name": NAME, "quick": true}')
+        name, quick = doc.get("name"), doc.get("quick", True)
+        names = experiment_names()
+        if not isinstance(name, str) or name not in names:
+            raise HttpError(400, "bad_experiment", "name is one of " + ", ".join(names))
+        if not isinstance(quick, bool):
+            raise HttpError(400, "bad_request", "quick is true or false")
+        out = self.runs_dir / "results"
+        job = self._start_job("experiment", name + (" --quick" if quick else ""),
+                              experiment_argv(name, quick, out))
+        return {"ok": True, "run": job.number, "pid": job.proc.pid, "name": name,
+                "quick": quick, "results": str(out / name)}
+
+    def _start_job(self, kind: str, name: str, argv: list[str]) -> Job:
+        if self._job is not None and self._job.running:
+            raise HttpError(409, "run_in_progress",
+                            f"{self._job.kind} {self._job.name!r} is still running; stop it first")
+        self._jobs_started += 1
+        self._job = Job(self._jobs_started, kind, name, argv, self.runs_dir)
+        self.snapshots.note(f"{kind} {name} started (from the dashboard)")
+        return self._job
+
+    def _stop_run(self) -> dict[str, Any]:
+        if self._job is None or not self._job.running:
+            raise HttpError(409, "no_run", "nothing is running")
+        self._job.stop()
+        self.snapshots.note(f"{self._job.kind} {self._job.name} asked to stop")
+        return {"ok": True, "run": self._job.number}
 
     async def _stream(self, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
@@ -304,12 +341,20 @@ class DashboardServer:
             self._ticker = asyncio.get_running_loop().create_task(self._tick())
         try:
             if self._latest is not None:
-                writer.write(b"data: " + json.dumps(self._latest).encode() + b"\n\n")
+                writer.write(self._latest)
             while True:
                 async with self._changed:
                     await self._changed.wait()
-                    snap = self._latest
-                writer.write(b"data: " + json.dumps(snap).encode() + b"\n\n")
+                    event = self._latest
+                if event is not None:
+                    writer.write(event)
                 await writer.drain()
         finally:
             self._streams -= 1
+
+
+def experiment_names() -> list[str]:
+    """The experiments the page may start (the across-hosts one needs root: it says so)."""
+    from stateline.lab.experiments import EXPERIMENTS
+
+    return list(EXPERIMENTS)

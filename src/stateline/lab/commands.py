@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +42,10 @@ def bench(
     repeat: Annotated[float, typer.Option(
         "--repeat", help="With --idempotency-keys: share of answered keyed writes sent again "
         "with the same key (a retrying client); one not replayed is a duplicate.")] = 0.1,
+    progress_file: Annotated[Path | None, typer.Option(
+        "--progress-file", hidden=True,
+        help="Also write load ticks and the result's figures as JSON lines here "
+        "(the dashboard charts them).")] = None,
 ) -> None:
     """Load a URL (a running stateline or any HTTP/1.1 server) and print its latency."""
     from stateline.lab.bench import run_bench
@@ -59,7 +65,20 @@ def bench(
         typer.echo(f"stateline bench: cannot connect to {config.host}:{config.port}: {problem}; "
                    "is it running (`stateline up`)?", err=True)
         raise typer.Exit(1)
-    result = run_bench(config, as_json)
+    from stateline.lab.progress import TickFile, listening
+
+    ticks = TickFile(progress_file) if progress_file is not None else None
+    with listening(ticks.tick) if ticks else contextlib.nullcontext():
+        result = run_bench(config, as_json)
+    if ticks is not None:
+        lat = result["latency"]
+        ticks.write({"kind": "done", "text": (
+            f"{result['requests']:,} requests, {result['failed']:,} failed, "
+            f"{result['throughput_rps']:,.0f} req/s, p50 {lat['p50_ms']:.2f} ms, "
+            f"p99 {lat['p99_ms']:.2f} ms"),
+            "headline": {"requests": result["requests"], "failed": result["failed"],
+                         "throughput_rps": result["throughput_rps"],
+                         "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"]}})
     if result["ok"] == 0:
         typer.echo(f"stateline bench: not one of {result['requests']:,} requests succeeded "
                    f"(errors: {result['errors'] or 'none recorded'})", err=True)
@@ -90,6 +109,10 @@ def experiment(
     out: Annotated[Path, typer.Option("--out", "-o", help="Results folder.")] = RESULTS,
     max_instances: Annotated[int | None, typer.Option(
         "--max-instances", help="scaling: the largest pool to measure.")] = None,
+    progress_file: Annotated[Path | None, typer.Option(
+        "--progress-file", hidden=True,
+        help="Also write steps, load ticks and the headline as JSON lines here "
+        "(the dashboard charts them).")] = None,
 ) -> None:
     """Run an experiment; write OUT/NAME/data.json, report.md and plots."""
     from stateline.lab.experiments import EXPERIMENTS, Context, run_experiment
@@ -102,20 +125,39 @@ def experiment(
 
     names = list(EXPERIMENTS) if name == "all" else [name]
     from stateline.lab.netns import HostsUnavailable
+    from stateline.lab.progress import TickFile, listening
 
+    ticks = TickFile(progress_file) if progress_file is not None else None
     for n in names:
         try:
-            with progress(n) as log:
+            with progress(n) as shown, (listening(ticks.tick) if ticks
+                                        else contextlib.nullcontext()):
+                def log(msg: str, shown: Callable[[str], None] = shown) -> None:
+                    shown(msg)
+                    if ticks is not None:
+                        ticks.step(msg)
+
                 folder = run_experiment(n, Context(out, quick, max_instances, log))
         except HostsUnavailable as exc:  # the across-hosts experiments need root
             typer.echo(f"stateline experiment {n}: {exc}", err=True)
+            if ticks is not None:
+                ticks.write({"kind": "failed", "experiment": n, "error": str(exc)})
             if len(names) == 1:
                 raise typer.Exit(2) from None
             continue
+        except Exception as exc:
+            if ticks is not None:
+                ticks.write({"kind": "failed", "experiment": n, "error": repr(exc)})
+            raise
         data = read_result(out, n)
-        if data:
-            typer.echo(headline_text(n, data))
+        text = headline_text(n, data) if data else ""
+        if text:
+            typer.echo(text)
         typer.echo(f"{n}: {folder / 'report.md'}")
+        if ticks is not None:
+            ticks.write({"kind": "done", "experiment": n, "text": text,
+                         "headline": (data or {}).get("headline") or {},
+                         "report": str(folder / "report.md")})
 
 
 def report(

@@ -28,6 +28,7 @@ import httptools
 
 from stateline.lab.histogram import Histogram
 from stateline.lab.mix import Mix, RequestTemplate, default_mix, single
+from stateline.lab.progress import Tick, report, watched
 from stateline.lab.schedule import Schedule
 from stateline.lab.stats import Recorder
 
@@ -55,6 +56,8 @@ class LoadConfig:
     #: bytes, as a client that retries would. A repeat answered without
     #: ``Idempotent-Replayed`` was applied twice: a duplicate.
     repeat: float = 0.0
+    #: What progress displays call this load (an experiment names its phases).
+    label: str = "load"
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -317,7 +320,7 @@ class LoadGenerator:
             self.loop.create_task(self._connect())
         sweeper = self.loop.create_task(self._sweeper())
         progress = (self.loop.create_task(self._progress(on_progress, progress_interval))
-                    if on_progress else None)
+                    if on_progress or watched() else None)
         try:
             if cfg.rate is None:
                 self._dispatch()
@@ -385,11 +388,24 @@ class LoadGenerator:
             await asyncio.sleep(0.05)
             self._sweep()
 
-    async def _progress(self, callback: Callable[[LoadGenerator], None],
+    async def _progress(self, callback: Callable[[LoadGenerator], None] | None,
                         interval: float) -> None:
+        """Every ``interval``: the caller's callback, and a tick for the process's
+        progress listeners (:mod:`stateline.lab.progress`), if any."""
         while True:
             await asyncio.sleep(interval)
-            callback(self)
+            if callback is not None:
+                callback(self)
+            if watched():
+                report(self.tick())
+
+    def tick(self) -> Tick:
+        """How far this load is, and how it goes over the last second."""
+        now = self._now()
+        r = self.recorder.recent(now)
+        return Tick(t=now, total=self.config.duration, rps=r["rate"],
+                    errors_per_s=r["error_rate"], errors=self.recorder.failed,
+                    p50_ms=r["p50_ms"], p99_ms=r["p99_ms"], label=self.config.label)
 
     def result(self) -> dict[str, Any]:
         cfg = self.config

@@ -91,7 +91,8 @@ class Recorder:
         return self.ok + self.failed
 
     def recent(self, now: float, window: int = 1) -> dict[str, float]:
-        """Rate, errors and p99 over the last complete ``window`` seconds (progress display)."""
+        """Rate, errors/s, p50 and p99 over the last complete ``window`` seconds, and all
+        errors so far (what a progress display shows)."""
         per_second = round(1 / self.resolution) or 1
         end = int(now / self.resolution)
         parts = self.seconds[max(0, end - window * per_second) : end] or self.seconds[-1:]
@@ -100,6 +101,8 @@ class Recorder:
         return {
             "rate": sum(s.requests for s in parts) / span,
             "errors": self.failed,
+            "error_rate": sum(s.errors for s in parts) / span,
+            "p50_ms": h.percentile(50) * 1e3,
             "p99_ms": h.percentile(99) * 1e3,
         }
 

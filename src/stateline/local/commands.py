@@ -54,11 +54,17 @@ def _data_dir(data_dir: Path | None) -> Path:
     return Settings.load(data_dir=data_dir).data_dir
 
 
-def _call(data_dir: Path | None, request: dict[str, object]) -> dict[str, object]:
+def _call(data_dir: Path | None, request: dict[str, object],
+          as_json: bool = False) -> dict[str, object]:
+    """The supervisor's answer; a refusal is a one-line error (with ``--json``: a JSON
+    ``{"ok": false, "error": {"code", "message"}}`` on stdout, for scripts) and exit 1."""
     try:
         return ControlClient(_data_dir(data_dir)).call(request)
     except ControlError as exc:
-        _error(exc.message)
+        if as_json:
+            _echo_json({"ok": False, "error": {"code": exc.code, "message": exc.message}})
+        else:
+            _error(exc.message)
         raise typer.Exit(1) from None
 
 
@@ -288,13 +294,16 @@ def scale(
         shards = parse_scale_shards(spec)
         if isinstance(shards, str):
             raise _usage_error(shards)
-        answer = _call(data_dir, {"cmd": "scale", "shards": shards})
+        answer = _call(data_dir, {"cmd": "scale", "shards": shards}, as_json)
+        if as_json:
+            _echo_json(answer)
+            return
         typer.echo(f"shards: {answer['shards']}")
         return
     apps = parse_scale(spec)
     if isinstance(apps, str):
         raise _usage_error(apps)
-    answer = _call(data_dir, {"cmd": "scale", "apps": apps})
+    answer = _call(data_dir, {"cmd": "scale", "apps": apps}, as_json)
     if as_json:
         _echo_json(answer)
         return
@@ -313,7 +322,7 @@ def kill(
     or kill a Redis master and watch its replica take over (the killed node
     comes back as a replica).
     """
-    answer = _call(data_dir, {"cmd": "kill", "id": ident})
+    answer = _call(data_dir, {"cmd": "kill", "id": ident}, as_json)
     if as_json:
         _echo_json(answer)
         return
@@ -333,7 +342,7 @@ def restart(
     with a clean record and returns when it is healthy. A running app or
     gateway is stopped gracefully first (unlike `kill`, which is a crash).
     """
-    answer = _call(data_dir, {"cmd": "restart", "id": ident})
+    answer = _call(data_dir, {"cmd": "restart", "id": ident}, as_json)
     if as_json:
         _echo_json(answer)
         return
@@ -369,7 +378,7 @@ def down(
     as_json: AsJson = False,
 ) -> None:
     """Stop the supervisor of DATA_DIR and everything it runs (like Ctrl-C on `up`)."""
-    _call(data_dir, {"cmd": "down"})
+    _call(data_dir, {"cmd": "down"}, as_json)
     lock = DataDirLock(_data_dir(data_dir))
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

@@ -164,3 +164,49 @@ def test_garbage_and_oversized_requests_are_400(tmp_path: Path) -> None:
         assert r.status_code == 413
         assert (await client.delete("/")).status_code == 405
     serve(tmp_path, body)
+
+
+@pytest.mark.parametrize(("payload", "code"), [
+    (b'{"name": "nope"}', "bad_experiment"),
+    (b'{"name": 3}', "bad_experiment"),
+    (b'{"name": "routing", "quick": "yes"}', "bad_request"),
+    (b"[]", "bad_request"),
+])
+def test_bad_experiment_requests_are_400(tmp_path: Path, payload: bytes, code: str) -> None:
+    async def body(client: httpx.AsyncClient, server: DashboardServer, src: StandIn) -> None:
+        r = await client.post("/api/experiment", content=payload, headers=good_headers(server))
+        assert r.status_code == 400 and r.json()["error"]["code"] == code
+        assert (await client.get("/api/state")).json()["run"] is None
+    serve(tmp_path, body)
+
+
+def test_experiments_are_listed_and_starting_one_needs_the_token(tmp_path: Path) -> None:
+    async def body(client: httpx.AsyncClient, server: DashboardServer, src: StandIn) -> None:
+        names = (await client.get("/api/experiments")).json()["experiments"]
+        assert "failover" in names and "routing" in names
+        r = await client.post("/api/experiment", json={"name": "routing"},
+                              headers={**good_headers(server), "X-Stateline-Token": "x"})
+        assert r.status_code == 403
+        r = await client.post("/api/experiment", json={"name": "routing"},
+                              headers={**good_headers(server), "Origin": "http://evil.example"})
+        assert r.status_code == 403
+        r = await client.post("/api/run/stop", json={}, headers=good_headers(server))
+        assert r.status_code == 409 and r.json()["error"]["code"] == "no_run"
+        assert (await client.get("/api/state")).json()["run"] is None
+    serve(tmp_path, body)
+
+
+def test_a_load_from_the_page_that_cannot_connect_ends_as_a_failed_run(tmp_path: Path) -> None:
+    """The stand-in's gateway does not listen: the bench child says so and exits 1."""
+    async def body(client: httpx.AsyncClient, server: DashboardServer, src: StandIn) -> None:
+        r = await client.post("/api/load", json={"rate": 5, "duration": 2},
+                              headers=good_headers(server))
+        assert r.status_code == 200 and r.json()["run"] == 1
+        for _ in range(600):
+            run = (await client.get("/api/state")).json()["run"]
+            if not run["running"]:
+                break
+            await asyncio.sleep(0.1)
+        assert run["kind"] == "load" and run["exit"] == 1 and run["points"] == []
+        assert "cannot connect" in Path(run["log"]).read_text()
+    serve(tmp_path, body)

@@ -186,3 +186,29 @@ def test_the_app_replays_every_repeated_keyed_write(redis_url, tmp_path, stateli
     keyed = r["idempotency"]
     assert keyed["repeats"] > 0
     assert keyed["replays"] == keyed["repeats"] and keyed["duplicates"] == 0
+
+
+def test_a_listener_gets_ticks_of_the_running_load(tiny):
+    from stateline.lab.progress import listening
+
+    ticks = []
+    with listening(ticks.append):
+        r = run_load(LoadConfig(f"{tiny}/ping", rate=200, duration=2.0, label="probe"))
+    assert r["failed"] == 0
+    assert ticks, "no tick reported during a 2 s load"
+    assert {t.label for t in ticks} == {"probe"} and {t.total for t in ticks} == {2.0}
+    assert [t.t for t in ticks] == sorted(t.t for t in ticks)
+    assert all(0 <= t.fraction <= 1 and t.errors == 0 for t in ticks)
+    assert max(t.rps for t in ticks) > 0
+
+
+def test_bench_progress_file_has_ticks_and_the_figures(tiny, stateline_cmd, tmp_path):
+    path = tmp_path / "run.jsonl"
+    subprocess.run([*stateline_cmd, "bench", f"{tiny}/ping", "--rate", "100",
+                    "--duration", "1.5", "--json", "--progress-file", str(path)],
+                   capture_output=True, text=True, timeout=60, check=True)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert {r["kind"] for r in records} == {"tick", "done"} and records[-1]["kind"] == "done"
+    assert records[-1]["headline"]["requests"] == 150
+    assert records[-1]["text"].startswith("150 requests, 0 failed")
+    assert all(r["total"] == 1.5 for r in records if r["kind"] == "tick")

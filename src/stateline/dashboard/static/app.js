@@ -8,7 +8,6 @@ if (params.get("token")) {
   history.replaceState(null, "", location.pathname); // keep the token out of history/screens
 }
 const token = sessionStorage.getItem("stateline-token");
-const rpsHistory = [];
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -146,27 +145,133 @@ function renderStores(snap) {
   document.getElementById("urls").textContent = urls.gateway_url || "";
 }
 
+// -- charts: plain canvas, no library -------------------------------------------
+
+// Round numbers for an axis from 0 to at least `max`: [top, step].
+function niceScale(max, ticks = 4) {
+  const raw = Math.max(max, 1e-9) / ticks;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  return [step * Math.ceil(max / step || 1), step];
+}
+
+function tickLabel(v) {
+  return v >= 1000 ? `${(v / 1000).toFixed(v % 1000 ? 1 : 0)}k` : String(+v.toFixed(2));
+}
+
+// Lines over a shared x axis (seconds); `series`: {label, color, axis: "left"|"right", values}.
+function drawChart(canvas, xs, series, opts) {
+  const g = canvas.getContext("2d");
+  const W = canvas.width, H = canvas.height;
+  const pad = { l: 44, r: opts.right ? 48 : 12, t: 22, b: 26 };
+  g.clearRect(0, 0, W, H);
+  g.font = "11px system-ui, sans-serif";
+  const x0 = xs.length ? xs[0] : 0;
+  const [xTop, xStep] = niceScale(Math.max(opts.minX || 10, (xs[xs.length - 1] ?? 0) - x0));
+  const axes = {};
+  for (const side of ["left", "right"]) {
+    const vals = series.filter((s) => s.axis === side).flatMap((s) => s.values)
+      .filter((v) => v !== null && v !== undefined && Number.isFinite(v));
+    axes[side] = niceScale(Math.max(side === "left" ? opts.minLeft || 1 : 1, ...vals));
+  }
+  const px = (x) => pad.l + ((x - x0) / xTop) * (W - pad.l - pad.r);
+  const py = (v, side) => H - pad.b - (v / axes[side][0]) * (H - pad.t - pad.b);
+  g.strokeStyle = "#e3e6ea"; g.fillStyle = "#556"; g.lineWidth = 1;
+  g.textAlign = "right"; g.textBaseline = "middle";
+  for (let v = 0; v <= axes.left[0] + 1e-9; v += axes.left[1]) {
+    const y = py(v, "left");
+    g.beginPath(); g.moveTo(pad.l, y); g.lineTo(W - pad.r, y); g.stroke();
+    g.fillText(tickLabel(v), pad.l - 4, y);
+  }
+  if (opts.right) {
+    g.textAlign = "left";
+    for (let v = 0; v <= axes.right[0] + 1e-9; v += axes.right[1]) {
+      g.fillText(tickLabel(v), W - pad.r + 4, py(v, "right"));
+    }
+  }
+  g.textAlign = "center"; g.textBaseline = "top";
+  for (let x = 0; x <= xTop + 1e-9; x += xStep) g.fillText(`${tickLabel(x)} s`, px(x0 + x), H - pad.b + 4);
+  g.textBaseline = "alphabetic"; g.textAlign = "left";
+  g.fillText(opts.left, 2, 12);
+  if (opts.right) { g.textAlign = "right"; g.fillText(opts.right, W - 2, 12); }
+  let lx = pad.l + 60;
+  g.textAlign = "left";
+  for (const s of series) {
+    g.strokeStyle = s.color; g.lineWidth = 2;
+    g.beginPath();
+    let on = false;
+    s.values.forEach((v, i) => {
+      if (v === null || v === undefined || !Number.isFinite(v)) { on = false; return; }
+      const X = px(xs[i]), Y = py(v, s.axis);
+      if (on) g.lineTo(X, Y); else g.moveTo(X, Y);
+      on = true;
+    });
+    g.stroke();
+    g.fillStyle = s.color; g.fillRect(lx, 6, 10, 3);
+    g.fillStyle = "#334"; g.fillText(s.label, lx + 13, 12);
+    lx += g.measureText(s.label).width + 28;
+  }
+}
+
+const gatewayHistory = [];
+
 function renderChart(snap) {
   const pools = (snap.gateway && snap.gateway.pools) || {};
   const total = Object.values(pools).reduce((a, m) => a + (m.rps || 0), 0);
-  rpsHistory.push(total);
-  if (rpsHistory.length > 120) rpsHistory.shift();
-  const c = document.getElementById("chart");
-  const g = c.getContext("2d");
-  g.clearRect(0, 0, c.width, c.height);
-  const max = Math.max(10, ...rpsHistory);
-  g.strokeStyle = "#1f8a4c";
-  g.beginPath();
-  rpsHistory.forEach((v, i) => {
-    const x = (i / 119) * c.width, y = c.height - (v / max) * (c.height - 14);
-    if (i) g.lineTo(x, y); else g.moveTo(x, y);
-  });
-  g.stroke();
-  g.fillStyle = "#556";
-  g.fillText(`gateway req/s (max ${max.toFixed(0)})`, 4, 10);
-  const load = snap.load || {};
-  document.getElementById("load-state").textContent =
-    load.running ? `bench running (pid ${load.pid})` : load.pid ? `last bench exited ${load.exit}` : "";
+  const p99 = Math.max(0, ...Object.values(pools).map((m) => m.p99_ms || 0));
+  gatewayHistory.push({ t: snap.at, rps: total, p99: p99 || null });
+  if (gatewayHistory.length > 120) gatewayHistory.shift();
+  drawChart(document.getElementById("chart"), gatewayHistory.map((p) => p.t), [
+    { label: "req/s", color: "#1f8a4c", axis: "left", values: gatewayHistory.map((p) => p.rps) },
+    { label: "p99 ms", color: "#3060c0", axis: "right", values: gatewayHistory.map((p) => p.p99) },
+  ], { left: "req/s", right: "ms", minX: 60, minLeft: 10 });
+}
+
+function duration(s) {
+  s = Math.max(0, Math.round(s));
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}
+
+function renderRun(snap) {
+  const run = snap.run;
+  const box = document.getElementById("run-box");
+  box.hidden = !run;
+  document.getElementById("run-stop").disabled = !(run && run.running);
+  if (!run) return;
+  const state = run.running ? "running" : run.exit === 0 ? "finished" : `ended (exit ${run.exit})`;
+  document.getElementById("run-state").textContent =
+    `${run.kind} #${run.number}: ${run.name} — ${state} (pid ${run.pid}, log ${run.log})`;
+  box.dataset.state = run.running ? "running" : run.exit === 0 ? "done" : "failed";
+  const load = run.load;
+  const bar = document.getElementById("run-progress");
+  const pct = document.getElementById("run-pct");
+  if (!run.running && run.exit === 0) {
+    bar.value = 1;
+    pct.textContent = load ? `${load.label}: done` : "done";
+  } else if (load && load.total) {
+    const f = Math.min(1, load.t / load.total);
+    bar.value = f;
+    pct.textContent = `${load.label}: ${(f * 100).toFixed(0)} %` +
+      (run.running && f < 1 ? `, ETA ${duration(load.total - load.t)}` : "");
+  } else {
+    bar.removeAttribute("value"); // indeterminate until a load reports
+    pct.textContent = run.running ? "starting…" : "";
+  }
+  const pts = run.points || [];
+  const canvas = document.getElementById("run-chart");
+  canvas.dataset.points = String(pts.length);
+  canvas.dataset.maxRps = String(Math.max(0, ...pts.map((p) => p.rps || 0)));
+  drawChart(canvas, pts.map((p) => p.at), [
+    { label: "req/s", color: "#1f8a4c", axis: "left", values: pts.map((p) => p.rps) },
+    { label: "errors/s", color: "#b3261e", axis: "left", values: pts.map((p) => p.errors_per_s) },
+    { label: "p50 ms", color: "#7aa0e0", axis: "right", values: pts.map((p) => p.p50_ms) },
+    { label: "p99 ms", color: "#3060c0", axis: "right", values: pts.map((p) => p.p99_ms) },
+  ], { left: "req/s", right: "ms", minX: 10, minLeft: 1 });
+  document.getElementById("run-steps").replaceChildren(
+    ...(run.steps || []).slice(-5).map((t) => el("li", {}, t)));
+  const r = run.result;
+  document.getElementById("run-result").textContent = !r ? "" : r.kind === "failed"
+    ? `failed: ${r.error}` : `${r.text || ""}${r.report ? `\nreport: ${r.report}` : ""}`;
 }
 
 function render(snap) {
@@ -175,6 +280,7 @@ function render(snap) {
   renderRedis(snap);
   renderStores(snap);
   renderChart(snap);
+  renderRun(snap);
   document.getElementById("events").replaceChildren(
     ...snap.events.slice().reverse().map((e) => el("li", {}, `${e.at} ${e.text}`)));
 }
@@ -198,5 +304,14 @@ document.addEventListener("DOMContentLoaded", () => {
     rate: Number(document.getElementById("load-rate").value),
     duration: Number(document.getElementById("load-seconds").value),
   });
+  document.getElementById("exp-go").onclick = () => control("/api/experiment", {
+    name: document.getElementById("exp-name").value,
+    quick: document.getElementById("exp-quick").checked,
+  });
+  document.getElementById("run-stop").onclick = () => control("/api/run/stop", {});
+  fetch("/api/experiments").then((r) => r.json()).then((doc) => {
+    document.getElementById("exp-name").replaceChildren(
+      ...doc.experiments.map((n) => el("option", { value: n }, n)));
+  }).catch(() => {});
   connect();
 });

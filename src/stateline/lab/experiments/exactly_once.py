@@ -22,6 +22,7 @@ import time
 import uuid
 from typing import Any
 
+from stateline.lab import progress
 from stateline.lab.experiments.base import Context, Result, md_table
 from stateline.lab.retrying import Op, RetryingWriter, tally
 from stateline.lab.system import System
@@ -88,15 +89,21 @@ def _phase(system: System, ctx: Context, keyed: bool, writers: int, seconds: flo
     kills = 0
     started = time.monotonic()
     next_kill = started + kill_every / 2
-    while time.monotonic() - started < seconds:
-        if time.monotonic() >= next_kill:
-            target = f"app-{kills % APPS + 1}"
-            reply = system.kill(target)
-            kills += 1
-            ctx.log(f"  {kind}: t={time.monotonic() - started:.1f}s SIGKILL {target} "
-                    f"(pid {reply.get('pid')})")
-            next_kill += kill_every
-        time.sleep(0.02)
+
+    def counts() -> tuple[int, int]:
+        done = [o for ops in per_writer for o in list(ops)]
+        return len(done), sum(1 for o in done if not o.acked)
+
+    with progress.ticking(f"{kind} writes", seconds, counts):
+        while time.monotonic() - started < seconds:
+            if time.monotonic() >= next_kill:
+                target = f"app-{kills % APPS + 1}"
+                reply = system.kill(target)
+                kills += 1
+                ctx.log(f"  {kind}: t={time.monotonic() - started:.1f}s SIGKILL {target} "
+                        f"(pid {reply.get('pid')})")
+                next_kill += kill_every
+            time.sleep(0.02)
     stop.set()
     for t in threads:
         t.join(120)

@@ -73,7 +73,8 @@ def run(ctx: Context) -> Result:
     schedule = failover_schedule(duration, APPS)
     with System(APPS, ctx.log) as system:
         config = LoadConfig(system.gateway_url, rate=rate, duration=duration, timeout=5.0,
-                            mix=parse_mix(MIX), resolution=0.25, seed=1)
+                            mix=parse_mix(MIX), resolution=0.25, seed=1,
+                            label="load with a SIGKILL and a drain")
         ctx.log(f"failover: {rate:g} req/s for {duration:g}s over {APPS} instances; "
                 + "; ".join(f.describe() for f in schedule.faults))
         load = Background(config).start()

@@ -83,7 +83,8 @@ def run(ctx: Context) -> Result:
             for name, mix in WORKLOADS.items():
                 config = LoadConfig(system.gateway_url,
                                     connections=CONNECTIONS_PER_INSTANCE[name] * n,
-                                    duration=seconds, mix=parse_mix(mix), seed=n)
+                                    duration=seconds, mix=parse_mix(mix), seed=n,
+                                    label=f"{n} instance(s), {name}")
                 before = system.cpu_seconds()
                 r = run_load(config)
                 after = system.cpu_seconds()

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from stateline.lab import plots
+from stateline.lab import plots, progress
 from stateline.lab.cluster import CountingClient, Node, cluster_nodes, tags_in_slots
 from stateline.lab.experiments.base import Context, Result, md_table
 from stateline.lab.metrics import unavailability_window
@@ -37,12 +37,17 @@ class Writer:
         self.prefix = prefix
         self.records: list[tuple[float, float, bool, bool, bool, str]] = []
         self.unconfirmed = 0
+        self.failed = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.t0 = time.monotonic()
 
     def now(self) -> float:
         return time.monotonic() - self.t0
+
+    def counts(self) -> tuple[int, int]:
+        """Writes so far and how many failed (what a progress display shows)."""
+        return len(self.records), self.failed
 
     def _run(self) -> None:
         seq = 0
@@ -68,6 +73,7 @@ class Writer:
                     self.client.refresh()
                 time.sleep(0.02)
             self.records.append((started, self.now() - started, ok, acked, victim, key))
+            self.failed += not ok
             seq += 1
             time.sleep(0.001)
 
@@ -120,32 +126,33 @@ def one_round(system: System, mode: str, victim_index: int, before: float, after
     client = CountingClient(seeds, timeout=0.5, password=password)
     writer = Writer(client, tags_in_slots(victim_slots, 64), tags_in_slots(other_slots, 64),
                     mode, f"sf:{mode}:").start()
-    time.sleep(before)
-    kill_at = writer.now()
-    system.kill(victim_proc["id"])
-    log(f"stateful-failover ({mode}): t={kill_at:.1f}s SIGKILL {victim_proc['id']} "
-        f"(master {victim.addr}, {len(victim_slots)} slots)")
-    survivor = next(n.addr for n in masters if n.addr != victim.addr)
-    first_slot = min(victim_slots)
-    promoted = rejoined = None
-    while writer.now() - kill_at < after or (rejoined is None
-                                             and writer.now() - kill_at < after + 30):
-        since = writer.now() - kill_at
-        try:
-            nodes = cluster_nodes(survivor, password=password)
-        except redis.RedisError:
-            nodes = []
-        if promoted is None and any(
-                n.role == "master" and not n.failed and n.addr != victim.addr
-                and any(lo <= first_slot <= hi for lo, hi in n.slots) for n in nodes):
-            promoted = since
-        if rejoined is None and any(n.addr == victim.addr and n.role == "replica"
-                                    and not n.failed for n in nodes):
-            rejoined = since
-        if since >= after:
-            writer.stop()
-        time.sleep(0.1)
-    writer.stop()
+    with progress.ticking(f"writes ({mode})", before + after, writer.counts):
+        time.sleep(before)
+        kill_at = writer.now()
+        system.kill(victim_proc["id"])
+        log(f"stateful-failover ({mode}): t={kill_at:.1f}s SIGKILL {victim_proc['id']} "
+            f"(master {victim.addr}, {len(victim_slots)} slots)")
+        survivor = next(n.addr for n in masters if n.addr != victim.addr)
+        first_slot = min(victim_slots)
+        promoted = rejoined = None
+        while writer.now() - kill_at < after or (rejoined is None
+                                                 and writer.now() - kill_at < after + 30):
+            since = writer.now() - kill_at
+            try:
+                nodes = cluster_nodes(survivor, password=password)
+            except redis.RedisError:
+                nodes = []
+            if promoted is None and any(
+                    n.role == "master" and not n.failed and n.addr != victim.addr
+                    and any(lo <= first_slot <= hi for lo, hi in n.slots) for n in nodes):
+                promoted = since
+            if rejoined is None and any(n.addr == victim.addr and n.role == "replica"
+                                        and not n.failed for n in nodes):
+                rejoined = since
+            if since >= after:
+                writer.stop()
+            time.sleep(0.1)
+        writer.stop()
     wait_for(lambda: _cluster_ok(survivor, password), 30, 0.2)
     client.refresh()
     acked = [r for r in writer.records if r[3]]

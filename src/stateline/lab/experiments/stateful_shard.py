@@ -201,10 +201,12 @@ def _measure(system: System, rooms: int, rate: float, seconds: float,
             mix = parse_mix(_mix(service, rooms, kind))
             log(f"{service} {kind}: open loop {rate:g} req/s, then closed loop, {seconds:g}s each")
             opened = run_load(LoadConfig(system.gateway_url, rate=rate, duration=seconds,
-                                         mix=mix, seed=1))
+                                         mix=mix, seed=1,
+                                         label=f"{service} {kind}, open loop"))
             cpu0 = system.cpu_seconds()
             closed = run_load(LoadConfig(system.gateway_url, connections=16, duration=seconds,
-                                         mix=mix, seed=2))
+                                         mix=mix, seed=2,
+                                         label=f"{service} {kind}, closed loop"))
             cpu1 = system.cpu_seconds()
             n = max(1, closed["requests"])
             cpu_us = {role: round((cpu1[role] - cpu0.get(role, 0.0)) / n * 1e6, 1)
