@@ -143,3 +143,27 @@ def test_more_reads_than_lean_connections_overflow_to_the_full_client(redis_url:
         assert answers == ["x"] * 50
         assert len(fast._made) <= 2
     _run(redis_url, body, size=2)
+
+
+def test_a_batch_answers_each_read_from_its_own_reply(url: str) -> None:
+    tag = uuid.uuid4().hex[:10]
+    keys = [f"t:{{{tag}-{i}}}" for i in range(30)]
+
+    async def body(fast: FastRedis) -> None:
+        for i, key in enumerate(keys):
+            if i % 3 == 0:
+                await fast.client.set(key, f"s{i}")
+            else:
+                await fast.client.hset(key, mapping={"x": str(i), "y": "-"})
+        reads: list[Awaitable[Any]] = []
+        for i, key in enumerate(keys):
+            reads.append(fast.get(key) if i % 3 == 0 else
+                         fast.hgetall(key) if i % 3 == 1 else fast.hmget(key, ["x", "z"]))
+        reads.insert(7, fast.hgetall(keys[0]))  # WRONGTYPE in the middle of the batch
+        answers = await asyncio.gather(*reads, return_exceptions=True)
+        assert isinstance(answers.pop(7), ResponseError)
+        for i, answer in enumerate(answers):
+            want = f"s{i}" if i % 3 == 0 else \
+                {"x": str(i), "y": "-"} if i % 3 == 1 else [str(i), None]
+            assert answer == want, i
+    _run(url, body)
