@@ -35,7 +35,7 @@ from stateline.app.lifecycle import Lifecycle, State
 from stateline.app.rates import RateSnapshot, shipped_snapshot
 from stateline.app.reference_rates import ReferenceRates
 from stateline.app.responses import json_response
-from stateline.app.routing import merge_routes
+from stateline.app.routing import IndexedRouter, merge_routes
 from stateline.app.services import (
     calc,
     carts,
@@ -212,14 +212,10 @@ def create_app(
             ctx.attach(None)
             await _close(stores)
 
-    app = Starlette(
-        routes=_routes(),
-        exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=lifespan,
-    )
+    app = Starlette(exception_handlers=EXCEPTION_HANDLERS)
     # No redirect from /api/users/ to /api/users: Starlette builds that Location
     # from the Host header, which a client controls. An unknown path is a JSON 404.
-    app.router.redirect_slashes = False
+    app.router = IndexedRouter(_routes(), redirect_slashes=False, lifespan=lifespan)
     app.state.ctx = ctx
     openapi.publish(app)  # a route without a spec fails here, at creation
     app.add_middleware(InstanceHeader, instance_id=ident)
