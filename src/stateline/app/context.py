@@ -10,23 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from stateline.app.errors import ApiError
 from stateline.app.lifecycle import Lifecycle
+from stateline.app.reference_rates import ReferenceRates
 from stateline.app.workers import CpuPool
 from stateline.settings import Settings
 from stateline.stores.blobs import BlobStore
-from stateline.stores.redis import AsyncRedis
+from stateline.stores.redis_fast import FastRedis
+from stateline.stores.sql import SqlStore
 
 
 @dataclass(frozen=True)
 class Stores:
     """Clients of the stateful tier, plus the CPU pool, built in the app's lifespan."""
 
-    redis: AsyncRedis
-    sql: AsyncEngine
+    redis: FastRedis
+    sql: SqlStore
+    rates: ReferenceRates
     blobs: BlobStore
     cpu: CpuPool
 

@@ -33,8 +33,9 @@ from stateline.app.context import AppContext, Stores, context
 from stateline.app.errors import EXCEPTION_HANDLERS
 from stateline.app.lifecycle import Lifecycle, State
 from stateline.app.rates import RateSnapshot, shipped_snapshot
+from stateline.app.reference_rates import ReferenceRates
 from stateline.app.responses import json_response
-from stateline.app.routing import merge_routes
+from stateline.app.routing import IndexedRouter, merge_routes
 from stateline.app.services import (
     calc,
     carts,
@@ -50,7 +51,7 @@ from stateline.app.spec import Operation, Reply, api, json_object
 from stateline.app.workers import CpuPool
 from stateline.settings import Settings
 from stateline.stores import redis as redis_store
-from stateline.stores import sql
+from stateline.stores import redis_fast, sql
 from stateline.stores.blobs import open_blob_store
 
 log = logging.getLogger("stateline.app")
@@ -131,7 +132,11 @@ def _routes() -> list[BaseRoute]:
 
 
 async def _connect_stores(ctx: AppContext, stores: Stores, snapshot: RateSnapshot) -> None:
-    """Retry until Redis and SQL answer; then create the schema and seed the rates."""
+    """Retry until Redis and SQL answer; create the schema, seed and read the rates.
+
+    Once ready, this task stays on as the refresher of the instance's rates copy
+    (``reference_rates.py``) until the lifespan ends and cancels it.
+    """
     delay = 0.05
     logged: tuple[str, float] | None = None  # the last problem logged, and when
     while True:
@@ -140,6 +145,7 @@ async def _connect_stores(ctx: AppContext, stores: Stores, snapshot: RateSnapsho
             await sql.ensure_schema(stores.sql)
             if await sql.seed_rates(stores.sql, snapshot.rates, snapshot.as_of):
                 log.info("seeded %d rates as of %s", len(snapshot.rates), snapshot.as_of)
+            await stores.rates.refresh()
             break
         except Exception as exc:  # any store failure at start-up means "retry"
             problem = store_problem(exc)
@@ -154,15 +160,19 @@ async def _connect_stores(ctx: AppContext, stores: Stores, snapshot: RateSnapsho
     ctx.attach(stores)
     if ctx.lifecycle.ready():
         log.info("instance %s ready", ctx.instance_id)
+    await stores.rates.run()  # from now on this task keeps the rates copy fresh
 
 
 def _build_stores(settings: Settings) -> Stores:
     if not settings.redis_url:
         raise ValueError("an app instance needs STATELINE_REDIS_URL (or --redis-url)")
+    database = sql.open_store(settings.effective_database_url,
+                              create_dir=settings.database_url is None)
     return Stores(
-        redis=redis_store.connect_bounded(settings.redis_url, decode_responses=True),
-        sql=sql.create_engine(settings.effective_database_url,
-                              create_dir=settings.database_url is None),
+        redis=redis_fast.wrap(
+            redis_store.connect_bounded(settings.redis_url, decode_responses=True)),
+        sql=database,
+        rates=ReferenceRates(database),
         blobs=open_blob_store(settings.blob_url, settings.data_dir / "blobs"),
         cpu=CpuPool(workers=settings.image_workers or None),
     )
@@ -202,14 +212,10 @@ def create_app(
             ctx.attach(None)
             await _close(stores)
 
-    app = Starlette(
-        routes=_routes(),
-        exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=lifespan,
-    )
+    app = Starlette(exception_handlers=EXCEPTION_HANDLERS)
     # No redirect from /api/users/ to /api/users: Starlette builds that Location
     # from the Host header, which a client controls. An unknown path is a JSON 404.
-    app.router.redirect_slashes = False
+    app.router = IndexedRouter(_routes(), redirect_slashes=False, lifespan=lifespan)
     app.state.ctx = ctx
     openapi.publish(app)  # a route without a spec fails here, at creation
     app.add_middleware(InstanceHeader, instance_id=ident)

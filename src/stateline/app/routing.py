@@ -16,15 +16,24 @@ declares, and that route's 405 answers.
 
 The services keep plain ``Route(...)`` calls on purpose: ``stateline lint``
 finds request handlers through them.
+
+:class:`IndexedRouter` is Starlette's router trying, for each request, only the
+routes whose literal start fits the path's first two segments, in their
+declared order: the same first match, found without running every earlier
+route's regex. Why: in a py-spy profile of ``GET /api/counter`` route matching
+was about a fifth of the request's Python time, because the counter's routes
+come after two dozen others; the calculator's come first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from starlette._utils import get_route_path
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match, Route
+from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
 
 
@@ -76,3 +85,71 @@ def merge_routes(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
         else:
             order.append(route)
     return [PathRoute(groups[item], static) if isinstance(item, str) else item for item in order]
+
+
+def route_key(route: BaseRoute) -> str | None:
+    """``/a/b``: the first two path segments every path this route matches starts with.
+
+    ``None`` when the route's literal start holds fewer than two whole segments
+    (``/api/{x}``, ``/api/v{n}``, ``/api``), or it is not a plain or merged HTTP
+    route: such routes are tried for every path.
+    """
+    if not isinstance(route, Route | PathRoute):
+        return None
+    path = route.path
+    literal, brace, _ = path.partition("{")
+    parts = literal.split("/")[1:]
+    if brace:
+        parts = parts[:-1]  # the piece before "{" is not a whole segment
+    return f"/{parts[0]}/{parts[1]}" if len(parts) >= 2 else None
+
+
+def path_key(path: str) -> str | None:
+    """The first two segments of a request path, as :func:`route_key` spells them."""
+    parts = path.split("/", 3)
+    return f"/{parts[1]}/{parts[2]}" if len(parts) >= 3 else None
+
+
+class IndexedRouter(Router):
+    """Starlette's :class:`Router`, trying only the routes that can match (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._indexed = -1  # len(self.routes) when the index was built
+        self._always: list[BaseRoute] = []
+        self._by_key: dict[str, list[BaseRoute]] = {}
+
+    def candidates(self, path: str) -> list[BaseRoute]:
+        """The routes that may match ``path``, in declared order."""
+        if self._indexed != len(self.routes):  # routes added since: index again
+            keyed = [(route_key(r), r) for r in self.routes]
+            self._always = [r for k, r in keyed if k is None]
+            self._by_key = {key: [r for k, r in keyed if k is None or k == key]
+                            for key in {k for k, _ in keyed if k is not None}}
+            self._indexed = len(self.routes)
+        key = path_key(path)
+        return self._by_key.get(key, self._always) if key is not None else self._always
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.redirect_slashes:
+            await super().app(scope, receive, send)  # lifespan; slash redirects: as Starlette
+            return
+        if "router" not in scope:
+            scope["router"] = self
+        partial: BaseRoute | None = None
+        partial_scope: Scope = {}
+        for route in self.candidates(get_route_path(scope)):
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                scope["route"] = route
+                scope.update(child_scope)
+                await route.handle(scope, receive, send)
+                return
+            if match is Match.PARTIAL and partial is None:
+                partial, partial_scope = route, child_scope
+        if partial is not None:  # the path fits, the method does not: its 405
+            scope["route"] = partial
+            scope.update(partial_scope)
+            await partial.handle(scope, receive, send)
+            return
+        await self.default(scope, receive, send)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from stateline.app import commands
 from stateline.app.rates import shipped_snapshot
+from stateline.app.reference_rates import REFRESH_S
 from stateline.settings import Settings
 from stateline.stores import sql
 
@@ -120,8 +122,20 @@ def test_rates_load_replaces_what_every_instance_answers(
                                           "--database-url", database_url])
     assert result.exit_code == 0, result.output
     assert "loaded 3 rates as of 2026-11-03" in result.output
-    body = client.get("/api/currency/convert?amount=10&from=USD&to=CHF").json()
-    assert body["rate"] == 0.25 and body["result"] == 2.5 and body["as_of"] == "2026-11-03"
+    # Each instance re-reads the table every REFRESH_S: until it has, it answers the old
+    # snapshot whole (never a mix of the two); then the new one. The deadline only bounds a
+    # broken refresher: a healthy one needs about a second.
+    old = shipped_snapshot()
+    deadline = time.monotonic() + 30 * REFRESH_S
+    while True:
+        body = client.get("/api/currency/convert?amount=10&from=USD&to=CHF").json()
+        if body["as_of"] == "2026-11-03":
+            break
+        assert body["as_of"] == old.as_of.isoformat()
+        assert body["rate"] == pytest.approx(old.rates["CHF"] / old.rates["USD"])
+        assert time.monotonic() < deadline, "the new rates never reached the instance"
+        time.sleep(0.05)
+    assert body["rate"] == 0.25 and body["result"] == 2.5
     # Currencies missing from the new file are gone: the table was replaced, not merged.
     assert client.get("/api/currency/convert?amount=1&from=GBP&to=EUR").status_code == 422
 

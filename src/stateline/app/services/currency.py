@@ -4,16 +4,20 @@
 ``{"amount", "from", "to", "rate", "result", "as_of"}``.
 
 The output depends on the input and on the rates table, and the table lives in
-SQL (the source of truth), never in the process: ``stateline rates load``
-changes what every instance answers at once, with no restart and no cache to
-invalidate. ``as_of`` is the date of the ECB reference rates used; the shipped
-snapshot's date until someone loads newer ones. Rates are quoted per euro, so
+SQL (the source of truth). Each instance answers from a whole-table copy that
+one background task re-reads every second (``app/reference_rates.py``: why
+that is correct across replicas), so a conversion costs no store round trip;
+``stateline rates load`` changes what every instance answers within that
+second, with no restart and nothing to invalidate. ``as_of`` is the date of
+the ECB reference rates used; the shipped snapshot's date until someone loads
+newer ones. Rates are quoted per euro, so
 a cross rate is ``to_rate / from_rate``.
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -69,7 +73,10 @@ async def convert(request: Request) -> Response:
     params = request.query_params
     amount = _amount(params.get("amount"))
     src, dst = _code(params.get("from"), "from"), _code(params.get("to"), "to")
-    found = await sql.get_rates(stores(request).sql, [src, dst])
+    held = stores(request)
+    found = held.rates.lookup([src, dst], time.monotonic())
+    if found is None:  # no fresh copy (the refresher cannot read SQL): read it, as before
+        found = await sql.get_rates(held.sql, [src, dst])
     missing = [c for c in (src, dst) if c not in found]
     if missing:
         raise ApiError(422, "unknown_currency", "no reference rate for " + ", ".join(missing))
