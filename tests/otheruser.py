@@ -8,7 +8,7 @@ Switching user needs root; locally the checks are skipped with the reason,
 under CI (``CI=true``, run as root) a reason is an error, not a skip.
 
 Importable from any test module as ``otheruser`` (``tests/`` is on sys.path,
-as for ``from conftest import free_port``).
+like any uniquely named module there).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from conftest import free_port
 
+from stateline.local.procs import free_port
 from stateline.registry import Member, Registrar, RegistryWatcher, info_key, members_key
 from stateline.stores.redis import AsyncRedis, connect
 

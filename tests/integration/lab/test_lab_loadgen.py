@@ -12,10 +12,10 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import free_port, wait_port
 
 from stateline.lab.loadgen import LoadConfig, run_load
 from stateline.lab.mix import parse_mix
+from stateline.local.procs import free_port, wait_port
 
 # A tiny keep-alive server with behaviours chosen by path.
 SERVER = textwrap.dedent('''

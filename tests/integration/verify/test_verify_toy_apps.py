@@ -17,7 +17,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import free_port, wait_port
+
+from stateline.local.procs import free_port, wait_port
 
 APPS = Path(__file__).parent / "apps"
 PY = sys.executable
