@@ -40,6 +40,7 @@ cdef class ClientProtocol:
     cdef public Router router
     cdef public bytes proto
     cdef public bint trusted
+    cdef public bytes forwarded
     cdef public double last_active
     cdef public object download_paused_conn
 
