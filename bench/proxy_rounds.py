@@ -11,6 +11,9 @@ round every proxy gets one wrk run, in an order that rotates from round to
 round, so a burst of load from elsewhere, or a position in the round, favours
 no one. Each round gives one ratio per proxy and reference; printed are their
 median, min–max and interquartile range, and the load average before and after.
+It also reads each proxy's CPU time (user + system, from /proc) around its
+wrk runs: CPU per request moves far less with the machine's load than req/s
+does, so its ratio is the steadier figure on a shared machine.
 
 Several gateways can be compared in the same rounds (``--proxy NAME=CMD``,
 repeatable), e.g. the working tree against a snapshot of ``src/`` from before
@@ -74,6 +77,33 @@ def load_average() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its children (nginx's worker runs under its master)."""
+    out = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds these processes have used (from /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def rotated(names: list[str], k: int) -> list[str]:
     k %= len(names)
     return names[k:] + names[:k]
@@ -133,11 +163,18 @@ def main() -> None:
             for url in urls.values():
                 h.wait_http(url)
                 h.wrk(url, 2, args.connections)  # warm-up
+            # the proxies' processes, in the order of urls (procs[0] is the static backend)
+            trees = {name: process_tree(p.pid) for name, p in zip(urls, procs[1:], strict=True)}
             rps: dict[str, list[float]] = {name: [] for name in urls}
+            cpu: dict[str, list[float]] = {name: [] for name in urls}  # µs per request
             order = list(urls)
             for k in range(args.rounds):
                 for name in rotated(order, k):
-                    rps[name].append(h.wrk(urls[name], args.seconds, args.connections)[0])
+                    before = cpu_seconds(trees[name])
+                    rate = h.wrk(urls[name], args.seconds, args.connections)[0]
+                    used = cpu_seconds(trees[name]) - before
+                    rps[name].append(rate)
+                    cpu[name].append(used / max(rate * args.seconds, 1.0) * 1e6)
                 line = "  ".join(f"{n} {rps[n][-1]:7.0f}" for n in order)
                 print(f"round {k + 1}/{args.rounds}: {line}   (load {load_average()})",
                       flush=True)
@@ -149,10 +186,12 @@ def main() -> None:
     print(f"\n{args.rounds} interleaved rounds, {args.seconds} s each, wrk -c{args.connections}; "
           "core 0: proxies, core 1: wrk + static backend")
     print(f"load average before {load_before}, after {load_after}")
-    print(f"{'':<10} {'median req/s':>12} {'min':>8} {'max':>8}")
+    print(f"{'':<10} {'median req/s':>12} {'min':>8} {'max':>8}   {'CPU µs/request':>14} "
+          f"{'min':>6} {'max':>6}")
     for name in urls:
-        s = spread(rps[name])
-        print(f"{name:<10} {s['median']:12.0f} {s['min']:8.0f} {s['max']:8.0f}")
+        s, c = spread(rps[name]), spread(cpu[name])
+        print(f"{name:<10} {s['median']:12.0f} {s['min']:8.0f} {s['max']:8.0f}   "
+              f"{c['median']:14.1f} {c['min']:6.1f} {c['max']:6.1f}")
     for name in proxies:
         for ref in refs:
             ratios = [p / r for p, r in zip(rps[name], rps[ref], strict=True)]
@@ -161,6 +200,17 @@ def main() -> None:
             print(f"{name}/{ref} median ratio: {s['median']:.2f} "
                   f"(IQR {s['q1']:.2f}-{s['q3']:.2f}, min-max {s['min']:.2f}-{s['max']:.2f}, "
                   f"{args.rounds} rounds)")
+    print("CPU per request (the proxy's own user+system time over the requests wrk counted):"
+          " steadier than req/s on a loaded machine, and a ratio > 1 means less CPU than the"
+          " reference")
+    for name in proxies:
+        for ref in refs:
+            ratios = [r / p for p, r in zip(cpu[name], cpu[ref], strict=True) if p > 0]
+            if not ratios:
+                continue
+            s = spread(ratios)
+            print(f"{ref}/{name} CPU-per-request ratio: {s['median']:.2f} "
+                  f"(IQR {s['q1']:.2f}-{s['q3']:.2f}, min-max {s['min']:.2f}-{s['max']:.2f})")
     for name in list(proxies)[1:]:
         first = next(iter(proxies))
         ratios = [p / r for p, r in zip(rps[name], rps[first], strict=True)]

@@ -134,6 +134,9 @@ class ClientProtocol:
         idem = gw.config.idempotency_header.lower().encode("latin-1")
         # the head being parsed (a new one after each), knowing the configured key header
         self.headers = RequestHeaders(idem, request_specials(idem))
+        # Two collectors take turns (the one just filled is read while the other is reset
+        # for the next head), so no collector is made and freed per request.
+        self.spare_headers = RequestHeaders(idem, self.headers.special, self.headers.filter)
         self.trailer_bytes = 0  # trailer fields of the body being parsed (dropped, counted)
         self.router = gw.router  # read once per connection rather than once per request
         self.proto = gw.proto
@@ -258,7 +261,11 @@ class ClientProtocol:
         parser = self.parser
         url, headers = self.url, self.headers
         self.url = b""
-        self.headers = RequestHeaders(headers.idempotency, headers.special, headers.filter)
+        # Nothing keeps a collector past this call (what is needed later is copied out),
+        # so the spare one, reset, collects the next head.
+        spare = self.spare_headers
+        spare.reset()
+        self.headers, self.spare_headers = spare, headers
         specials = headers.specials
         host_only = len(specials) == 1 and specials[0][0] == b"host"
         keep_alive = parser.should_keep_alive()

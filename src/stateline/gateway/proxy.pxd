@@ -50,6 +50,7 @@ cdef class Exchange:
     cdef public double activity
     cdef public str limit_id
     cdef public bint fresh_connection
+    cdef public int try_expired
 
     cpdef start(self)
     cpdef on_body(self, data)

@@ -106,6 +106,7 @@ class Exchange:
         self.activity = 0.0  # coarse time of the last sign of life from the upstream side
         self.limit_id = ""  # whom a rate limit counts this request against (set by the client)
         self.fresh_connection = False  # never take an idle connection (an upgrade: tunnel.py)
+        self.try_expired = 0  # the attempt whose try_timeout passed (see check_timeout)
 
     # -- from the client connection ---------------------------------------------
 
@@ -323,11 +324,25 @@ class Exchange:
             # is on the client (request_body_timeout), not the instance. The response
             # timeout starts once the body has been sent (on_done).
             return
-        if now - self.activity > self.pool.config.response_timeout:
+        silent = now - self.activity
+        config = self.pool.config
+        if silent > config.response_timeout:
             if self.response_started:
                 self._abort("timeout")
             else:
                 self._failed(Failure.UPSTREAM_TIMEOUT, Outcome.GATEWAY_FAILURE, "timeout")
+        elif config.try_timeout and silent > config.try_timeout and not self.response_started \
+                and self.try_expired != self.attempts:
+            self.try_expired = self.attempts  # asked once per attempt, not on every sweep
+            if not self._may_retry(Failure.UPSTREAM_TIMEOUT):
+                return
+            # A per-try timeout: this instance has said nothing for try_timeout since the
+            # body went out (it hangs, or was cut off mid-request); a request that may be
+            # repeated goes to another one now rather than after response_timeout. Any
+            # other request (a POST without an idempotency key, no instance left to try,
+            # no retry budget) waits on for response_timeout, as without try_timeout.
+            self._failed(Failure.UPSTREAM_TIMEOUT, Outcome.GATEWAY_FAILURE, "try_timeout",
+                         retry_checked=True)
 
     # -- from the upstream connection -------------------------------------------
 
