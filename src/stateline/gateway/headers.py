@@ -59,6 +59,23 @@ _ID_DASH_TEXT = _ID_DASH.decode("ascii")
 _last_id = 0  # ids handed out by this process so far
 
 
+def _new_id_prefix() -> None:
+    """A fresh random prefix (and counter) for a forked process.
+
+    ``--workers N`` forks its workers after this module was imported: without
+    this they would all share the parent's prefix and count from the same
+    number, handing out the same request ids.
+    """
+    global _ID_PREFIX, _ID_DASH, _ID_DASH_TEXT, _last_id
+    _ID_PREFIX = os.urandom(6).hex().encode()
+    _ID_DASH = _ID_PREFIX + b"-"
+    _ID_DASH_TEXT = _ID_DASH.decode("ascii")
+    _last_id = 0
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
+
+
 def new_request_id() -> bytes:
     """A request id unique across processes: random per-process prefix + counter (cheap).
 

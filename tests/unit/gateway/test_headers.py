@@ -277,3 +277,22 @@ def test_request_ids_count_up_in_hex_after_the_process_prefix() -> None:
     prefix_b, _, n_b = b.rpartition(b"-")
     assert prefix_a == prefix_b and len(prefix_a) == 12
     assert int(n_b, 16) == int(n_a, 16) + 1
+
+
+def test_a_forked_process_hands_out_request_ids_of_its_own() -> None:
+    # --workers N forks after the gateway's modules were imported.
+    import os
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report one id, and leave without running pytest's teardown
+        try:
+            os.write(write_end, new_request_id())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    child_id = os.read(read_end, 200)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    mine = new_request_id()
+    assert child_id and child_id.rpartition(b"-")[0] != mine.rpartition(b"-")[0]
