@@ -179,8 +179,9 @@ class RequestHeaders:
     are parsed, so the upstream head is a single join; fields whose values
     decide something (framing, Host, Expect, the hop-by-hop ones, the ones the
     gateway rewrites) are held in ``specials`` as lower-cased pairs instead.
-    ``count`` and ``size`` feed the 431 limits. One collector lives on each
-    client connection and is ``reset`` after every head.
+    ``count`` and ``size`` feed the 431 limits. Two collectors live on each
+    client connection and take turns: one collects a head while the other,
+    just filled, is read; it is ``reset`` before it collects again.
     """
 
     __slots__ = ("count", "filter", "idempotency", "pieces", "size", "special", "specials")
