@@ -33,6 +33,7 @@ cdef class ClientProtocol:
     cdef public Py_ssize_t head_size
     cdef public bytes url
     cdef public RequestHeaders headers
+    cdef public RequestHeaders spare_headers
     cdef public Py_ssize_t max_header_bytes
     cdef public Py_ssize_t max_target_bytes
     cdef public Py_ssize_t max_headers
@@ -40,10 +41,12 @@ cdef class ClientProtocol:
     cdef public Router router
     cdef public bytes proto
     cdef public bint trusted
+    cdef public bytes forwarded
     cdef public double last_active
     cdef public object download_paused_conn
 
     @cython.locals(pool=Pool, route=Route, router=Router, url=bytes, target=bytes, path=bytes, headers=RequestHeaders,
+                   spare=RequestHeaders,
                    specials=list,
                    http10=bint, keep_alive=bint, host_only=bint, expect=bint, idem=bint, has_connection=bint)
     cpdef on_headers_complete(self)

@@ -43,7 +43,12 @@ from stateline.gateway.framing import (
     origin_form,
     request_body_framing,
 )
-from stateline.gateway.headers import RequestHeaders, forwarded_proto, request_specials
+from stateline.gateway.headers import (
+    RequestHeaders,
+    forwarded_fields,
+    forwarded_proto,
+    request_specials,
+)
 from stateline.gateway.paths import normalise_target
 from stateline.gateway.proxy import Exchange
 from stateline.gateway.tunnel import UpgradeExchange, wants_upgrade
@@ -129,6 +134,9 @@ class ClientProtocol:
         idem = gw.config.idempotency_header.lower().encode("latin-1")
         # the head being parsed (a new one after each), knowing the configured key header
         self.headers = RequestHeaders(idem, request_specials(idem))
+        # Two collectors take turns (the one just filled is read while the other is reset
+        # for the next head), so no collector is made and freed per request.
+        self.spare_headers = RequestHeaders(idem, self.headers.special, self.headers.filter)
         self.trailer_bytes = 0  # trailer fields of the body being parsed (dropped, counted)
         self.router = gw.router  # read once per connection rather than once per request
         self.proto = gw.proto
@@ -137,6 +145,7 @@ class ClientProtocol:
         self.max_target_bytes = config.max_target_bytes
         self.max_headers = config.max_headers
         self.trusted = False  # the peer is a trusted proxy (its X-Forwarded-Proto is kept)
+        self.forwarded: bytes | None = None  # an untrusted peer's X-Forwarded-* fields, made once
         self.last_active = coarse.now
         self.download_paused_conn: Any = None  # the upstream connection paused for a slow client
 
@@ -159,6 +168,8 @@ class ClientProtocol:
             self.client_ip = str(peer[0]).encode()
             if self.gw.trusted_proxies:
                 self.trusted = self.gw.trusts(str(peer[0]))
+        if not self.trusted:  # the same fields on every request of this connection
+            self.forwarded = forwarded_fields(self.client_ip, self.proto)
         self.gw.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -250,7 +261,11 @@ class ClientProtocol:
         parser = self.parser
         url, headers = self.url, self.headers
         self.url = b""
-        self.headers = RequestHeaders(headers.idempotency, headers.special)
+        # Nothing keeps a collector past this call (what is needed later is copied out),
+        # so the spare one, reset, collects the next head.
+        spare = self.spare_headers
+        spare.reset()
+        self.headers, self.spare_headers = spare, headers
         specials = headers.specials
         host_only = len(specials) == 1 and specials[0][0] == b"host"
         keep_alive = parser.should_keep_alive()
@@ -270,7 +285,7 @@ class ClientProtocol:
             raise FramingError(405, "method_not_allowed", "CONNECT is not supported")
         if headers.count > self.max_headers:
             check_header_count(headers.count, self.max_headers)
-        if url[:1] == b"/":
+        if url.startswith(b"/"):
             target, authority = url, None
         else:
             target, authority = origin_form(method, url)
@@ -311,7 +326,7 @@ class ClientProtocol:
                     idem = True
         proto = forwarded_proto(specials, self.proto) if self.trusted else self.proto
         head, rid = headers.head(method, target, host or b"localhost", self.client_ip, proto,
-                                 framing, has_connection, self.trusted)
+                                 framing, has_connection, self.trusted, self.forwarded)
         key = pool.key_source.extract(target, headers.items()) if pool.needs_key else None
         protocols = wants_upgrade(specials) if has_connection and not http10 else None
         if protocols is None:

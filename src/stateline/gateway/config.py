@@ -72,6 +72,10 @@ class PoolConfig:
     health_checks: bool = True
     connect_timeout: float = 2.0
     response_timeout: float = 30.0
+    # Per attempt (Envoy's per_try_timeout): an instance silent this long after the body
+    # was sent loses a request that may be repeated to another instance; 0 = off (a try
+    # then waits the whole response_timeout). Other requests still wait response_timeout.
+    try_timeout: float = 0.0
     max_idle_per_upstream: int = 128
     outlier: OutlierPolicy = field(default_factory=OutlierPolicy)
 
@@ -202,7 +206,8 @@ _POOL_SPEC: dict[str, Any] = {
     "backends": list, "registry": str, "policy": str, "key": str, "weights": dict,
     "max_body_bytes": int, "retries": int, "retry_budget_percent": float,
     "min_retry_concurrency": int, "health_path": str, "health_checks": bool,
-    "connect_timeout": float, "response_timeout": float, "max_idle_per_upstream": int,
+    "connect_timeout": float, "response_timeout": float, "try_timeout": float,
+    "max_idle_per_upstream": int,
     "outlier": dict,
 }
 
@@ -228,6 +233,11 @@ def _pool(name: str, table: dict[str, Any]) -> PoolConfig:
     weights = {parse_backend(k): v for k, v in t.pop("weights", {}).items()}
     if any(not isinstance(v, int) or v < 1 for v in weights.values()):
         raise ConfigError(f"{where}.weights: weights are integers >= 1")
+    try_timeout = t.get("try_timeout", 0.0)
+    response_timeout = t.get("response_timeout", PoolConfig.response_timeout)
+    if try_timeout < 0 or (try_timeout and try_timeout >= response_timeout):
+        raise ConfigError(f"{where}.try_timeout: 0 (off) or more than 0 and less than "
+                          f"response_timeout ({response_timeout})")
     health_path = t.get("health_path", DEFAULT_HEALTH_PATH)
     if not health_path.startswith("/"):
         raise ConfigError(f"{where}.health_path: must start with /")

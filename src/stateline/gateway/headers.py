@@ -20,13 +20,12 @@ Heads are built as one ``bytes`` join: this runs once per request on the hot pat
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 
 from stateline.gateway.errors import cached_reason
-from stateline.gateway.framing import BODY_CHUNKED, BODY_LENGTH, BodyFraming
+from stateline.gateway.framing import BODY_CHUNKED, BODY_LENGTH, NO_BODY, BodyFraming
 
 # Names dropped in both directions (lower case). Transfer-Encoding and
 # Content-Length are framing: the gateway re-frames each hop itself.
@@ -56,12 +55,37 @@ REQUEST_ID_CHARS = (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 
 _ID_PREFIX = os.urandom(6).hex().encode()
 _ID_DASH = _ID_PREFIX + b"-"
-_ids = itertools.count(1)
+_ID_DASH_TEXT = _ID_DASH.decode("ascii")
+_last_id = 0  # ids handed out by this process so far
+
+
+def _new_id_prefix() -> None:
+    """A fresh random prefix (and counter) for a forked process.
+
+    ``--workers N`` forks its workers after this module was imported: without
+    this they would all share the parent's prefix and count from the same
+    number, handing out the same request ids.
+    """
+    global _ID_PREFIX, _ID_DASH, _ID_DASH_TEXT, _last_id
+    _ID_PREFIX = os.urandom(6).hex().encode()
+    _ID_DASH = _ID_PREFIX + b"-"
+    _ID_DASH_TEXT = _ID_DASH.decode("ascii")
+    _last_id = 0
+
+
+os.register_at_fork(after_in_child=_new_id_prefix)
 
 
 def new_request_id() -> bytes:
-    """A request id unique across processes: random per-process prefix + counter (cheap)."""
-    return _ID_DASH + b"%x" % next(_ids)
+    """A request id unique across processes: random per-process prefix + counter (cheap).
+
+    Built as text and encoded: compiled, the f-string formats the counter in C,
+    where ``prefix + b"%x" % next(counter)`` costs a bytes format, an
+    iterator call and a concatenation (about 1,000 instructions per request).
+    """
+    global _last_id
+    _last_id += 1
+    return f"{_ID_DASH_TEXT}{_last_id:x}".encode("ascii")
 
 
 def connection_tokens(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes]:
@@ -90,11 +114,41 @@ def request_specials(idempotency_header: bytes) -> frozenset[bytes]:
     return _REQUEST_SKIP | {idempotency_header}
 
 
+FILTER_MAX_LEN = 64
+
+
+def name_filter(names: frozenset[bytes]) -> bytes:
+    """A table that rules out, without lower-casing or hashing, most names not in ``names``.
+
+    Indexed by ``(len(name) << 5) | (name[0] & 31)`` for names shorter than
+    ``FILTER_MAX_LEN``: a field name can only equal (case-insensitively) a
+    name in the set if its entry is non-zero, since the low five bits of a
+    letter are the same in both cases. Other bytes may share an entry (a
+    false positive only sends the name down the exact path); a lower-cased
+    name of the set always finds its own, so nothing special is ever missed.
+    Most fields (Server, Date, Content-Type, User-Agent, Accept...) stop at
+    this one byte read.
+    """
+    table = bytearray(FILTER_MAX_LEN << 5)
+    for name in names:
+        if 0 < len(name) < FILTER_MAX_LEN:
+            table[(len(name) << 5) | (name[0] & 31)] = 1
+    return bytes(table)
+
+
+def maybe_special(table: bytes, name: bytes) -> bool:
+    """Whether ``name`` may be one of the names ``table`` was built from (see name_filter)."""
+    n = len(name)
+    return n == 0 or n >= FILTER_MAX_LEN or table[(n << 5) | (name[0] & 31)] != 0
+
+
 _REQUEST_SPECIAL = request_specials(DEFAULT_IDEMPOTENCY_HEADER)
+REQUEST_FILTER = _REQUEST_FILTER = name_filter(_REQUEST_SPECIAL)
 _RESPONSE_SPECIAL = _RESPONSE_DROP | {b"x-request-id"}
-# A name of another length cannot be special: most response fields (Server, Date,
-# Cache-Control, ETag...) are passed on without lower-casing and hashing them.
-_RESPONSE_SPECIAL_LENGTHS = frozenset(len(name) for name in _RESPONSE_SPECIAL)
+# Most response fields (Server, Date, Cache-Control, ETag...) are passed on without
+# lower-casing and hashing them: the filter rules them out with one byte read.
+RESPONSE_FILTER = name_filter(_RESPONSE_SPECIAL)
+_RESPONSE_FILTER = RESPONSE_FILTER  # compiled: a C-level global (headers.pxd)
 _PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
 _REQUEST_LINE = (b"", b" ", b"", b" HTTP/1.1\r\nhost: ", b"", b"\r\n")  # method, target, host
 _STATUS_LINES: dict[int, bytes] = {}
@@ -108,6 +162,15 @@ def status_line(status: int) -> bytes:
     return line
 
 
+_STATUS_200 = status_line(200)  # most answers: no call, no dict lookup
+
+
+def forwarded_fields(client_ip: bytes, proto: bytes) -> bytes:
+    """The X-Forwarded-For/-Proto fields for an untrusted client, up to X-Request-ID's value."""
+    return b"x-forwarded-for: " + client_ip + b"\r\nx-forwarded-proto: " + proto + \
+        b"\r\nx-request-id: "
+
+
 class RequestHeaders:
     """A request's header section as the parser delivers it, kept ready to forward.
 
@@ -116,17 +179,23 @@ class RequestHeaders:
     are parsed, so the upstream head is a single join; fields whose values
     decide something (framing, Host, Expect, the hop-by-hop ones, the ones the
     gateway rewrites) are held in ``specials`` as lower-cased pairs instead.
-    ``count`` and ``size`` feed the 431 limits. One collector lives on each
-    client connection and is ``reset`` after every head.
+    ``count`` and ``size`` feed the 431 limits. Two collectors live on each
+    client connection and take turns: one collects a head while the other,
+    just filled, is read; it is ``reset`` before it collects again.
     """
 
-    __slots__ = ("count", "idempotency", "pieces", "size", "special", "specials")
+    __slots__ = ("count", "filter", "idempotency", "pieces", "size", "special", "specials")
 
     def __init__(self, idempotency: bytes = DEFAULT_IDEMPOTENCY_HEADER,
-                 special: frozenset[bytes] = _REQUEST_SPECIAL) -> None:
-        # The configured key header (lower case) and request_specials() of it.
+                 special: frozenset[bytes] = _REQUEST_SPECIAL,
+                 filter: bytes | None = None) -> None:
+        # The configured key header (lower case), request_specials() of it, and
+        # name_filter() of that (passed on from one head's collector to the next).
         self.idempotency = idempotency
         self.special = special
+        if filter is None:
+            filter = _REQUEST_FILTER if special is _REQUEST_SPECIAL else name_filter(special)
+        self.filter = filter
         self.pieces: list[bytes] = list(_REQUEST_LINE)
         self.specials: list[tuple[bytes, bytes]] = []
         self.count = 0
@@ -139,13 +208,16 @@ class RequestHeaders:
         self.size = 0
 
     def add(self, name: bytes, value: bytes) -> None:
-        lname = name.lower()
+        n = len(name)
         self.count += 1
-        self.size += len(name) + len(value) + 4
-        if lname in self.special:
-            self.specials.append((lname, value))
-            if lname != self.idempotency:  # decides retries, and still goes upstream
-                return
+        self.size += n + len(value) + 4
+        # (maybe_special, inlined: this runs for every request field)
+        if n == 0 or n >= FILTER_MAX_LEN or self.filter[(n << 5) | (name[0] & 31)]:
+            lname = name.lower()
+            if lname in self.special:
+                self.specials.append((lname, value))
+                if lname != self.idempotency:  # decides retries, and still goes upstream
+                    return
         pieces = self.pieces
         pieces.append(name)
         pieces.append(b": ")
@@ -161,7 +233,7 @@ class RequestHeaders:
 
     def head(self, method: bytes, target: bytes, host: bytes, client_ip: bytes, proto: bytes,
              framing: BodyFraming, has_connection: bool,
-             trusted: bool = False) -> tuple[bytes, bytes]:
+             trusted: bool = False, forwarded: bytes | None = None) -> tuple[bytes, bytes]:
         """The HTTP/1.1 request head for the upstream, and the request id it carries.
 
         ``host`` is the Host to send (the client's, the absolute-form
@@ -169,7 +241,9 @@ class RequestHeaders:
         ``has_connection`` says a Connection header named other fields, which
         are then dropped too (the rare slow path); ``trusted`` says the peer is
         a trusted proxy, whose X-Forwarded-For is kept (and appended to).
-        Call once per collected head.
+        ``forwarded`` is :func:`forwarded_fields` of ``client_ip`` and
+        ``proto``, when the caller keeps it (a client connection makes it once):
+        one piece to join instead of five. Call once per collected head.
         """
         pieces = self.pieces
         if has_connection:
@@ -196,14 +270,19 @@ class RequestHeaders:
             elif name == b"x-request-id" and rid is None and _valid_request_id(value):
                 rid = value
         if rid is None:
-            rid = _ID_DASH + b"%x" % next(_ids)
-        pieces.append(b"x-forwarded-for: ")
-        pieces.append(client_ip if xff is None else xff + b", " + client_ip)
-        pieces.append(b"\r\nx-forwarded-proto: ")
-        pieces.append(proto)
-        pieces.append(b"\r\nx-request-id: ")
+            rid = new_request_id()
+        if xff is None and forwarded is not None:
+            pieces.append(forwarded)  # the same as the five pieces below
+        else:
+            pieces.append(b"x-forwarded-for: ")
+            pieces.append(client_ip if xff is None else xff + b", " + client_ip)
+            pieces.append(b"\r\nx-forwarded-proto: ")
+            pieces.append(proto)
+            pieces.append(b"\r\nx-request-id: ")
         pieces.append(rid)
-        if framing.kind == BODY_LENGTH:
+        if framing is NO_BODY:  # most requests: no attribute read
+            pieces.append(b"\r\n\r\n")
+        elif framing.kind == BODY_LENGTH:
             pieces.append(b"\r\ncontent-length: %d\r\n\r\n" % framing.length)
         elif framing.kind == BODY_CHUNKED:
             pieces.append(b"\r\ntransfer-encoding: chunked\r\n\r\n")
@@ -245,23 +324,32 @@ class ResponseHeaders:
         self.upgrade = None
 
     def add(self, name: bytes, value: bytes) -> None:
-        self.size += len(name) + len(value) + 4
-        if len(name) in _RESPONSE_SPECIAL_LENGTHS and (lname := name.lower()) in _RESPONSE_SPECIAL:
+        n = len(name)
+        self.size += n + len(value) + 4
+        # (maybe_special, inlined: this runs for every response field)
+        if n == 0 or n >= FILTER_MAX_LEN or _RESPONSE_FILTER[(n << 5) | (name[0] & 31)]:
+            lname = name.lower()
             if lname == b"content-length":
                 self.content_length = value
-            elif lname == b"transfer-encoding":
+                return
+            if lname == b"transfer-encoding":
                 self.transfer_encoding = True
-            elif lname == b"connection" and value.lower() not in _PLAIN_CONNECTION:
-                if self.connection is None:
-                    self.connection = []
-                self.connection.append((lname, value))
-            elif lname == b"upgrade":
+                return
+            if lname == b"connection":
+                if value.lower() not in _PLAIN_CONNECTION:
+                    if self.connection is None:
+                        self.connection = []
+                    self.connection.append((lname, value))
+                return
+            if lname == b"upgrade":
                 if self.upgrade is None:
                     self.upgrade = []
                 self.upgrade.append(value.strip(b" \t"))
-            if lname != b"x-request-id":
                 return
-            self.has_request_id = True  # the instance's own id goes on to the client
+            if lname == b"x-request-id":
+                self.has_request_id = True  # the instance's own id goes on to the client
+            elif lname in _RESPONSE_DROP:
+                return
         pieces = self.pieces
         pieces.append(name)
         pieces.append(b": ")
@@ -285,7 +373,7 @@ class ResponseHeaders:
                 if pieces[i].lower() not in drop:
                     kept += pieces[i:i + 4]
             pieces = kept
-        pieces[0] = status_line(status)
+        pieces[0] = _STATUS_200 if status == 200 else status_line(status)
         pieces.append(b"x-served-by: ")
         pieces.append(served_by)
         if not self.has_request_id:

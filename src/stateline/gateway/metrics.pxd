@@ -1,4 +1,6 @@
 # Compiled-mode declarations for metrics.py (see upstream.pxd).
+cimport cython
+
 cdef class PoolMetrics:
     cdef public list by_class
     cdef public dict errors_local
@@ -11,6 +13,9 @@ cdef class PoolMetrics:
     cdef public Py_ssize_t retries
     cdef public Py_ssize_t tunnels_open
     cdef public Py_ssize_t upgrades
+
+    @cython.locals(i=Py_ssize_t, bound=double)
+    cpdef observe(self, int status, double seconds)
 
 cdef class UpstreamMetrics:
     cdef public dict errors

@@ -7,12 +7,13 @@ from stateline.gateway.upstream_protocol cimport UpstreamConnection
 from stateline.gateway.client_protocol cimport ClientProtocol
 from stateline.gateway.headers cimport ResponseHeaders
 from stateline.gateway.clock cimport CoarseClock
+from stateline.gateway.routes cimport Route
 
 cdef CoarseClock coarse  # the shared coarse clock, read as a C struct
 
 cdef class Exchange:
     cdef public ClientProtocol client
-    cdef public object route
+    cdef public Route route
     cdef public Pool pool
     cdef public bytes method
     cdef public bytes head
@@ -49,6 +50,7 @@ cdef class Exchange:
     cdef public double activity
     cdef public str limit_id
     cdef public bint fresh_connection
+    cdef public int try_expired
 
     cpdef start(self)
     cpdef on_body(self, data)

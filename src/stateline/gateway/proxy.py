@@ -19,15 +19,13 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-from bisect import bisect_left
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from stateline.gateway import errors
 from stateline.gateway.clock import coarse
-from stateline.gateway.framing import BODY_CHUNKED, BODY_NONE, BodyFraming
+from stateline.gateway.framing import BODY_CHUNKED, BODY_NONE, NO_BODY, BodyFraming
 from stateline.gateway.health import Outcome
-from stateline.gateway.metrics import LATENCY_BUCKETS
 from stateline.gateway.retry import Failure, may_retry
 
 if TYPE_CHECKING:
@@ -73,7 +71,9 @@ class Exchange:
         self.head = head
         self.request_id = request_id
         self.framing = framing
-        self.chunked_in = framing.kind == BODY_CHUNKED
+        # (``is NO_BODY`` first: most requests have no body, and the identity test
+        # is one C comparison where ``kind`` is an attribute read and two int compares)
+        self.chunked_in = framing is not NO_BODY and framing.kind == BODY_CHUNKED
         self.keep_alive = keep_alive
         self.key = key
         self.expect_continue = expect_continue
@@ -81,7 +81,7 @@ class Exchange:
         self.head_only = method == b"HEAD"
         # this request's own version: a pipelined request parsed meanwhile may differ
         self.http10 = client.http10
-        self.request_done = framing.kind == BODY_NONE
+        self.request_done = framing is NO_BODY or framing.kind == BODY_NONE
         self.started = monotonic()
         # The rest of the state starts the same for every request.
         self.body: list[bytes] | tuple[()] = ()  # kept request body: replay copy, or not yet sent
@@ -106,6 +106,7 @@ class Exchange:
         self.activity = 0.0  # coarse time of the last sign of life from the upstream side
         self.limit_id = ""  # whom a rate limit counts this request against (set by the client)
         self.fresh_connection = False  # never take an idle connection (an upgrade: tunnel.py)
+        self.try_expired = 0  # the attempt whose try_timeout passed (see check_timeout)
 
     # -- from the client connection ---------------------------------------------
 
@@ -258,7 +259,7 @@ class Exchange:
         if up is None:
             self._local_error(503, "no_upstream", f"no instance available in pool {self.pool.name}")
             return
-        self.tried = (*self.tried, up.id)
+        self.tried = (*self.tried, up.id) if self.tried else (up.id,)
         self.attempts += 1
         self.upstream = up
         up.outstanding += 1
@@ -323,11 +324,25 @@ class Exchange:
             # is on the client (request_body_timeout), not the instance. The response
             # timeout starts once the body has been sent (on_done).
             return
-        if now - self.activity > self.pool.config.response_timeout:
+        silent = now - self.activity
+        config = self.pool.config
+        if silent > config.response_timeout:
             if self.response_started:
                 self._abort("timeout")
             else:
                 self._failed(Failure.UPSTREAM_TIMEOUT, Outcome.GATEWAY_FAILURE, "timeout")
+        elif config.try_timeout and silent > config.try_timeout and not self.response_started \
+                and self.try_expired != self.attempts:
+            self.try_expired = self.attempts  # asked once per attempt, not on every sweep
+            if not self._may_retry(Failure.UPSTREAM_TIMEOUT):
+                return
+            # A per-try timeout: this instance has said nothing for try_timeout since the
+            # body went out (it hangs, or was cut off mid-request); a request that may be
+            # repeated goes to another one now rather than after response_timeout. Any
+            # other request (a POST without an idempotency key, no instance left to try,
+            # no retry budget) waits on for response_timeout, as without try_timeout.
+            self._failed(Failure.UPSTREAM_TIMEOUT, Outcome.GATEWAY_FAILURE, "try_timeout",
+                         retry_checked=True)
 
     # -- from the upstream connection -------------------------------------------
 
@@ -529,10 +544,5 @@ class Exchange:
         if self.retrying:
             pool.budget.release()
             self.retrying = False
-        m = pool.metrics
-        elapsed = monotonic() - self.started
-        m.by_class[self.status // 100 if self.status < 600 else 5] += 1
-        m.latency_buckets[bisect_left(LATENCY_BUCKETS, elapsed)] += 1
-        m.latency_sum += elapsed
-        m.latency_count += 1
+        pool.metrics.observe(self.status, monotonic() - self.started)
         self.client.exchange_finished(self)

@@ -10,11 +10,21 @@ from hypothesis import strategies as st
 
 from stateline.gateway.framing import BODY_CHUNKED, BODY_LENGTH, NO_BODY, BodyFraming
 from stateline.gateway.headers import (
+    _REQUEST_SPECIAL,
+    _RESPONSE_SPECIAL,
+    REQUEST_FILTER,
+    RESPONSE_FILTER,
+    RequestHeaders,
+    ResponseHeaders,
     connection_tokens,
+    forwarded_fields,
     forwarded_proto,
     is_trusted,
+    maybe_special,
+    name_filter,
     new_request_id,
     request_head,
+    request_specials,
     response_head,
 )
 
@@ -185,3 +195,104 @@ def test_trusted_proxies_match_by_network_including_v4_mapped_v6() -> None:
     assert is_trusted("::1", nets)
     assert not is_trusted("11.0.0.1", nets) and not is_trusted("unknown", nets)
     assert not is_trusted("10.0.0.1", [])
+
+
+# -- the name filter: a shortcut that must never miss a special name ---------------------
+
+_SPECIAL_NAMES = sorted(_REQUEST_SPECIAL | _RESPONSE_SPECIAL | {b"x-some-configured-key"})
+
+
+def _spellings(name: bytes) -> list[bytes]:
+    return [name, name.upper(), name.title(), name.swapcase()]
+
+
+@pytest.mark.parametrize("name", _SPECIAL_NAMES)
+def test_the_name_filter_lets_every_spelling_of_a_special_name_through(name: bytes) -> None:
+    table = name_filter(frozenset(_SPECIAL_NAMES))
+    for spelling in _spellings(name):
+        assert maybe_special(table, spelling), spelling
+
+
+@given(st.sets(st.binary(min_size=1, max_size=80), max_size=12),
+       st.binary(min_size=0, max_size=80))
+def test_the_name_filter_has_no_false_negatives(names: set[bytes], candidate: bytes) -> None:
+    lowered = frozenset(n.lower() for n in names)
+    table = name_filter(lowered)
+    if candidate.lower() in lowered:
+        assert maybe_special(table, candidate)
+
+
+def test_the_name_filter_rules_out_common_plain_fields() -> None:
+    # The point of the filter: these skip lower-casing and hashing on every message.
+    for table in (REQUEST_FILTER, RESPONSE_FILTER):
+        for name in (b"Server", b"Date", b"Content-Type", b"User-Agent", b"Accept",
+                     b"Cache-Control", b"ETag", b"Vary"):
+            assert not maybe_special(table, name), name
+
+
+def test_a_configured_idempotency_header_is_special_for_its_collector() -> None:
+    special = request_specials(b"x-retry-key")
+    collected = RequestHeaders(b"x-retry-key", special)
+    collected.add(b"X-Retry-Key", b"abc")
+    collected.add(b"X-Other", b"1")
+    assert collected.specials == [(b"x-retry-key", b"abc")]
+    head, _ = collected.head(b"POST", b"/p", b"h", b"10.0.0.9", b"http", NO_BODY, False)
+    assert b"X-Retry-Key: abc\r\n" in head and b"X-Other: 1\r\n" in head
+
+
+def test_response_fields_are_sorted_the_same_in_any_spelling() -> None:
+    for spell in (bytes.lower, bytes.upper, bytes.title):
+        collected = ResponseHeaders()
+        for name, value in ((b"content-length", b"5"), (b"transfer-encoding", b"chunked"),
+                            (b"connection", b"x-hop"), (b"upgrade", b" websocket "),
+                            (b"x-request-id", b"rid-1"), (b"keep-alive", b"timeout=5"),
+                            (b"x-served-by", b"other"), (b"content-type", b"text/plain")):
+            collected.add(spell(name), value)
+        assert collected.content_length == b"5"
+        assert collected.transfer_encoding
+        assert collected.connection == [(b"connection", b"x-hop")]
+        assert collected.upgrade == [b"websocket"]
+        assert collected.has_request_id
+        kept = [p.lower() for p in collected.pieces[1::4]]
+        assert kept == [b"x-request-id", b"content-type"]
+
+
+def test_a_precomputed_forwarded_piece_gives_the_same_head() -> None:
+    fields = [(b"Host", b"h"), (b"Accept", b"*/*"), (b"X-Request-ID", b"abc")]
+    heads = []
+    for forwarded in (None, forwarded_fields(b"10.0.0.9", b"https")):
+        collected = RequestHeaders()
+        for name, value in fields:
+            collected.add(name, value)
+        heads.append(collected.head(b"GET", b"/p", b"h", b"10.0.0.9", b"https", NO_BODY, False,
+                                    False, forwarded))
+    assert heads[0] == heads[1]
+    assert b"x-forwarded-for: 10.0.0.9\r\nx-forwarded-proto: https\r\nx-request-id: abc\r\n" \
+        in heads[0][0]
+
+
+def test_request_ids_count_up_in_hex_after_the_process_prefix() -> None:
+    a, b = new_request_id(), new_request_id()
+    prefix_a, _, n_a = a.rpartition(b"-")
+    prefix_b, _, n_b = b.rpartition(b"-")
+    assert prefix_a == prefix_b and len(prefix_a) == 12
+    assert int(n_b, 16) == int(n_a, 16) + 1
+
+
+def test_a_forked_process_hands_out_request_ids_of_its_own() -> None:
+    # --workers N forks after the gateway's modules were imported.
+    import os
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report one id, and leave without running pytest's teardown
+        try:
+            os.write(write_end, new_request_id())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    child_id = os.read(read_end, 200)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    mine = new_request_id()
+    assert child_id and child_id.rpartition(b"-")[0] != mine.rpartition(b"-")[0]
