@@ -15,6 +15,7 @@ from stateline.lint.calls import TTL_DECORATORS, callees
 from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.scope import Scope
+from stateline.lint.shapes import storeish
 from stateline.lint.values import bounded_ttl
 
 _IMPURE_PREFIXES = ("requests.", "httpx.", "urllib.", "urllib3.", "aiohttp.", "socket.",
@@ -63,12 +64,21 @@ def call_is_io(scope: Scope, fn: FuncInfo, call: ast.Call) -> bool:
             return True
         if isinstance(f.value, ast.Attribute) and f.value.attr == "objects":
             return True
+        # A method of an external object is I/O when the object talks to a store
+        # (`self.redis.get`, `client.fetch`) or the verb is a request; compiling a
+        # template (`env.from_string`) or parsing with a library object is not.
         r = scope.ref(fn, f.value, line)
-        if r is not None and getattr(r[0], "vkind", "") == "external":
+        if r is not None and getattr(r[0], "vkind", "") == "external" and (
+                storeish(f.value) or f.attr in _IO_VERBS):
             return True
     return False
 
 
+_IO_VERBS = frozenset({"get", "post", "put", "patch", "delete", "request", "send", "recv",
+                       "head", "find", "search", "download", "download_file", "get_object",
+                       "list_objects", "list_objects_v2", "scan", "hget", "hgetall", "mget",
+                       "lrange", "smembers", "read", "load", "invoke", "call", "publish",
+                       "get_item", "query_one", "count_documents", "distinct", "run"})
 _SETTINGS = re.compile(r"settings|config|conf$|^conf|options|environment|^env", re.IGNORECASE)
 _FACTORY_NAMES = re.compile(r"connect|from_url|engine|client|session|pool|resource|redis|"
                             r"producer|consumer|bucket|driver|channel|boto3", re.IGNORECASE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -28,6 +29,7 @@ from stateline.lint.scope import Scope
 from stateline.lint.source import SourceFile, discover, load
 from stateline.lint.summaries import Summaries, applies
 
+_CACHE_PAGE = "django.views.decorators.cache.cache_page"
 _RANK = {r: i for i, r in enumerate(PRECEDENCE)}
 # Rules for data kept in the process; a cell commented as deliberately per-process
 # is reported as SL119 instead.
@@ -219,6 +221,7 @@ class Checker:
 
     def _cache_rules(self, request: _Reach) -> None:
         for key, fn in request.funcs.items():
+            self._library_cache_decorators(key, fn, request)
             d = cache_decorator(self.scope, Sym("func", fn.module, fn.name, func=fn))
             if d is None or not caches.impure(self.scope, fn) or caches.creates_once(
                     self.scope, fn):
@@ -228,6 +231,37 @@ class Checker:
             chain = [*request.chain[key], _text(fn, d.lineno)]
             self._add(rule, fn.module, d.lineno, d.col_offset, f"{RULES[rule].summary}"
                       f": `{fn.qual}` keeps a per-process copy", f"{fn.qual} cache", chain)
+
+    def _library_cache_decorators(self, key: int, fn: FuncInfo, request: _Reach) -> None:
+        """`@cache.cached(60)`/`@cache.memoize()` of Flask-Caching on an in-process
+        backend, `@cache_page(60)` on Django's local-memory cache: each worker caches
+        its own copy of the response (SL119)."""
+        for d in fn.node.decorator_list:
+            target = d.func if isinstance(d, ast.Call) else d
+            what = ""
+            if isinstance(target, ast.Attribute) and target.attr in ("cached", "memoize"):
+                owner = fn.parent
+                cell = self.summaries.lib_cache_cell(owner, target.value, d.lineno) if \
+                    owner is not None else None
+                if owner is None:
+                    s = self.project.module_expr(fn.module, target.value)
+                    if s is not None and s.kind == "global" and s.module is not None:
+                        vk = self.project.global_kind(s.module, s.name)
+                        if vk == "memcache" or (vk == "flaskcache"
+                                                and self.summaries.flask_cache_local()):
+                            what = f"`{s.name}`"
+                elif cell is not None:
+                    what = f"`{cell.name}`"
+            elif target is not None:
+                s = self.project.module_expr(fn.module, target)
+                if s is not None and s.kind == "ext" and s.name == _CACHE_PAGE and \
+                        config_rules.locmem_cache(self.project, fn.module):
+                    what = "Django's local-memory cache"
+            if what:
+                chain = [*request.chain[key], _text(fn, d.lineno)]
+                self._add("SL119", fn.module, d.lineno, d.col_offset, f"{RULES['SL119'].summary}"
+                          f": `{fn.qual}` responses kept in {what}, per process",
+                          f"{fn.qual} cache", chain)
 
     def _config_rules(self) -> None:
         for mod, call, name in config_rules.limiter_findings(self.project):
@@ -320,7 +354,16 @@ def _analyse(files: list[Path], cwd: Path, progress: Callable[[int, int], None] 
         findings = checker.run()
     finally:
         checker.release()
+    python2 = [s for s in sources if s.python2]
+    if python2:
+        used = sorted({f for s in python2 for f in s.python2})
+        first = min(s.display for s in python2)
+        result.notes.append(Note(first if len(python2) == 1 else os.path.commonpath(
+            [s.display for s in python2]) or ".", f"Python 2 code ({len(python2)} file(s), "
+            f"e.g. {first}: {', '.join(used)}), not analysed; stateline reads Python 3", "2"))
     for src in sources:
+        if src.python2:
+            continue
         if src.needs:
             used = ", ".join(src.features)
             msg = (f"uses Python {src.needs} syntax ({used}); analysed through a "

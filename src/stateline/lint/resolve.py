@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stateline.lint.index import ClassInfo, FuncInfo, ModuleInfo
+from stateline.lint.libcaches import kind_of as libcache_kind
 from stateline.lint.roots import dotted_under
 from stateline.lint.values import CONTAINERS, bounded_ttl, kind_of_call, literal_kind
 
@@ -203,7 +204,11 @@ class Project:
         if depth > 6:
             return "unknown"
         if isinstance(node, ast.Call):
-            kind = self.call_kind(self.module_expr(mod, node.func), depth)
+            callee = self.module_expr(mod, node.func)
+            if callee is not None and callee.kind == "ext" and callee.name in (
+                    "aiocache.Cache", "aiocache.caches.Cache"):
+                return libcache_kind(callee.name, node) or "external"
+            kind = self.call_kind(callee, depth)
             if kind == "ttlcache" and not bounded_ttl(node):
                 return "container"  # unbounded or long-lived: a store like any dict
             return kind

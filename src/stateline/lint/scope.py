@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 
 from stateline.lint.calls import bind_args, cache_decorator, first_param, is_classmethod
+from stateline.lint.dispatch import Dispatch
 from stateline.lint.facts import facts_of
 from stateline.lint.index import ClassInfo, FuncInfo, ModuleInfo, absolute_import
 from stateline.lint.injection import arg_value, member_cell
@@ -37,6 +38,7 @@ class Scope:
         self._in_progress: set[int] = set()
         self.arg_memo: dict[tuple[int, str], Cell | None] = {}
         self.site_memo: dict[int, list[tuple[ModuleInfo, FuncInfo | None, ast.Call]]] = {}
+        self.dispatch: Dispatch | None = None  # handler tables, made on first need
 
     # names -----------------------------------------------------------------
     def local_value(self, fn: FuncInfo, name: str, line: int) -> tuple[bool, ast.expr | None]:

@@ -154,3 +154,90 @@ def attr_kind(sc: Scope, fn: FuncInfo, node: ast.expr) -> str:
         init.update(c.init_attrs)
     expr = init.get(node.attr) if node.attr in init else (value[1] if value else None)
     return sc.p.classify(fn.module, expr) if expr is not None else ""
+
+
+_CLIENT_LIBS = ("redis", "aioredis", "rediscluster", "sqlalchemy", "pymongo", "motor",
+                "boto3", "botocore", "aiobotocore",
+                "elasticsearch", "kafka", "aiokafka", "pika", "aio_pika", "psycopg",
+                "psycopg2", "asyncpg", "aiomysql", "pymysql", "MySQLdb", "sqlite3",
+                "grpc", "paramiko", "ldap3", "clickhouse_driver", "pymemcache",
+                "cassandra", "neo4j", "minio", "google.cloud", "azure", "openai",
+                "databases", "tortoise", "peewee", "kombu", "celery", "nats", "zmq")
+_FACTORY_WORDS = ("connect", "from_url", "engine", "client", "session", "pool", "redis",
+                  "driver", "channel", "producer", "consumer", "cluster", "sessionmaker",
+                  "connection", "bucket")
+
+
+def makes_client(sc: Scope, fn: FuncInfo, value: ast.expr | None, line: int,
+                 depth: int = 0) -> bool:
+    """A value that is a client, engine, connection or pool of an external service:
+    `Redis(...)`, `create_async_engine(url)`, `dict(engine=eg, session=ss)`, a local
+    bound to one (`client = make_client(); POOL[k] = client`), or what an analysed
+    factory returns. Keeping one per key in a per-process table is connection
+    pooling, not request state: every replica builds its own and none is data."""
+    if value is None or depth > 3:
+        return False
+    if isinstance(value, ast.Await):
+        value = value.value
+    if isinstance(value, ast.Name):
+        is_local, bound = sc.local_value(fn, value.id, line)
+        return is_local and bound is not None and bound is not value and makes_client(
+            sc, fn, bound, line, depth + 1)
+    if isinstance(value, ast.Dict):
+        return bool(value.values) and all(makes_client(sc, fn, v, line, depth + 1)
+                                          for v in value.values)
+    if isinstance(value, ast.Tuple):
+        return bool(value.elts) and all(makes_client(sc, fn, v, line, depth + 1)
+                                        for v in value.elts)
+    if not isinstance(value, ast.Call):
+        return False
+    f = value.func
+    name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+    callee = sc.sym(fn, f, line)
+    if callee is not None and callee.kind == "ext":
+        if callee.name == "builtins.dict":
+            vals = [k.value for k in value.keywords]
+            return bool(vals) and all(makes_client(sc, fn, v, line, depth + 1) for v in vals)
+        if sc.p.call_kind(callee) in _PLUMBING_KINDS:
+            return True
+        root = callee.name.split(".", 1)[0]
+        low = name.lower()
+        return any(w in low for w in _FACTORY_WORDS) or (
+            root in _CLIENT_LIBS and name[:1].isupper())
+    target = None
+    if callee is not None and callee.kind == "func":
+        target = callee.func
+    elif isinstance(f, ast.Attribute) and callee is not None and callee.kind == "class" \
+            and callee.cls is not None:
+        target = sc.p.find_method(callee.cls, f.attr)
+    if target is None and isinstance(f, ast.Attribute) and callee is None:
+        owner = sc.sym(fn, f.value, line)
+        if owner is not None and owner.kind == "class" and owner.cls is not None:
+            target = sc.p.find_method(owner.cls, f.attr)
+    if target is None:
+        return False
+    returns = facts_of(target).returns
+    return bool(returns) and all(makes_client(sc, target, r, getattr(r, "lineno", 10**9),
+                                              depth + 1) for r in returns)
+
+
+def pool_key(fn: FuncInfo, obj: ast.expr) -> str:
+    """A name for the table `obj` denotes, the same in every method of its class:
+    `self._clients` and `Manager._clients` → `mod:Manager._clients`."""
+    text = ast.unparse(obj)
+    head, _, rest = text.partition(".")
+    if fn.cls is not None and head in ("self", "cls") and rest:
+        text = f"{fn.cls.qual}.{rest}"
+    return f"{fn.module.name}:{text}"
+
+
+_STOREISH = ("redis", "db", "database", "engine", "pool", "session", "client", "conn",
+             "cursor", "http", "s3", "bucket", "producer", "queue", "mq", "broker", "r")
+
+
+def storeish(node: ast.expr) -> bool:
+    """`self.redis`, `db.session`, `client`: an object that talks to an external store."""
+    name = node.attr if isinstance(node, ast.Attribute) else (
+        node.id if isinstance(node, ast.Name) else "")
+    name = name.lower().strip("_")
+    return bool(name) and (name in _STOREISH or name.endswith(_STOREISH[:-1]))

@@ -46,6 +46,9 @@ class SourceFile:
     needs: str = ""
     rewritten: bool = False
     features: tuple[str, ...] = ()
+    # Python 2 constructs (py2.py) when the file is Python 2 code: not analysed, and
+    # summed up in one project-level note instead of an SL001.
+    python2: tuple[str, ...] = ()
     suppressions: dict[int, Suppression] = field(default_factory=dict)
 
     def line_text(self, line: int) -> str:
@@ -154,7 +157,10 @@ def _newer_syntax(src: SourceFile, err: SyntaxError) -> None:
 
     rw = rewrite(src.text)
     if not rw.features:
+        from stateline.lint.py2 import python2_features
+
         src.error = err
+        src.python2 = python2_features(src.text, str(err.msg or ""))
         return
     src.needs = rw.needs
     src.features = tuple(rw.features)

@@ -17,6 +17,14 @@ from dataclasses import dataclass, replace
 from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
 from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo
+from stateline.lint.libcaches import (
+    FLASK_CACHING,
+    PER_PROCESS,
+    flask_cache_is_local,
+    mentions_cache_library,
+)
+from stateline.lint.libcaches import WRITES as LIB_CACHE_WRITES
+from stateline.lint.libcaches import kind_of as libcache_kind
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
 from stateline.lint.scope import Scope
@@ -28,7 +36,10 @@ from stateline.lint.shapes import (
     guards_shared_work,
     holds_live_object,
     is_task,
+    makes_client,
     memo_guard,
+    pool_key,
+    storeish,
     under_clock_test,
 )
 from stateline.lint.values import (
@@ -43,8 +54,6 @@ from stateline.lint.values import (
 LIB_METHODS = frozenset().union(*LIB_MUTATORS.values())
 _WS_NAMES = frozenset({"websocket", "ws", "socket", "sock", "client_ws", "connection", "conn"})
 _ADDERS = frozenset({"add", "append", "appendleft", "insert", "setdefault"})
-_STOREISH = ("redis", "db", "database", "engine", "pool", "session", "client", "conn",
-             "cursor", "http", "s3", "bucket", "producer", "queue", "mq", "broker", "r")
 _CACHE_WRITES = frozenset({"set", "add", "incr", "decr", "get_or_set", "set_many", "touch",
                            "inc", "increment"})
 RANDOM_CELL = Cell("global", "random", "random (the process-wide generator)", "random")
@@ -62,18 +71,10 @@ class Edge:
     call: ast.Call
 
 
-def storeish(node: ast.expr) -> bool:
-    """`self.redis`, `db.session`, `client`: an object that talks to an external store."""
-    name = node.attr if isinstance(node, ast.Attribute) else (
-        node.id if isinstance(node, ast.Name) else "")
-    name = name.lower().strip("_")
-    return bool(name) and (name in _STOREISH or name.endswith(_STOREISH[:-1]))
-
-
 def applies(cell: Cell, op: str, detail: tuple[str, ...], element: bool) -> bool:
     """Whether a write of shape `op` really changes what `cell` holds."""
     vk = cell.vkind
-    if op == "rebind" or op in ("classattr", "cache_clear", "localcache"):
+    if op == "rebind" or op in ("classattr", "cache_clear", "localcache", "memcache"):
         return True
     if op == "next":
         return vk in ("count", "iter") or bool({"count", "iter"} & set(detail))
@@ -108,6 +109,67 @@ class Summaries:
         self.edges: dict[int, list[Edge]] = {}
         self.funcs: dict[int, FuncInfo] = {}
         self.timed_caches: set[int] = set()
+        self._cache_attrs: dict[str, str] | None = None
+        # tables filled with clients/engines/connections (shapes.makes_client), by
+        # shapes.pool_key: their writes and removals are connection pooling
+        self.pools: set[str] = set()
+        self._flask_local: bool | None = None
+
+    # per-process cache objects of libraries (libcaches.py) ------------------
+    def flask_cache_local(self) -> bool:
+        if self._flask_local is None:
+            self._flask_local = flask_cache_is_local(self.scope.p.modules)
+        return self._flask_local
+
+    def _lib_cache(self, dotted: str, call: ast.Call) -> str:
+        """What calling `dotted` makes, in words, when it is a per-process cache."""
+        if dotted in FLASK_CACHING:
+            return "Flask-Caching, in-process backend" if self.flask_cache_local() else ""
+        return PER_PROCESS.get(dotted, "") if libcache_kind(dotted, call) else ""
+
+    def cache_attrs(self) -> dict[str, str]:
+        """Attribute names that are given a per-process cache object anywhere in the
+        project (`app.cache = SimpleCache()` in a factory) → what it is, in words."""
+        if self._cache_attrs is None:
+            sc = self.scope
+            out: dict[str, str] = {}
+            for mod in sc.p.modules:
+                if not mentions_cache_library(mod) or mod.src.tree is None:
+                    continue
+                owners: list[FuncInfo | None] = [None, *mod.all_funcs]
+                for owner in owners:
+                    node = mod.src.tree if owner is None else owner.node
+                    for n in ast.walk(node):
+                        if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)):
+                            continue
+                        attrs = [t.attr for t in n.targets if isinstance(t, ast.Attribute)]
+                        if not attrs:
+                            continue
+                        f = n.value.func
+                        s = sc.p.module_expr(mod, f) if owner is None else sc.sym(
+                            owner, f, n.lineno)
+                        words = self._lib_cache(s.name, n.value) if s is not None and \
+                            s.kind == "ext" else ""
+                        if words:
+                            out.update(dict.fromkeys(attrs, words))
+            self._cache_attrs = out
+        return self._cache_attrs
+
+    def lib_cache_cell(self, fn: FuncInfo, recv: ast.expr, line: int) -> Cell | None:
+        """The per-process library cache `recv` denotes: a global made by a known
+        constructor, or an attribute that holds one (`current_app.cache`)."""
+        sc = self.scope
+        r = sc.ref(fn, recv, line)
+        if r is not None and isinstance(r[0], Cell) and not r[1]:
+            vk = r[0].vkind
+            if vk == "memcache" or (vk == "flaskcache" and self.flask_cache_local()):
+                return r[0]
+        if isinstance(recv, ast.Attribute):
+            words = self.cache_attrs().get(recv.attr)
+            if words:
+                owner = ast.unparse(recv.value)
+                return Cell("global", "", f"{owner}.{recv.attr} ({words})", "memcache")
+        return None
 
     # direct facts --------------------------------------------------------
     def edges_of(self, fn: FuncInfo) -> list[Edge]:
@@ -191,6 +253,8 @@ class Summaries:
                 continue  # `if self.cache is not None: return self.cache` ... lazy memo
             if w.op == "setitem" and holds_live_object(fn, w.value):
                 continue  # bookkeeping of this process's own DB sessions/threads/tasks
+            if w.op == "setitem" and self.pools and pool_key(fn, w.obj) in self.pools:
+                continue  # a per-process pool of clients, or an entry removed from one
             r = sc.ref(fn, w.obj, line)
             if r is None:
                 continue
@@ -266,9 +330,10 @@ class Summaries:
                                               "django.core.cache.caches"):
                 emit(DJANGO_CACHE, "localcache", call)
                 return
-            r = sc.ref(fn, func.value, line)
-            if r is not None and isinstance(r[0], Cell) and r[0].vkind == "localcache":
-                emit(r[0], "localcache", call)
+        if m in LIB_CACHE_WRITES:
+            cell = self.lib_cache_cell(fn, func.value, line)
+            if cell is not None:
+                emit(cell, "memcache", call, (m,))
                 return
         if m == "acquire":
             r = sc.ref(fn, func.value, line)
@@ -290,6 +355,8 @@ class Summaries:
                 return  # `.put()`/`.add_job()` only on a known library object itself
             if call.args and is_task(fn, call.args[-1]):
                 return  # a set that keeps asyncio tasks alive until they finish
+            if self.pools and pool_key(fn, func.value) in self.pools:
+                return  # a per-process pool of clients (shapes.makes_client)
             # `.add`/`.update`/`.insert` on something not known to be a builtin
             # container (ORM classmethods, query builders, SQLAlchemy tables)
             if m in AMBIGUOUS_METHODS and element and not (
@@ -306,8 +373,23 @@ class Summaries:
                 emit(target, "method", call, (m, ws), element)
 
     # fixed point ---------------------------------------------------------
+    def _find_pools(self, funcs: list[FuncInfo]) -> None:
+        """Tables of clients or of this process's own live objects. The methods of the
+        classes reached are read too: a removal may be reached where the fill is not."""
+        todo = {id(f): f for f in funcs}
+        for fn in funcs:
+            if fn.cls is not None and _removes(fn):
+                todo.update((id(m), m) for m in fn.cls.methods.values())
+        for fn in todo.values():
+            for w in facts_of(fn).writes:
+                if w.op == "setitem" and w.how != "del" and w.obj is not None and (
+                        holds_live_object(fn, w.value) or makes_client(
+                            self.scope, fn, w.value, getattr(w.node, "lineno", 0))):
+                    self.pools.add(pool_key(fn, w.obj))
+
     def solve(self, funcs: list[FuncInfo]) -> None:
         callers: dict[int, list[tuple[FuncInfo, Edge]]] = defaultdict(list)
+        self._find_pools(funcs)
         for fn in funcs:
             self.funcs[id(fn)] = fn
             table = self.writes.setdefault(id(fn), {})
@@ -354,6 +436,13 @@ class Summaries:
 
     def of(self, fn: FuncInfo) -> list[Write]:
         return list(self.writes.get(id(fn), {}).values())
+
+
+def _removes(fn: FuncInfo) -> bool:
+    """Whether `fn` deletes an item or calls a remover (`.pop()`, `.remove()`...)."""
+    f = facts_of(fn)
+    return any(w.how == "del" for w in f.writes) or any(
+        isinstance(c.func, ast.Attribute) and c.func.attr in REMOVERS for c in f.calls)
 
 
 def _key(w: Write) -> tuple[object, ...]:
