@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 
 from stateline.lint.facts import facts_of
 from stateline.lint.index import ClassInfo, FuncInfo, ModuleInfo
-from stateline.lint.model import Cell, Ref
+from stateline.lint.model import Cell, Param, Ref
 from stateline.lint.resolve import class_id
 
 if TYPE_CHECKING:
     from stateline.lint.scope import Scope
 
-# A table element: a function, a class (called to make an instance), or an instance.
+# A table element: a function, a class (called to make an instance), an instance, or
+# ("part") an instance kept in a table of the caller's own `self`.
 Element = tuple[str, FuncInfo | ClassInfo]
 Callee = tuple[FuncInfo, Ref | None, bool]
 
@@ -33,6 +34,8 @@ class Dispatch:
         self._tables: dict[tuple[int, str], list[Element]] = {}
         self._state_attrs: dict[str, list[tuple[FuncInfo, ast.expr]]] | None = None
         self._picked: dict[int, list[Element]] = {}
+        # (call, callee) pairs whose `self` is an element of the caller's `self`
+        self.element_calls: set[tuple[int, int]] = set()
 
     # tables ------------------------------------------------------------------
     def table(self, mod: ModuleInfo, name: str) -> list[Element]:
@@ -106,10 +109,34 @@ class Dispatch:
         return []
 
     def _table_of(self, fn: FuncInfo, node: ast.expr, line: int) -> list[Element]:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+                fn.cls is not None and fn.params and node.value.id == fn.params[0]:
+            return self.attr_table(fn.cls, node.attr)
         s = self.scope.sym(fn, node, line)
         if s is not None and s.kind == "global" and s.module is not None:
             return self.table(s.module, s.name)
         return []
+
+    def attr_table(self, cls: ClassInfo, attr: str) -> list[Element]:
+        """`self.groups = {"all": Group(...)}` in a method of the class: a table that
+        the instance keeps; its elements are parts of that instance."""
+        key = (id(cls), attr)
+        if key not in self._tables:
+            self._tables[key] = []
+            out: list[Element] = []
+            for c in self.scope.p.mro(cls):
+                for m in c.methods.values():
+                    for n in ast.walk(m.node):
+                        if isinstance(n, ast.Assign) and isinstance(
+                                n.value, ast.Dict | ast.List | ast.Tuple) and any(
+                                isinstance(t, ast.Attribute) and t.attr == attr and isinstance(
+                                    t.value, ast.Name) for t in n.targets):
+                            items = n.value.values if isinstance(n.value, ast.Dict) else \
+                                n.value.elts
+                            out.extend(el for el in (self._element(m.module, i) for i in items)
+                                       if el is not None)
+            self._tables[key] = [("part", t) if k == "instance" else (k, t) for k, t in out]
+        return self._tables[key]
 
     def state_attrs(self) -> dict[str, list[tuple[FuncInfo, ast.expr]]]:
         """`request.state.source = pick(name)` anywhere (middleware, dependencies):
@@ -155,9 +182,15 @@ class Dispatch:
             return self._getattr(fn, func)
         if isinstance(func, ast.Attribute):
             for kind, target in self.lookup(fn, func.value, line):  # `T[k].run()`
-                if kind == "instance" and isinstance(target, ClassInfo):
+                if kind in ("instance", "part") and isinstance(target, ClassInfo):
                     m = p.find_method(target, func.attr)
-                    if m is not None:
+                    if m is None:
+                        continue
+                    if kind == "part" and fn.params:
+                        # its writes are writes to an element of the caller's `self`
+                        self.element_calls.add((id(call), id(m)))
+                        out.append((m, Param(fn.params[0]), True))
+                    else:
                         out.append((m, _instance(target), True))
         return out
 

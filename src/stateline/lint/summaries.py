@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
-from stateline.lint.facts import facts_of
+from stateline.lint.facts import Facts, facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.libcaches import (
     FLASK_CACHING,
@@ -189,7 +189,9 @@ class Summaries:
                     if r is not None:
                         binds[pname] = r
                 if bound and self_ref is not None and callee.params:
-                    binds[callee.params[0]] = (self_ref, False)
+                    part = sc.dispatch is not None and (
+                        id(call), id(callee)) in sc.dispatch.element_calls
+                    binds[callee.params[0]] = (self_ref, part)
                 out.append(Edge(callee, binds, call))
                 out.extend(Edge(w, {}, call) for w in wrappers(sc, callee))
             for arg in (*call.args, *(k.value for k in call.keywords)):
@@ -248,8 +250,8 @@ class Summaries:
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
                          "classattr", w.node, (w.how,))
                     continue
-            if w.op == "setattr" and isinstance(w.obj, ast.Name) and \
-                    f"{w.obj.id}.{w.name}" in f.memo:
+            if w.op == "setattr" and isinstance(w.obj, ast.Name) and _memo(
+                    f, f"{w.obj.id}.{w.name}", line):
                 continue  # `if self.cache is not None: return self.cache` ... lazy memo
             if w.op == "setitem" and holds_live_object(fn, w.value):
                 continue  # bookkeeping of this process's own DB sessions/threads/tasks
@@ -436,6 +438,16 @@ class Summaries:
 
     def of(self, fn: FuncInfo) -> list[Write]:
         return list(self.writes.get(id(fn), {}).values())
+
+
+def _memo(f: Facts, name: str, line: int) -> bool:
+    """`self.cache` written as a memo: tested in an `if` before the write, or tested
+    anywhere and handed back (`if self.cache is not None: return self.cache`). A test
+    after the write that never returns it (`if self.x is None: raise`) is no memo."""
+    first = f.memo.get(name)
+    if first is None:
+        return False
+    return first <= line or any(ast.unparse(r) == name for r in f.returns)
 
 
 def _removes(fn: FuncInfo) -> bool:

@@ -933,3 +933,43 @@ def test_removal_from_a_table_of_own_sessions_is_silent(tmp_path: Path) -> None:
                 return await call_next(request)
             """,
     })
+
+
+def test_a_table_kept_on_a_long_lived_instance_dispatches_to_its_parts(
+        tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            from flask import Flask
+            app = Flask(__name__)
+
+            class Group:
+                def __init__(self):
+                    self.size = 0
+                    self.scanner = None
+
+                def update(self):
+                    self.size = self.size + 1  # !SL105
+                    self.rebuild()
+
+                def rebuild(self):
+                    try:
+                        self.scanner = object()  # !SL105
+                    except ValueError:
+                        if self.scanner is None:
+                            raise
+
+            class Manager:
+                def init_app(self):
+                    self.groups = {"all": Group()}
+
+                def update(self, name="all"):
+                    self.groups.get(name).update()
+
+            manager = Manager()
+
+            @app.post("/scope")
+            def scope():
+                manager.update()
+                return "ok"
+            """,
+    })
