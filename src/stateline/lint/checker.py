@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stateline.lint import caches, classify, config_rules, disk
-from stateline.lint.calls import cache_decorator, wrappers
+from stateline.lint.calls import bind_args, cache_decorator, wrappers
 from stateline.lint.entries import Entry, EntryFinder
 from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo, ModuleInfo, build_module
@@ -157,6 +157,8 @@ class Checker:
                         continue
                 if cell.kind == "closure" and self._per_request_closure(cell, request):
                     continue
+                if cell.kind == "default" and self._default_always_passed(cell, request):
+                    continue
                 if cell in self.registries and _removal(w):
                     continue  # reported once, where the registry adds a connection
                 if only_cells is not None and cell not in only_cells:
@@ -199,6 +201,22 @@ class Checker:
             return False
         text = " ".join(mod.src.lines[max(line - 2, 0):line]).lower()
         return "#" in text and _DELIBERATE.search(text.split("#", 1)[1]) is not None
+
+    def _default_always_passed(self, cell: Cell, request: _Reach) -> bool:
+        """A mutable default is only shared when a call leaves it out: if the function is
+        no entry itself and every call reached passes that argument, the default object
+        is never the one written."""
+        qual, _, rest = cell.name.partition("(")
+        param = rest.split("=", 1)[0]
+        target = next((f for f in request.funcs.values()
+                       if f.qual == qual and f.module.name == cell.module), None)
+        if target is None or id(target) in request.entry_of:
+            return False
+        calls = [e for f in request.funcs.values() for e in self.summaries.edges_of(f)
+                 if e.callee is target]
+        bound = target.cls is not None and bool(target.params) and target.params[0] in (
+            "self", "cls")
+        return bool(calls) and all(param in bind_args(target, e.call, bound) for e in calls)
 
     def _per_request_closure(self, cell: Cell, request: _Reach) -> bool:
         owner = cell.name.rsplit(".", 1)[0]

@@ -100,7 +100,8 @@ class EntryFinder:
 
     def find(self) -> list[Entry]:
         for mod in self.p.modules:
-            self._module(mod)
+            if not is_test_module(mod):
+                self._module(mod)
         return self.entries
 
     # ------------------------------------------------------------------
@@ -342,6 +343,15 @@ class EntryFinder:
                         factory = target.functions[cname]
                         for inner in factory.nested.values():
                             self.add(inner, f"middleware {cname}")
+
+
+def is_test_module(mod: ModuleInfo) -> bool:
+    """Test code (`tests` packages, `test_*.py`, `*_tests.py`, `conftest.py`) is never
+    deployed: the receivers and views it registers serve no request."""
+    parts = mod.name.split(".")
+    last = mod.src.path.stem
+    return any(p in ("tests", "test", "testing") for p in parts[:-1]) or last.startswith(
+        "test_") or last.endswith(("_test", "_tests")) or last in ("tests", "conftest")
 
 
 def _context_processors(mod: ModuleInfo) -> list[str]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
+from stateline.lint.dispatch import Dispatch
 from stateline.lint.facts import Facts, facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.libcaches import (
@@ -366,6 +367,9 @@ class Summaries:
                     and target.vkind != "container") and not container_receiver(
                         sc, fn, func.value):
                 return
+            if m in AMBIGUOUS_METHODS and element and isinstance(target, Cell) and \
+                    self._table_of_handlers(target):
+                return  # `CLASSES.get(kind).update(...)`: an element is a class, not a dict
             ws = ""
             if call.args and _is_ws(fn, call.args[-1]):
                 ws = "ws-remove" if m in REMOVERS else ("ws" if m in _ADDERS else "")
@@ -373,6 +377,15 @@ class Summaries:
                 emit(target, "seed", call)
             else:
                 emit(target, "method", call, (m, ws), element)
+
+    def _table_of_handlers(self, cell: Cell) -> bool:
+        """A module-level table of classes, functions or instances (dispatch.py)."""
+        if cell.kind != "global":
+            return False
+        if self.scope.dispatch is None:
+            self.scope.dispatch = Dispatch(self.scope)
+        mod = next((m for m in self.scope.p.modules if m.name == cell.module), None)
+        return mod is not None and bool(self.scope.dispatch.table(mod, cell.name))
 
     # fixed point ---------------------------------------------------------
     def _find_pools(self, funcs: list[FuncInfo]) -> None:

@@ -973,3 +973,77 @@ def test_a_table_kept_on_a_long_lived_instance_dispatches_to_its_parts(
                 return "ok"
             """,
     })
+
+
+def test_methods_of_classes_picked_from_a_table_are_not_dict_mutations(
+        tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            from flask import Flask, request
+            app = Flask(__name__)
+
+            class Standard:
+                @staticmethod
+                def update(challenge, req):
+                    return challenge
+
+            KINDS = {"standard": Standard}
+
+            def kind_of(name):
+                return KINDS.get(name)
+
+            @app.patch("/c/<name>")
+            def patch(name):
+                cls = kind_of(name)
+                cls.update(name, request)
+                return "ok"
+            """,
+    })
+
+
+def test_a_mutable_default_is_state_only_when_a_call_leaves_it_out(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            from fastapi import FastAPI
+            app = FastAPI()
+
+            def enqueue(job, metadata={}):
+                metadata["queue"] = job
+                return metadata
+
+            def remember(key, seen={}):
+                seen[key] = True  # !SL106
+                return seen
+
+            @app.post("/run/{job}")
+            def run(job: str):
+                enqueue(job, metadata={"user": "u"})
+                enqueue(job, {"user": "v"})
+                remember(job)
+                return {}
+            """,
+    })
+
+
+def test_receivers_and_views_registered_in_tests_are_not_entries(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "shop/__init__.py": "",
+        "shop/tests/__init__.py": "",
+        "shop/tests/test_models.py": """
+            from django.db.models.signals import post_save
+            SAVED = []
+
+            def test_saves():
+                def capture(sender, instance, **kwargs):
+                    SAVED.append(instance)
+                post_save.connect(capture)
+            """,
+        "shop/views.py": """
+            from django.http import HttpResponse
+            HITS = []
+
+            def index(request):
+                HITS.append(request.path)  # !SL102
+                return HttpResponse("ok")
+            """,
+    })
