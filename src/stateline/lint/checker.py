@@ -144,6 +144,9 @@ class Checker:
     def _writes(self, reach: _Reach, request: _Reach, background: bool,
                 only_cells: set[Cell] | None) -> None:
         """Findings for the writes of every function in `reach`."""
+        # cells whose entries are stored with a short deadline: a hand-made TTL cache
+        expiring = {w.target for fn in reach.funcs.values() for w in self.summaries.of(fn)
+                    if "expiring" in w.detail and isinstance(w.target, Cell)}
         for key, fn in reach.funcs.items():
             entry = reach.entry_of.get(key)
             for w in self.summaries.of(fn):
@@ -168,8 +171,9 @@ class Checker:
                     continue
                 if cell in self.registries and rule not in ("SL118", "SL108", "SL115"):
                     rule = "SL112"  # every write site of a connection registry
-                elif rule in _STORE_RULES and self._deliberate(cell, w.path):
-                    rule = "SL119"  # commented as a deliberate per-process cache
+                elif rule in _STORE_RULES and (cell in expiring or "expiring" in w.detail
+                                               or self._deliberate(cell, w.path)):
+                    rule = "SL119"  # expiring entries, or commented as a deliberate cache
                 if rule == "SL118" and w.op == "localcache" and not config_rules.locmem_cache(
                         self.project, fn.module):
                     continue

@@ -168,6 +168,12 @@ _FACTORY_WORDS = ("connect", "from_url", "engine", "client", "session", "pool", 
                   "connection", "bucket")
 
 
+# Analysed functions named like these build a client (never "session": a project's
+# `get_session(sid)` is as likely a session record as a DB session).
+_FACTORY_FUNCS = ("client", "engine", "connect", "pool", "provider", "driver", "producer",
+                  "consumer", "channel")
+
+
 def makes_client(sc: Scope, fn: FuncInfo, value: ast.expr | None, line: int,
                  depth: int = 0) -> bool:
     """A value that is a client, engine, connection or pool of an external service:
@@ -216,6 +222,8 @@ def makes_client(sc: Scope, fn: FuncInfo, value: ast.expr | None, line: int,
             target = sc.p.find_method(owner.cls, f.attr)
     if target is None:
         return False
+    if any(w in target.name.lower() for w in _FACTORY_FUNCS):
+        return True  # `_init_provider(kind)`, `make_client(url)`: named as a factory
     returns = facts_of(target).returns
     return bool(returns) and all(makes_client(sc, target, r, getattr(r, "lineno", 10**9),
                                               depth + 1) for r in returns)
@@ -241,3 +249,46 @@ def storeish(node: ast.expr) -> bool:
         node.id if isinstance(node, ast.Name) else "")
     name = name.lower().strip("_")
     return bool(name) and (name in _STOREISH or name.endswith(_STOREISH[:-1]))
+
+
+_CLOCK_CALLS = frozenset({"time", "monotonic", "now", "utcnow", "perf_counter"})
+
+
+def expiring_entry(fn: FuncInfo, value: ast.expr | None) -> bool:
+    """A cache entry stored with a short deadline: `Cached(v, time() + expiry)`,
+    `(time.monotonic() + 60, v)`, where the added span is a literal of at most a day or
+    a parameter defaulting to one. Each process then refreshes its own copy soon."""
+    if value is None:
+        return False
+    for n in ast.walk(value):
+        if not (isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add)):
+            continue
+        for clock, span in ((n.left, n.right), (n.right, n.left)):
+            if _clock_call(clock) and _short_span(fn, span):
+                return True
+    return False
+
+
+def _clock_call(node: ast.expr) -> bool:
+    if isinstance(node, ast.Call) and node.func is not None:
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        if name in ("int", "float") and node.args:
+            return _clock_call(node.args[0])
+        return name in _CLOCK_CALLS
+    return False
+
+
+def _short_span(fn: FuncInfo, node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, int | float) and 0 < node.value <= 86_400
+    if isinstance(node, ast.Name):
+        a = fn.node.args
+        pos = [*a.posonlyargs, *a.args]
+        defaults = dict(zip([p.arg for p in pos[len(pos) - len(a.defaults):]], a.defaults,
+                            strict=False))
+        defaults.update({p.arg: d for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=False)
+                         if d is not None})
+        d = defaults.get(node.id)
+        return d is not None and _short_span(fn, d)
+    return False

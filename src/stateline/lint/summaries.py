@@ -34,6 +34,7 @@ from stateline.lint.shapes import (
     attr_kind,
     container_receiver,
     creates_plumbing,
+    expiring_entry,
     guards_shared_work,
     holds_live_object,
     is_task,
@@ -262,7 +263,8 @@ class Summaries:
             if r is None:
                 continue
             detail = (w.how, "ws" if _is_ws(fn, w.value) else "",
-                      "session-key" if _session_key(fn, w.key) else "")
+                      "session-key" if _session_key(fn, w.key) else "",
+                      "expiring" if w.op == "setitem" and expiring_entry(fn, w.value) else "")
             if w.how == "del" and isinstance(w.node, ast.Delete) and _del_ws(fn, w):
                 detail = (w.how, "ws-remove")
             emit(r[0], w.op, w.node, detail, r[1])
@@ -358,6 +360,9 @@ class Summaries:
                 return  # `.put()`/`.add_job()` only on a known library object itself
             if call.args and is_task(fn, call.args[-1]):
                 return  # a set that keeps asyncio tasks alive until they finish
+            if m in ("put", "put_nowait") and isinstance(target, Cell) and not element and \
+                    self._consumed_here(target):
+                return  # a hand-off to this process's own consumer task, not kept data
             if self.pools and pool_key(fn, func.value) in self.pools:
                 return  # a per-process pool of clients (shapes.makes_client)
             # `.add`/`.update`/`.insert` on something not known to be a builtin
@@ -377,6 +382,15 @@ class Summaries:
                 emit(target, "seed", call)
             else:
                 emit(target, "method", call, (m, ws), element)
+
+    def _consumed_here(self, cell: Cell) -> bool:
+        """An asyncio/threading queue that this code base also reads with `.get()`: a
+        producer/consumer hand-off inside the process (each worker drains its own)."""
+        if not cell.vkind.startswith("lib:") or "Queue" not in cell.vkind:
+            return False
+        short = cell.name.rsplit(".", 1)[-1]
+        needles = (f"{short}.get(", f"{short}.get_nowait(")
+        return any(n in m.src.text for m in self.scope.p.modules for n in needles)
 
     def _table_of_handlers(self, cell: Cell) -> bool:
         """A module-level table of classes, functions or instances (dispatch.py)."""

@@ -1047,3 +1047,48 @@ def test_receivers_and_views_registered_in_tests_are_not_entries(tmp_path: Path)
                 return HttpResponse("ok")
             """,
     })
+
+
+def test_queue_hand_offs_expiring_entries_and_provider_pools(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            import asyncio
+            from time import time
+            from fastapi import FastAPI
+            app = FastAPI()
+            invoices = asyncio.Queue()
+            audit = asyncio.Queue()
+            PROVIDERS = {}
+
+            class Cache:
+                def __init__(self):
+                    self._values = {}
+
+                def set(self, key, value, expiry: float = 10):
+                    self._values[key] = (value, time() + expiry)  # !SL119
+
+                def set_long(self, key, value):
+                    self._values[key] = (value, time() + 7 * 86400)  # !SL119
+
+            cache = Cache()
+            LONG = {}
+
+            def init_provider(name):
+                return object()
+
+            async def consume():
+                while True:
+                    await invoices.get()
+
+            @app.post("/pay/{i}")
+            async def pay(i: str):
+                await invoices.put(i)
+                await audit.put(i)  # !SL102
+                cache.set(i, 1)
+                cache.set_long(i, 2)
+                LONG[i] = (i, time() + 7 * 86400)  # !SL102
+                provider = init_provider(i)
+                PROVIDERS[i] = provider
+                return {}
+            """,
+    })
