@@ -263,14 +263,14 @@ class Checker:
             what = ""
             if isinstance(target, ast.Attribute) and target.attr in ("cached", "memoize"):
                 owner = fn.parent
-                cell = self.summaries.lib_cache_cell(owner, target.value, d.lineno) if \
+                cell = self.summaries.caches.cell(owner, target.value, d.lineno) if \
                     owner is not None else None
                 if owner is None:
                     s = self.project.module_expr(fn.module, target.value)
                     if s is not None and s.kind == "global" and s.module is not None:
                         vk = self.project.global_kind(s.module, s.name)
                         if vk == "memcache" or (vk == "flaskcache"
-                                                and self.summaries.flask_cache_local()):
+                                                and self.summaries.caches.flask_cache_local()):
                             what = f"`{s.name}`"
                 elif cell is not None:
                     what = f"`{cell.name}`"

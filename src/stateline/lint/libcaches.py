@@ -18,8 +18,11 @@ import ast
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from stateline.lint.model import Cell
+
 if TYPE_CHECKING:
-    from stateline.lint.index import ModuleInfo
+    from stateline.lint.index import FuncInfo, ModuleInfo
+    from stateline.lint.scope import Scope
 
 # Constructor → what it is, in words. The vkind of such an object is "memcache".
 PER_PROCESS: dict[str, str] = {
@@ -104,3 +107,68 @@ def _cache_type_values(tree: ast.Module) -> Iterator[tuple[str, str]]:
         elif isinstance(n, ast.keyword) and n.arg and isinstance(n.value, ast.Constant) and \
                 isinstance(n.value.value, str):
             yield n.arg, n.value.value
+
+
+class LibCaches:
+    """The per-process cache objects of one analysed project: globals made by a known
+    constructor, and attribute names that are given one anywhere."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self._cache_attrs: dict[str, str] | None = None
+        self._flask_local: bool | None = None
+
+    def flask_cache_local(self) -> bool:
+        if self._flask_local is None:
+            self._flask_local = flask_cache_is_local(self.scope.p.modules)
+        return self._flask_local
+
+    def _lib_cache(self, dotted: str, call: ast.Call) -> str:
+        """What calling `dotted` makes, in words, when it is a per-process cache."""
+        if dotted in FLASK_CACHING:
+            return "Flask-Caching, in-process backend" if self.flask_cache_local() else ""
+        return PER_PROCESS.get(dotted, "") if kind_of(dotted, call) else ""
+
+    def cache_attrs(self) -> dict[str, str]:
+        """Attribute names that are given a per-process cache object anywhere in the
+        project (`app.cache = SimpleCache()` in a factory) → what it is, in words."""
+        if self._cache_attrs is None:
+            sc = self.scope
+            out: dict[str, str] = {}
+            for mod in sc.p.modules:
+                if not mentions_cache_library(mod) or mod.src.tree is None:
+                    continue
+                owners: list[FuncInfo | None] = [None, *mod.all_funcs]
+                for owner in owners:
+                    node = mod.src.tree if owner is None else owner.node
+                    for n in ast.walk(node):
+                        if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)):
+                            continue
+                        attrs = [t.attr for t in n.targets if isinstance(t, ast.Attribute)]
+                        if not attrs:
+                            continue
+                        f = n.value.func
+                        s = sc.p.module_expr(mod, f) if owner is None else sc.sym(
+                            owner, f, n.lineno)
+                        words = self._lib_cache(s.name, n.value) if s is not None and \
+                            s.kind == "ext" else ""
+                        if words:
+                            out.update(dict.fromkeys(attrs, words))
+            self._cache_attrs = out
+        return self._cache_attrs
+
+    def cell(self, fn: FuncInfo, recv: ast.expr, line: int) -> Cell | None:
+        """The per-process library cache `recv` denotes: a global made by a known
+        constructor, or an attribute that holds one (`current_app.cache`)."""
+        sc = self.scope
+        r = sc.ref(fn, recv, line)
+        if r is not None and isinstance(r[0], Cell) and not r[1]:
+            vk = r[0].vkind
+            if vk == "memcache" or (vk == "flaskcache" and self.flask_cache_local()):
+                return r[0]
+        if isinstance(recv, ast.Attribute):
+            words = self.cache_attrs().get(recv.attr)
+            if words:
+                owner = ast.unparse(recv.value)
+                return Cell("global", "", f"{owner}.{recv.attr} ({words})", "memcache")
+        return None

@@ -16,16 +16,10 @@ from dataclasses import dataclass, replace
 
 from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
 from stateline.lint.dispatch import Dispatch
-from stateline.lint.facts import Facts, facts_of
+from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo
-from stateline.lint.libcaches import (
-    FLASK_CACHING,
-    PER_PROCESS,
-    flask_cache_is_local,
-    mentions_cache_library,
-)
 from stateline.lint.libcaches import WRITES as LIB_CACHE_WRITES
-from stateline.lint.libcaches import kind_of as libcache_kind
+from stateline.lint.libcaches import LibCaches
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
 from stateline.lint.scope import Scope
@@ -52,9 +46,18 @@ from stateline.lint.values import (
     REMOVERS,
     mutates,
 )
+from stateline.lint.write_sites import (
+    del_ws,
+    increment,
+    is_ws,
+    lazy_init_between,
+    memo_write,
+    removes,
+    session_key,
+    used_as_id,
+)
 
 LIB_METHODS = frozenset().union(*LIB_MUTATORS.values())
-_WS_NAMES = frozenset({"websocket", "ws", "socket", "sock", "client_ws", "connection", "conn"})
 _ADDERS = frozenset({"add", "append", "appendleft", "insert", "setdefault"})
 _CACHE_WRITES = frozenset({"set", "add", "incr", "decr", "get_or_set", "set_many", "touch",
                            "inc", "increment"})
@@ -111,67 +114,10 @@ class Summaries:
         self.edges: dict[int, list[Edge]] = {}
         self.funcs: dict[int, FuncInfo] = {}
         self.timed_caches: set[int] = set()
-        self._cache_attrs: dict[str, str] | None = None
+        self.caches = LibCaches(scope)  # per-process cache objects of libraries
         # tables filled with clients/engines/connections (shapes.makes_client), by
         # shapes.pool_key: their writes and removals are connection pooling
         self.pools: set[str] = set()
-        self._flask_local: bool | None = None
-
-    # per-process cache objects of libraries (libcaches.py) ------------------
-    def flask_cache_local(self) -> bool:
-        if self._flask_local is None:
-            self._flask_local = flask_cache_is_local(self.scope.p.modules)
-        return self._flask_local
-
-    def _lib_cache(self, dotted: str, call: ast.Call) -> str:
-        """What calling `dotted` makes, in words, when it is a per-process cache."""
-        if dotted in FLASK_CACHING:
-            return "Flask-Caching, in-process backend" if self.flask_cache_local() else ""
-        return PER_PROCESS.get(dotted, "") if libcache_kind(dotted, call) else ""
-
-    def cache_attrs(self) -> dict[str, str]:
-        """Attribute names that are given a per-process cache object anywhere in the
-        project (`app.cache = SimpleCache()` in a factory) → what it is, in words."""
-        if self._cache_attrs is None:
-            sc = self.scope
-            out: dict[str, str] = {}
-            for mod in sc.p.modules:
-                if not mentions_cache_library(mod) or mod.src.tree is None:
-                    continue
-                owners: list[FuncInfo | None] = [None, *mod.all_funcs]
-                for owner in owners:
-                    node = mod.src.tree if owner is None else owner.node
-                    for n in ast.walk(node):
-                        if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)):
-                            continue
-                        attrs = [t.attr for t in n.targets if isinstance(t, ast.Attribute)]
-                        if not attrs:
-                            continue
-                        f = n.value.func
-                        s = sc.p.module_expr(mod, f) if owner is None else sc.sym(
-                            owner, f, n.lineno)
-                        words = self._lib_cache(s.name, n.value) if s is not None and \
-                            s.kind == "ext" else ""
-                        if words:
-                            out.update(dict.fromkeys(attrs, words))
-            self._cache_attrs = out
-        return self._cache_attrs
-
-    def lib_cache_cell(self, fn: FuncInfo, recv: ast.expr, line: int) -> Cell | None:
-        """The per-process library cache `recv` denotes: a global made by a known
-        constructor, or an attribute that holds one (`current_app.cache`)."""
-        sc = self.scope
-        r = sc.ref(fn, recv, line)
-        if r is not None and isinstance(r[0], Cell) and not r[1]:
-            vk = r[0].vkind
-            if vk == "memcache" or (vk == "flaskcache" and self.flask_cache_local()):
-                return r[0]
-        if isinstance(recv, ast.Attribute):
-            words = self.cache_attrs().get(recv.attr)
-            if words:
-                owner = ast.unparse(recv.value)
-                return Cell("global", "", f"{owner}.{recv.attr} ({words})", "memcache")
-        return None
 
     # direct facts --------------------------------------------------------
     def edges_of(self, fn: FuncInfo) -> list[Edge]:
@@ -227,14 +173,14 @@ class Summaries:
                     if cell is None:
                         cell = Cell("global", fn.module.name, w.name, "none")
                     guarded = any(g[0] == w.name and g[1] <= line <= g[2] for g in f.guards)
-                    inc = _increment(w)
+                    inc = increment(w)
                     emit(cell, "rebind", w.node, (w.how, "lazy" if guarded else "", inc,
-                                                  "as-id" if inc and _used_as_id(fn, w.name)
+                                                  "as-id" if inc and used_as_id(fn, w.name)
                                                   else ""))
                 elif w.name in f.nonlocals:
                     r = sc.name_ref(fn, w.name, line)
                     if r is not None and isinstance(r[0], Cell):
-                        emit(r[0], "rebind", w.node, (w.how, "", _increment(w)))
+                        emit(r[0], "rebind", w.node, (w.how, "", increment(w)))
                 continue
             assert w.obj is not None
             if w.op == "setattr":
@@ -245,14 +191,14 @@ class Summaries:
                     cell = sc.global_cell(Sym("global", m, w.name)) if w.name in m.globals \
                         else Cell("global", m.name, w.name, "none")
                     if cell is not None:
-                        emit(cell, "rebind", w.node, (w.how, "", _increment(w)))
+                        emit(cell, "rebind", w.node, (w.how, "", increment(w)))
                     continue
                 cls = sc.class_ref(fn, w.obj, line)
                 if cls is not None and not sc.p.is_data_model(cls):
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
                          "classattr", w.node, (w.how,))
                     continue
-            if w.op == "setattr" and isinstance(w.obj, ast.Name) and _memo(
+            if w.op == "setattr" and isinstance(w.obj, ast.Name) and memo_write(
                     f, f"{w.obj.id}.{w.name}", line):
                 continue  # `if self.cache is not None: return self.cache` ... lazy memo
             if w.op == "setitem" and holds_live_object(fn, w.value):
@@ -262,10 +208,10 @@ class Summaries:
             r = sc.ref(fn, w.obj, line)
             if r is None:
                 continue
-            detail = (w.how, "ws" if _is_ws(fn, w.value) else "",
-                      "session-key" if _session_key(fn, w.key) else "",
+            detail = (w.how, "ws" if is_ws(fn, w.value) else "",
+                      "session-key" if session_key(fn, w.key) else "",
                       "expiring" if w.op == "setitem" and expiring_entry(fn, w.value) else "")
-            if w.how == "del" and isinstance(w.node, ast.Delete) and _del_ws(fn, w):
+            if w.how == "del" and isinstance(w.node, ast.Delete) and del_ws(fn, w):
                 detail = (w.how, "ws-remove")
             emit(r[0], w.op, w.node, detail, r[1])
 
@@ -279,7 +225,7 @@ class Summaries:
             r = sc.ref(fn, ctx, stmt.lineno)
             if r is not None and isinstance(r[0], Cell) and r[0].vkind == "lock":
                 end = stmt.end_lineno or stmt.lineno
-                if not _lazy_init_between(fn, stmt.lineno, end) and guards_shared_work(
+                if not lazy_init_between(fn, stmt.lineno, end) and guards_shared_work(
                         stmt) and not memo_guard(stmt):
                     emit(r[0], "lock", stmt, (str(end),))
         tested = set()
@@ -336,7 +282,7 @@ class Summaries:
                 emit(DJANGO_CACHE, "localcache", call)
                 return
         if m in LIB_CACHE_WRITES:
-            cell = self.lib_cache_cell(fn, func.value, line)
+            cell = self.caches.cell(fn, func.value, line)
             if cell is not None:
                 emit(cell, "memcache", call, (m,))
                 return
@@ -344,7 +290,7 @@ class Summaries:
             r = sc.ref(fn, func.value, line)
             end = fn.node.end_lineno or line
             if r is not None and isinstance(r[0], Cell) and r[0].vkind == "lock" and \
-                    not _lazy_init_between(fn, line, end):
+                    not lazy_init_between(fn, line, end):
                 emit(r[0], "lock", call, (str(end),))
             return
         if m == "seed" or m in GENERAL_MUTATORS or m in LIB_METHODS:
@@ -376,7 +322,7 @@ class Summaries:
                     self._table_of_handlers(target):
                 return  # `CLASSES.get(kind).update(...)`: an element is a class, not a dict
             ws = ""
-            if call.args and _is_ws(fn, call.args[-1]):
+            if call.args and is_ws(fn, call.args[-1]):
                 ws = "ws-remove" if m in REMOVERS else ("ws" if m in _ADDERS else "")
             if m == "seed":
                 emit(target, "seed", call)
@@ -407,7 +353,7 @@ class Summaries:
         classes reached are read too: a removal may be reached where the fill is not."""
         todo = {id(f): f for f in funcs}
         for fn in funcs:
-            if fn.cls is not None and _removes(fn):
+            if fn.cls is not None and removes(fn):
                 todo.update((id(m), m) for m in fn.cls.methods.values())
         for fn in todo.values():
             for w in facts_of(fn).writes:
@@ -467,113 +413,7 @@ class Summaries:
         return list(self.writes.get(id(fn), {}).values())
 
 
-def _memo(f: Facts, name: str, line: int) -> bool:
-    """`self.cache` written as a memo: tested in an `if` before the write, or tested
-    anywhere and handed back (`if self.cache is not None: return self.cache`). A test
-    after the write that never returns it (`if self.x is None: raise`) is no memo."""
-    first = f.memo.get(name)
-    if first is None:
-        return False
-    return first <= line or any(ast.unparse(r) == name for r in f.returns)
-
-
-def _removes(fn: FuncInfo) -> bool:
-    """Whether `fn` deletes an item or calls a remover (`.pop()`, `.remove()`...)."""
-    f = facts_of(fn)
-    return any(w.how == "del" for w in f.writes) or any(
-        isinstance(c.func, ast.Attribute) and c.func.attr in REMOVERS for c in f.calls)
-
-
 def _key(w: Write) -> tuple[object, ...]:
     return (w.target, w.path, w.line, w.col, w.op)
 
 
-def _increment(w: object) -> str:
-    """"+1" when a rebind counts upwards (`n += 1`, `n = n + 1`)."""
-    value = getattr(w, "value", None)
-    how = getattr(w, "how", "")
-    if how == "aug" and isinstance(value, ast.Constant) and value.value == 1:
-        return "+1"
-    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add) and isinstance(
-            value.right, ast.Constant) and value.right.value == 1:
-        return "+1"
-    return ""
-
-
-def _is_id_name(name: str) -> bool:
-    low = name.lower()
-    return low in ("id", "pk") or (low.endswith(("_id", "id")) and len(low) <= 12)
-
-
-def _used_as_id(fn: FuncInfo, name: str) -> bool:
-    """`{"id": n}`, `Order(id=n)`, `order_id = n`: the counter hands out identifiers."""
-    for n in ast.walk(fn.node):
-        if isinstance(n, ast.Dict):
-            for k, v in zip(n.keys, n.values, strict=False):
-                if isinstance(k, ast.Constant) and isinstance(k.value, str) and \
-                        _is_id_name(k.value) and isinstance(v, ast.Name) and v.id == name:
-                    return True
-        elif isinstance(n, ast.keyword):
-            if n.arg and _is_id_name(n.arg) and isinstance(n.value, ast.Name) and \
-                    n.value.id == name:
-                return True
-        elif (isinstance(n, ast.Assign) and isinstance(n.value, ast.Name)
-              and n.value.id == name
-              and any(isinstance(t, ast.Name) and _is_id_name(t.id) for t in n.targets)):
-            return True
-    return False
-
-
-def _is_ws(fn: FuncInfo, node: ast.expr | None) -> bool:
-    """A WebSocket connection: a parameter/local named or annotated as one."""
-    if isinstance(node, ast.Tuple):
-        return any(_is_ws(fn, e) for e in node.elts)
-    if not isinstance(node, ast.Name):
-        return False
-    if node.id in _WS_NAMES:
-        return True
-    a = fn.node.args
-    for p in (*a.posonlyargs, *a.args, *a.kwonlyargs):
-        if p.arg == node.id and p.annotation is not None and "WebSocket" in ast.unparse(
-                p.annotation):
-            return True
-    for _, value in facts_of(fn).assigns.get(node.id, ()):
-        if isinstance(value, ast.Call) and "WebSocket" in ast.unparse(value.func):
-            return True
-    return False
-
-
-def _lazy_init_between(fn: FuncInfo, start: int, end: int) -> bool:
-    """Double-checked locking around `if _x is None: _x = make()`: lazy creation."""
-    f = facts_of(fn)
-    return any(start <= g[1] <= end and g[0] in f.globals_decl for g in f.guards)
-
-
-_SESSION_KEYS = frozenset({"sid", "session_id", "session_key", "sess_id", "session_token",
-                           "sessionid", "sess"})
-
-
-def _session_key(fn: FuncInfo, key: ast.expr | None, depth: int = 0) -> bool:
-    """An item key that is a session id: named like one, or read from a cookie."""
-    if key is None or depth > 3:
-        return False
-    if isinstance(key, ast.Name):
-        if key.id.lower() in _SESSION_KEYS:
-            return True
-        for call in facts_of(fn).calls:  # `resp.set_cookie("sid", token)`: a session id
-            if isinstance(call.func, ast.Attribute) and call.func.attr == "set_cookie" and any(
-                    isinstance(a, ast.Name) and a.id == key.id
-                    for a in (*call.args, *(k.value for k in call.keywords))):
-                return True
-        return any(_session_key(fn, v, depth + 1)
-                   for _, v in facts_of(fn).assigns.get(key.id, ()) if v is not None)
-    return "cookie" in ast.unparse(key).lower()
-
-
-def _del_ws(fn: FuncInfo, w: object) -> bool:
-    node = getattr(w, "node", None)
-    if isinstance(node, ast.Delete):
-        for t in node.targets:
-            if isinstance(t, ast.Subscript) and _is_ws(fn, t.slice):
-                return True
-    return False
