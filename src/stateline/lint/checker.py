@@ -27,7 +27,7 @@ from stateline.lint.roots import import_roots
 from stateline.lint.rules import PRECEDENCE, RULES
 from stateline.lint.scope import Scope
 from stateline.lint.source import SourceFile, discover, load
-from stateline.lint.summaries import Summaries, applies
+from stateline.lint.summaries import DJANGO_CACHE, Summaries, applies
 
 _CACHE_PAGE = "django.views.decorators.cache.cache_page"
 _RANK = {r: i for i, r in enumerate(PRECEDENCE)}
@@ -174,9 +174,9 @@ class Checker:
                 elif rule in _STORE_RULES and (cell in expiring or "expiring" in w.detail
                                                or self._deliberate(cell, w.path)):
                     rule = "SL119"  # expiring entries, or commented as a deliberate cache
-                if rule == "SL118" and w.op == "localcache" and not config_rules.locmem_cache(
-                        self.project, fn.module):
-                    continue
+                if cell == DJANGO_CACHE and not config_rules.locmem_cache(self.project,
+                                                                          fn.module):
+                    continue  # Django's default cache is shared (Redis, memcached) here
                 chain = [*reach.chain[key], *w.via, w.text]
                 kind = classify.what(cell)
                 label = f"`{cell.label}` ({kind})" if kind and rule != "SL112" else \

@@ -279,7 +279,9 @@ class Summaries:
                 recv = recv.value
             if sc.dotted(fn, recv, line) in ("django.core.cache.cache",
                                               "django.core.cache.caches"):
-                emit(DJANGO_CACHE, "localcache", call)
+                # a flag, lock or counter coordinates (SL118); a value is a cache (SL119)
+                emit(DJANGO_CACHE, "localcache" if _coordinates(m, call) else "memcache",
+                     call, (m,))
                 return
         if m in LIB_CACHE_WRITES:
             cell = self.caches.cell(fn, func.value, line)
@@ -411,6 +413,16 @@ class Summaries:
 
     def of(self, fn: FuncInfo) -> list[Write]:
         return list(self.writes.get(id(fn), {}).values())
+
+
+def _coordinates(method: str, call: ast.Call) -> bool:
+    """`cache.add(k, 1)`, `cache.incr(k)`, `cache.set("ran", True)`: a dedup key, a lock
+    or a counter, not a cached value."""
+    if method != "set" and method != "get_or_set":
+        return True
+    value = call.args[1] if len(call.args) > 1 else next(
+        (k.value for k in call.keywords if k.arg == "value"), None)
+    return isinstance(value, ast.Constant)
 
 
 def _key(w: Write) -> tuple[object, ...]:

@@ -1092,3 +1092,29 @@ def test_queue_hand_offs_expiring_entries_and_provider_pools(tmp_path: Path) -> 
                 return {}
             """,
     })
+
+
+def test_django_local_memory_cache_values_are_a_cache_flags_coordinate(
+        tmp_path: Path) -> None:
+    views = """
+        from django.core.cache import cache
+        from django.http import HttpResponse
+
+        def feed(request):
+            items = cache.get("feed")
+            if items is None:
+                items = ["a", "b"]
+                cache.set("feed", items, 3600)  %s
+            return HttpResponse(str(items))
+
+        def nightly(request):
+            if cache.add("nightly-ran", 1):  %s
+                pass
+            return HttpResponse("ok")
+        """
+    check(tmp_path / "locmem", {"proj/settings.py": "INSTALLED_APPS = ['shop']\n",
+                                "shop/views.py": views % ("# !SL119", "# !SL118")})
+    check(tmp_path / "redis", {
+        "proj/settings.py": "INSTALLED_APPS = ['shop']\nCACHES = {'default': {'BACKEND': "
+                            "'django_redis.cache.RedisCache'}}\n",
+        "shop/views.py": views % ("", "")})
