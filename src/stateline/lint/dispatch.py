@@ -77,6 +77,10 @@ class Dispatch:
             return []
         sc = self.scope
         if isinstance(node, ast.Subscript):
+            if isinstance(node.value, ast.Name):  # a loop over a local collection
+                is_local, value = sc.local_value(fn, node.value.id, line)
+                if is_local and isinstance(value, ast.Call):
+                    return self._collection(fn, value, line)
             return self._table_of(fn, node.value, line)
         if isinstance(node, ast.Call):
             f = node.func
@@ -107,6 +111,34 @@ class Dispatch:
                                        depth + 1))
             return out
         return []
+
+    def _collection(self, fn: FuncInfo, call: ast.Call, line: int) -> list[Element]:
+        """What a helper returning a collection of classes holds, when it is built from
+        `Base.__subclasses__()`: `for svc in cls._services(): svc.run()` may run the
+        method of any analysed subclass of `Base`."""
+        f = call.func
+        target: FuncInfo | None = None
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and \
+                fn.cls is not None and fn.params and f.value.id == fn.params[0]:
+            target = self.scope.p.find_method(fn.cls, f.attr)
+        else:
+            s = self.scope.sym(fn, f, line) if isinstance(f, ast.Name | ast.Attribute) else None
+            target = s.func if s is not None and s.kind == "func" else None
+        if target is None:
+            return []
+        out: list[Element] = []
+        for n in ast.walk(target.node):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and \
+                    n.func.attr == "__subclasses__":
+                base = self.scope.sym(target, n.func.value, n.lineno)
+                if base is not None and base.kind == "class" and base.cls is not None:
+                    out.extend(("class", c) for c in self._subclasses(base.cls))
+        return out
+
+    def _subclasses(self, base: ClassInfo) -> list[ClassInfo]:
+        p = self.scope.p
+        return [c for m in p.modules for c in m.all_classes
+                if c is not base and base in p.mro(c)]
 
     def _table_of(self, fn: FuncInfo, node: ast.expr, line: int) -> list[Element]:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
@@ -182,11 +214,13 @@ class Dispatch:
             return self._getattr(fn, func)
         if isinstance(func, ast.Attribute):
             for kind, target in self.lookup(fn, func.value, line):  # `T[k].run()`
-                if kind in ("instance", "part") and isinstance(target, ClassInfo):
+                if kind in ("instance", "part", "class") and isinstance(target, ClassInfo):
                     m = p.find_method(target, func.attr)
                     if m is None:
                         continue
-                    if kind == "part" and fn.params:
+                    if kind == "class":  # `svc.run()` on a class: its class/static method
+                        out.append((m, None, not _is_static(m)))
+                    elif kind == "part" and fn.params:
                         # its writes are writes to an element of the caller's `self`
                         self.element_calls.add((id(call), id(m)))
                         out.append((m, Param(fn.params[0]), True))
@@ -209,6 +243,10 @@ class Dispatch:
                     seen.add(mname)
                     out.append((m, None, True))
         return out
+
+
+def _is_static(fn: FuncInfo) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.node.decorator_list)
 
 
 def _is_getattr(call: ast.Call) -> bool:

@@ -90,7 +90,21 @@ class Project:
             return self.import_target(mod, base, attr, depth)
         if name in mod.globals:
             return Sym("global", mod, name)
+        if mod.stars and depth < 8:
+            for base in mod.stars:  # `from .types import *` re-exports an analysed module
+                target = self.find_module(base, mod)
+                if target is not None and target is not mod and self.defines(target, name):
+                    return self.symbol(target, name, depth + 1)
         return Sym("ext", name=f"builtins.{name}")
+
+    def defines(self, mod: ModuleInfo, name: str, depth: int = 0) -> bool:
+        """Whether `name` is bound at the top of `mod`, also through its `*` imports."""
+        if (name in mod.functions or name in mod.classes or name in mod.imports
+                or name in mod.globals):
+            return True
+        return depth < 4 and any(
+            t is not None and t is not mod and self.defines(t, name, depth + 1)
+            for t in (self.find_module(b, mod) for b in mod.stars))
 
     def import_target(self, mod: ModuleInfo, base: str, attr: str, depth: int = 0) -> Sym | None:
         if not attr:
@@ -101,8 +115,7 @@ class Project:
             return Sym("module", sub, sub.name)
         owner = self.find_module(base, mod)
         if owner is not None and depth < 8:
-            if (attr in owner.functions or attr in owner.classes or attr in owner.imports
-                    or attr in owner.globals):
+            if self.defines(owner, attr):
                 return self.symbol(owner, attr, depth + 1)
             return None
         return Sym("ext", name=f"{base}.{attr}")
@@ -113,7 +126,7 @@ class Project:
             return None
         if sym.kind == "module" and sym.module is not None:
             m = sym.module
-            if attr in m.functions or attr in m.classes or attr in m.globals or attr in m.imports:
+            if self.defines(m, attr):
                 return self.symbol(m, attr)
             sub = self.find_module(f"{m.name}.{attr}", m)
             return Sym("module", sub, sub.name) if sub else None

@@ -210,6 +210,13 @@ def makes_client(sc: Scope, fn: FuncInfo, value: ast.expr | None, line: int,
         low = name.lower()
         return any(w in low for w in _FACTORY_WORDS) or (
             root in _CLIENT_LIBS and name[:1].isupper())
+    if callee is not None and callee.kind == "class" and callee.cls is not None:
+        # `JsonProvider(path)`, `InUseProvider(provider=self._load(k), locks=1)`: an
+        # analysed class named as a client, or a record that wraps one
+        if any(w in callee.cls.name.lower() for w in _FACTORY_FUNCS):
+            return True
+        return any(makes_client(sc, fn, a, line, depth + 1)
+                   for a in (*value.args, *(k.value for k in value.keywords)))
     target = None
     if callee is not None and callee.kind == "func":
         target = callee.func
@@ -232,6 +239,8 @@ def makes_client(sc: Scope, fn: FuncInfo, value: ast.expr | None, line: int,
 def pool_key(fn: FuncInfo, obj: ast.expr) -> str:
     """A name for the table `obj` denotes, the same in every method of its class:
     `self._clients` and `Manager._clients` → `mod:Manager._clients`."""
+    while isinstance(obj, ast.Subscript):  # `self._store[k].locks`: part of the pool
+        obj = obj.value
     text = ast.unparse(obj)
     head, _, rest = text.partition(".")
     if fn.cls is not None and head in ("self", "cls") and rest:

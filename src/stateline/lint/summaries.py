@@ -203,8 +203,9 @@ class Summaries:
                 continue  # `if self.cache is not None: return self.cache` ... lazy memo
             if w.op == "setitem" and holds_live_object(fn, w.value):
                 continue  # bookkeeping of this process's own DB sessions/threads/tasks
-            if w.op == "setitem" and self.pools and pool_key(fn, w.obj) in self.pools:
-                continue  # a per-process pool of clients, or an entry removed from one
+            if w.op in ("setitem", "setattr") and self.pools and pool_key(
+                    fn, w.obj) in self.pools:
+                continue  # a per-process pool of clients, an entry of it, or a removal
             r = sc.ref(fn, w.obj, line)
             if r is None:
                 continue

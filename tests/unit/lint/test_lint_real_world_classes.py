@@ -1118,3 +1118,94 @@ def test_django_local_memory_cache_values_are_a_cache_flags_coordinate(
         "proj/settings.py": "INSTALLED_APPS = ['shop']\nCACHES = {'default': {'BACKEND': "
                             "'django_redis.cache.RedisCache'}}\n",
         "shop/views.py": views % ("", "")})
+
+
+def test_star_reexports_and_subclass_registries_are_followed(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "finder/__init__.py": "from .types import *\n",
+        "finder/types.py": """
+            SEEN = []
+
+            class Service:
+                @classmethod
+                def run(cls, vid):
+                    SEEN.append(vid)  # !SL102
+                    return cls.__name__
+
+            class YouTube(Service):
+                pass
+
+            class Wayback(YouTube):
+                pass
+
+            class Archive(YouTube):
+                @classmethod
+                def run(cls, vid):
+                    LOG.append(vid)  # !SL102
+                    return "a"
+
+            LOG = []
+
+            class Response:
+                @classmethod
+                def services(cls):
+                    return list(YouTube.__subclasses__())
+
+                @classmethod
+                def each(cls, vid):
+                    services = cls.services()
+                    for svc in services:
+                        svc.run(vid)
+            """,
+        "app.py": """
+            from flask import Flask
+            import finder
+            app = Flask(__name__)
+
+            @app.route("/find/<vid>")
+            def find(vid):
+                finder.Response.each(vid)
+                return "ok"
+            """,
+    })
+
+
+def test_a_reference_counted_pool_of_loaded_providers_is_not_state(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            from dataclasses import dataclass, field
+            from fastapi import Depends, FastAPI
+            app = FastAPI()
+
+            class JsonProvider:
+                def __init__(self, path):
+                    self.path = path
+
+            @dataclass
+            class InUse:
+                provider: JsonProvider
+                locks: int
+
+            @dataclass
+            class Factory:
+                _store: dict = field(default_factory=dict)
+
+                def get(self, locale):
+                    if locale in self._store:
+                        self._store[locale].locks += 1
+                    else:
+                        self._store[locale] = InUse(provider=JsonProvider(locale), locks=1)
+                    return self._store[locale].provider
+
+            factory = Factory()
+            NOTES = {}
+
+            def provider(locale: str = "en"):
+                return factory.get(locale)
+
+            @app.get("/t")
+            def translate(p=Depends(provider)):
+                NOTES["last"] = InUse(provider=None, locks=0)  # !SL102
+                return {}
+            """,
+    })
