@@ -52,6 +52,9 @@ class _Reach:
     chain: dict[int, list[str]] = field(default_factory=dict)
     funcs: dict[int, FuncInfo] = field(default_factory=dict)
     entry_of: dict[int, Entry] = field(default_factory=dict)
+    # `@lru_cache def get_dirs()` with no parameters, reached from a request: its
+    # cache rules apply, but what its body and callees write happens once per process
+    once: set[int] = field(default_factory=set)
 
 
 class Checker:
@@ -105,14 +108,23 @@ class Checker:
         while queue:
             fn = queue.popleft()
             chain = reach.chain[id(fn)]
+            if id(fn) in reach.once:
+                continue  # a memoised singleton factory: its body runs once per process
             nexts = [edge.callee for edge in self.summaries.edges_of(fn)]
             nexts.extend(extra.get(id(fn), ()))
             for callee in nexts:
                 if id(callee) not in reach.chain:
                     reach.chain[id(callee)] = [*chain, callee.label]
                     reach.funcs[id(callee)] = callee
+                    if self._singleton_factory(callee):
+                        reach.once.add(id(callee))
                     queue.append(callee)
         return reach
+
+    def _singleton_factory(self, fn: FuncInfo) -> bool:
+        params = [p for p in fn.params if p not in ("self", "cls")]
+        return not params and cache_decorator(
+            self.scope, Sym("func", fn.module, fn.name, func=fn)) is not None
 
     # findings --------------------------------------------------------------
     def run(self) -> list[Finding]:
@@ -134,7 +146,8 @@ class Checker:
         self._writes(from_startup, request, background=True, only_cells=reads)
         self._cache_rules(request)
         self._config_rules()
-        for op in disk.handoffs(self.scope, list(request.funcs.values()), self.modules):
+        per_request = [f for k, f in request.funcs.items() if k not in request.once]
+        for op in disk.handoffs(self.scope, per_request, self.modules):
             chain = [*request.chain[id(op.fn)], _text(op.fn, op.node.lineno)]
             self._add("SL111", op.fn.module, op.node.lineno, op.node.col_offset + 1,
                       f"file written under `{op.root}` here is read by another handler from "
@@ -148,6 +161,8 @@ class Checker:
         expiring = {w.target for fn in reach.funcs.values() for w in self.summaries.of(fn)
                     if "expiring" in w.detail and isinstance(w.target, Cell)}
         for key, fn in reach.funcs.items():
+            if key in reach.once:
+                continue
             entry = reach.entry_of.get(key)
             for w in self.summaries.of(fn):
                 cell = w.target

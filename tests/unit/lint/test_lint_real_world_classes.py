@@ -1209,3 +1209,39 @@ def test_a_reference_counted_pool_of_loaded_providers_is_not_state(tmp_path: Pat
                 return {}
             """,
     })
+
+
+def test_what_a_memoised_singleton_factory_does_happens_once(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            import shutil
+            from functools import lru_cache
+            from pathlib import Path
+            from fastapi import FastAPI
+            from fastapi.responses import FileResponse
+            app = FastAPI()
+            DATA = Path("/data")
+            LOADED = []
+
+            class Dirs:
+                def __init__(self):
+                    self.templates = DATA / "templates"
+                    target = self.templates / "recipes.md"
+                    if not target.exists():
+                        shutil.copyfile("package/recipes.md", target)
+                    LOADED.append(str(target))
+
+            @lru_cache
+            def get_dirs() -> Dirs:
+                return Dirs()
+
+            @app.get("/template")
+            def template():
+                return FileResponse(get_dirs().templates / "recipes.md")
+
+            @app.post("/seen/{k}")
+            def seen(k: str):
+                LOADED.append(k)  # !SL102
+                return {}
+            """,
+    })
