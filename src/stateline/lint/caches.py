@@ -16,7 +16,7 @@ from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.scope import Scope
 from stateline.lint.shapes import storeish
-from stateline.lint.values import bounded_ttl
+from stateline.lint.values import CONTAINERS, bounded_ttl
 
 _IMPURE_PREFIXES = ("requests.", "httpx.", "urllib.", "urllib3.", "aiohttp.", "socket.",
                     "sqlite3.", "psycopg", "pymysql", "asyncpg", "redis.", "boto3.",
@@ -122,3 +122,27 @@ def bounded_expiring(scope: Scope, fn: FuncInfo, deco: ast.expr) -> bool:
                     "cachetools.TTLCache", "cachetools.TLRUCache"):
                 return bounded_ttl(arg)
     return False
+
+
+def pure_memo(scope: Scope, fn: FuncInfo, table: ast.expr, value: ast.expr | None) -> bool:
+    """`cached = CACHE.get(key); if cached is not None: return cached; schema =
+    build(...); CACHE[key] = schema; return schema` in a function that reads nothing
+    outside the process: a memo of a pure computation. Every replica computes the
+    same entry, so, like `@lru_cache` on a pure function, it is not state."""
+    if not isinstance(value, ast.Name):
+        return False
+    # the entry is made by a call (`create_model(...)`, `re.compile(...)`), not a fresh
+    # dict or list that callers fill in: `user = {"name": t}; USERS[t] = user` is a store
+    made = [v for _, v in facts_of(fn).assigns.get(value.id, ()) if v is not None]
+    if not made or not all(isinstance(v, ast.Call) and scope.p.classify(
+            fn.module, v) not in CONTAINERS for v in made):
+        return False
+    f = facts_of(fn)
+    if not any(isinstance(r, ast.Name) and r.id == value.id for r in f.returns):
+        return False
+    text = ast.unparse(table)
+    looked_up = any(
+        isinstance(c.func, ast.Attribute) and c.func.attr == "get"
+        and ast.unparse(c.func.value) == text for c in f.calls) or any(
+        ast.unparse(m) == text for m in f.membership)
+    return looked_up and not impure(scope, fn)

@@ -398,8 +398,14 @@ def _analyse(files: list[Path], cwd: Path, progress: Callable[[int, int], None] 
         result.notes.append(Note(first if len(python2) == 1 else os.path.commonpath(
             [s.display for s in python2]) or ".", f"Python 2 code ({len(python2)} file(s), "
             f"e.g. {first}: {', '.join(used)}), not analysed; stateline reads Python 3", "2"))
+    templates = [s for s in sources if s.template]
+    if templates:
+        first = min(s.display for s in templates)
+        result.notes.append(Note(first if len(templates) == 1 else os.path.commonpath(
+            [s.display for s in templates]) or ".", f"{len(templates)} template file(s) "
+            f"named .py (Jinja/cookiecutter markers, e.g. {first}) do not parse; not analysed"))
     for src in sources:
-        if src.python2:
+        if src.python2 or src.template:
             continue
         if src.needs:
             used = ", ".join(src.features)

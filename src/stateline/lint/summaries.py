@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from stateline.lint.caches import pure_memo
 from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
 from stateline.lint.dispatch import Dispatch
 from stateline.lint.facts import facts_of
@@ -206,6 +207,8 @@ class Summaries:
             if w.op in ("setitem", "setattr") and self.pools and pool_key(
                     fn, w.obj) in self.pools:
                 continue  # a per-process pool of clients, an entry of it, or a removal
+            if w.op == "setitem" and w.how == "=" and pure_memo(sc, fn, w.obj, w.value):
+                continue  # a hand-written memo of a pure function: like @lru_cache on one
             r = sc.ref(fn, w.obj, line)
             if r is None:
                 continue

@@ -1245,3 +1245,59 @@ def test_what_a_memoised_singleton_factory_does_happens_once(tmp_path: Path) -> 
                 return {}
             """,
     })
+
+
+def test_a_hand_written_memo_of_a_pure_function_is_not_state(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": """
+            import requests
+            from fastapi import FastAPI
+            from pydantic import create_model
+            app = FastAPI()
+            _schemas = {}
+            _certs = {}
+            SEEN = {}
+
+            def schema_for(fields):
+                key = tuple(fields)
+                cached = _schemas.get(key)
+                if cached is not None:
+                    return cached
+                schema = create_model("Input", **{f: (str, ...) for f in fields})
+                _schemas[key] = schema
+                return schema
+
+            def cert(url):
+                if url in _certs:
+                    return _certs[url]
+                res = requests.get(url).text
+                _certs[url] = res  # !SL102
+                return res
+
+            def remember(user):
+                value = True
+                if user in SEEN:
+                    return SEEN[user]
+                SEEN[user] = value  # !SL102
+                return SEEN[user]
+
+            @app.post("/x")
+            def x(fields: list[str], url: str, user: str):
+                schema_for(fields)
+                cert(url)
+                remember(user)
+                return {}
+            """,
+    })
+
+
+def test_code_generator_templates_named_py_are_one_note(tmp_path: Path) -> None:
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "client.py").write_text("class {{ name }}Client:\n    pass\n")
+    (tmp_path / "tpl" / "models.py").write_text(
+        "{% for m in models %}\nclass {{ m }}:\n    pass\n{% endfor %}\n")
+    (tmp_path / "bad.py").write_text("def f(:\n    pass\n")
+    result = lint([tmp_path], cwd=tmp_path)
+    assert [(f.path, f.rule) for f in result.findings] == [("bad.py", "SL001")]
+    assert [n.path for n in result.notes] == ["tpl"]
+    assert "2 template file(s)" in result.notes[0].message
