@@ -22,7 +22,9 @@ thread pool -- one thread hop per read, the same statements, the same rows and
 the same ``sqlalchemy.exc`` errors -- while schema creation and writes stay on
 the async engine. A ``:memory:`` SQLite database exists once per connection,
 so there a second engine would see another, empty database: its reads stay on
-the async engine (one connection, as before).
+the async engine (one connection, as before). On a SQLite file the user-by-id
+read goes one step further and runs inline on the event loop
+(:class:`SqliteInline`: busy timeout 0, any error falls back to the threads).
 
 Stores hold no policy: this module runs statements and maps the two dialects'
 duplicate-key errors to :class:`DuplicateError`; validation and HTTP live in the
