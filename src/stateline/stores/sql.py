@@ -22,7 +22,9 @@ thread pool -- one thread hop per read, the same statements, the same rows and
 the same ``sqlalchemy.exc`` errors -- while schema creation and writes stay on
 the async engine. A ``:memory:`` SQLite database exists once per connection,
 so there a second engine would see another, empty database: its reads stay on
-the async engine (one connection, as before).
+the async engine (one connection, as before). On a SQLite file the user-by-id
+read goes one step further and runs inline on the event loop
+(:class:`SqliteInline`: busy timeout 0, any error falls back to the threads).
 
 Stores hold no policy: this module runs statements and maps the two dialects'
 duplicate-key errors to :class:`DuplicateError`; validation and HTTP live in the
@@ -32,12 +34,13 @@ services.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -214,16 +217,91 @@ def create_engine(url: str, pool_size: int = 5, create_dir: bool = False) -> Asy
 READ_THREADS = 4
 
 
+class _Miss:
+    """The answer "take the thread pool": the inline read could not answer for sure."""
+
+
+MISS = _Miss()
+
+
+class SqliteInline:
+    """Primary-key point reads of a SQLite *file* run inline on the event loop.
+
+    Why (issue 16, ``docs/performance.md``): with the sync engine in threads a
+    ``GET /api/users/{id}`` still cost ~200 µs of CPU, mostly the thread hop
+    (submit, worker wake-up, result hand-back, the loop's wake-up) and
+    SQLAlchemy's per-execution work, for a read that SQLite answers in a few
+    microseconds from the page cache. A rowid lookup cannot run long, and in WAL
+    mode a reader never waits for a writer, so it is run here, on the loop
+    thread, through the driver's cursor with the statement SQLAlchemy compiled
+    once and SQLAlchemy's own result processors for the columns (the same
+    values as the engine gives).
+
+    Bounded: the connection's busy timeout is 0, so the loop never waits on a
+    lock. Any error -- ``SQLITE_BUSY`` in WAL's rare reader cases, a missing
+    table, an id out of SQLite's range -- answers :data:`MISS`, and the caller
+    reads through the thread pool exactly as before (10 s busy timeout, the
+    ``sqlalchemy.exc`` errors the services map to 503). Only statements given to
+    :meth:`prepare` (point reads by primary key) take this road.
+    """
+
+    def __init__(self, reads: Engine) -> None:
+        self._reads = reads
+        self._conn: sqlite3.Connection | None = None
+        self._prepared: dict[Any, tuple[str, tuple[str, ...], list[Any]]] = {}
+
+    def prepare(self, stmt: Any) -> None:
+        """Compile ``stmt`` once for the driver; remember its bind order and column processors."""
+        dialect = self._reads.dialect
+        compiled = stmt.compile(dialect=dialect)
+        processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                      for column in stmt.selected_columns]
+        self._prepared[stmt] = (str(compiled), tuple(compiled.positiontup or ()), processors)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            args, kwargs = self._reads.dialect.create_connect_args(self._reads.url)
+            # Only the event loop's thread uses it; autocommit: each SELECT is its own
+            # read transaction and sees the latest commit, as a fresh pooled read does.
+            kwargs = {**kwargs, "check_same_thread": False, "isolation_level": None}
+            conn = sqlite3.connect(*args, **kwargs)
+            conn.execute("PRAGMA busy_timeout = 0")
+            self._conn = conn
+        return self._conn
+
+    def rows(self, stmt: Any, params: dict[str, Any]) -> list[tuple[Any, ...]] | _Miss:
+        """The processed rows of prepared ``stmt``, or :data:`MISS` on any error."""
+        sql_text, order, processors = self._prepared[stmt]
+        try:
+            cursor = self._connection().execute(sql_text, tuple(params[k] for k in order))
+            try:
+                raw = cursor.fetchall()
+            finally:
+                cursor.close()
+        except Exception:  # the thread pool answers it, with SQLAlchemy's errors
+            return MISS
+        return [tuple(value if proc is None else proc(value)
+                      for proc, value in zip(processors, row, strict=True)) for row in raw]
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
 class SqlStore:
     """The app's SQL store: the async engine for writes, a sync engine in threads for reads.
 
     ``reads`` is ``None`` for a ``:memory:`` SQLite database (see the module
-    docstring); then every statement uses ``engine``.
+    docstring); then every statement uses ``engine``. ``inline`` (SQLite files
+    only) answers primary-key point reads on the loop (:class:`SqliteInline`).
     """
 
-    def __init__(self, engine: AsyncEngine, reads: Engine | None, threads: int) -> None:
+    def __init__(self, engine: AsyncEngine, reads: Engine | None, threads: int,
+                 inline: SqliteInline | None = None) -> None:
         self.engine = engine
         self.reads = reads
+        self.inline = inline
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="sql-read") \
             if reads is not None else None
 
@@ -244,6 +322,8 @@ class SqlStore:
         """Close both engines; reads queued but not started are cancelled."""
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.inline is not None:
+            self.inline.close()
         if self.reads is not None:
             self.reads.dispose()
         await self.engine.dispose()
@@ -273,6 +353,9 @@ def open_store(url: str, create_dir: bool = False, threads: int = READ_THREADS) 
         reads = create_sync_engine(normal.set(drivername="sqlite+pysqlite"),
                                    pool_size=threads, max_overflow=0)
         event.listen(reads, "connect", _sqlite_pragmas)
+        inline = SqliteInline(reads)
+        inline.prepare(_USER_BY_ID)
+        return SqlStore(engine, reads, threads, inline)
     else:
         reads = create_sync_engine(normal, pool_size=threads, max_overflow=0,
                                    pool_pre_ping=True)
@@ -295,6 +378,15 @@ async def ping(db: Database) -> None:
 
 
 # users ----------------------------------------------------------------------------
+
+
+class _Fields(NamedTuple):
+    """One inline-read users row, by name like SQLAlchemy's ``Row``."""
+
+    id: int
+    name: str
+    email: str
+    created_at: datetime
 
 
 def _user(row: Any) -> UserRow:
@@ -322,7 +414,12 @@ _USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
 
 
 async def get_user(db: Database, user_id: int) -> UserRow | None:
-    found = await _rows(db, _USER_BY_ID, {"user_id": user_id})
+    params = {"user_id": user_id}
+    if isinstance(db, SqlStore) and db.inline is not None:
+        inline = db.inline.rows(_USER_BY_ID, params)
+        if not isinstance(inline, _Miss):
+            return _user(_Fields(*inline[0])) if inline else None
+    found = await _rows(db, _USER_BY_ID, params)
     return _user(found[0]) if found else None
 
 

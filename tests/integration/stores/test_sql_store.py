@@ -103,3 +103,51 @@ def test_dispose_returns_while_reads_are_queued(tmp_path: Path) -> None:
         assert all(r == user or isinstance(r, asyncio.CancelledError | RuntimeError)
                    for r in done)
     asyncio.run(main())
+
+
+def test_sqlite_point_reads_run_inline_with_the_engines_values(tmp_path: Path) -> None:
+    """The inline read answers itself (no MISS) and gives what both engines give."""
+    async def body(db: sql.SqlStore) -> None:
+        assert db.inline is not None
+        made = [await sql.insert_user(db, f"u{i}", f"u{i}@x.org") for i in range(3)]
+        for user in made:
+            rows = db.inline.rows(sql._USER_BY_ID, {"user_id": user.id})
+            assert not isinstance(rows, sql._Miss) and len(rows) == 1
+            assert await sql.get_user(db, user.id) == await sql.get_user(db.engine, user.id) \
+                == user
+        assert db.inline.rows(sql._USER_BY_ID, {"user_id": 10**15}) == []
+        assert await sql.get_user(db, 10**15) is None
+        # A commit made elsewhere is seen by the very next inline read (no held snapshot).
+        async with db.engine.begin() as conn:
+            await conn.execute(text("UPDATE users SET name = 'renamed' WHERE id = :i"),
+                               {"i": made[0].id})
+        renamed = await sql.get_user(db, made[0].id)
+        assert renamed is not None and renamed.name == "renamed"
+    _run(f"sqlite:///{tmp_path / 'inline.db'}", body)
+
+
+def test_sqlite_inline_read_errors_take_the_thread_pool_and_its_errors(tmp_path: Path) -> None:
+    """Out-of-range ids and a missing table: MISS inline, then the engine's answer as before."""
+    async def body(db: sql.SqlStore) -> None:
+        assert db.inline is not None
+        too_big = {"user_id": 2**70}
+        assert isinstance(db.inline.rows(sql._USER_BY_ID, too_big), sql._Miss)
+        with pytest.raises(Exception) as before:
+            await sql._rows(db, sql._USER_BY_ID, too_big)
+        with pytest.raises(type(before.value)):
+            await sql.get_user(db, 2**70)
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP TABLE users"))
+        assert isinstance(db.inline.rows(sql._USER_BY_ID, {"user_id": 1}), sql._Miss)
+        with pytest.raises(sa_exc.OperationalError):
+            await sql.get_user(db, 1)
+    _run(f"sqlite:///{tmp_path / 'inline.db'}", body)
+
+
+def test_memory_and_postgres_stores_have_no_inline_reads(url: str) -> None:
+    async def body(db: sql.SqlStore) -> None:
+        assert (db.inline is not None) == url.startswith("sqlite")
+    _run(url, body)
+    mem = sql.open_store("sqlite:///:memory:")
+    assert mem.inline is None
+    asyncio.run(mem.dispose())
