@@ -15,7 +15,8 @@ from stateline.lint.calls import TTL_DECORATORS, callees
 from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.scope import Scope
-from stateline.lint.values import bounded_ttl
+from stateline.lint.shapes import storeish
+from stateline.lint.values import CONTAINERS, bounded_ttl
 
 _IMPURE_PREFIXES = ("requests.", "httpx.", "urllib.", "urllib3.", "aiohttp.", "socket.",
                     "sqlite3.", "psycopg", "pymysql", "asyncpg", "redis.", "boto3.",
@@ -63,12 +64,21 @@ def call_is_io(scope: Scope, fn: FuncInfo, call: ast.Call) -> bool:
             return True
         if isinstance(f.value, ast.Attribute) and f.value.attr == "objects":
             return True
+        # A method of an external object is I/O when the object talks to a store
+        # (`self.redis.get`, `client.fetch`) or the verb is a request; compiling a
+        # template (`env.from_string`) or parsing with a library object is not.
         r = scope.ref(fn, f.value, line)
-        if r is not None and getattr(r[0], "vkind", "") == "external":
+        if r is not None and getattr(r[0], "vkind", "") == "external" and (
+                storeish(f.value) or f.attr in _IO_VERBS):
             return True
     return False
 
 
+_IO_VERBS = frozenset({"get", "post", "put", "patch", "delete", "request", "send", "recv",
+                       "head", "find", "search", "download", "download_file", "get_object",
+                       "list_objects", "list_objects_v2", "scan", "hget", "hgetall", "mget",
+                       "lrange", "smembers", "read", "load", "invoke", "call", "publish",
+                       "get_item", "query_one", "count_documents", "distinct", "run"})
 _SETTINGS = re.compile(r"settings|config|conf$|^conf|options|environment|^env", re.IGNORECASE)
 _FACTORY_NAMES = re.compile(r"connect|from_url|engine|client|session|pool|resource|redis|"
                             r"producer|consumer|bucket|driver|channel|boto3", re.IGNORECASE)
@@ -112,3 +122,27 @@ def bounded_expiring(scope: Scope, fn: FuncInfo, deco: ast.expr) -> bool:
                     "cachetools.TTLCache", "cachetools.TLRUCache"):
                 return bounded_ttl(arg)
     return False
+
+
+def pure_memo(scope: Scope, fn: FuncInfo, table: ast.expr, value: ast.expr | None) -> bool:
+    """`cached = CACHE.get(key); if cached is not None: return cached; schema =
+    build(...); CACHE[key] = schema; return schema` in a function that reads nothing
+    outside the process: a memo of a pure computation. Every replica computes the
+    same entry, so, like `@lru_cache` on a pure function, it is not state."""
+    if not isinstance(value, ast.Name):
+        return False
+    # the entry is made by a call (`create_model(...)`, `re.compile(...)`), not a fresh
+    # dict or list that callers fill in: `user = {"name": t}; USERS[t] = user` is a store
+    made = [v for _, v in facts_of(fn).assigns.get(value.id, ()) if v is not None]
+    if not made or not all(isinstance(v, ast.Call) and scope.p.classify(
+            fn.module, v) not in CONTAINERS for v in made):
+        return False
+    f = facts_of(fn)
+    if not any(isinstance(r, ast.Name) and r.id == value.id for r in f.returns):
+        return False
+    text = ast.unparse(table)
+    looked_up = any(
+        isinstance(c.func, ast.Attribute) and c.func.attr == "get"
+        and ast.unparse(c.func.value) == text for c in f.calls) or any(
+        ast.unparse(m) == text for m in f.membership)
+    return looked_up and not impure(scope, fn)

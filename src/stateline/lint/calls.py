@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+from stateline.lint.dispatch import Dispatch
 from stateline.lint.index import ClassInfo, FuncInfo
 from stateline.lint.model import Cell, Param, Ref
 from stateline.lint.resolve import Sym, class_id
@@ -67,7 +68,18 @@ def _method_binding(m: FuncInfo, self_ref: Ref | None) -> tuple[FuncInfo, Ref | 
 
 def callees(scope: Scope, fn: FuncInfo, call: ast.Call
             ) -> list[tuple[FuncInfo, Ref | None, bool]]:
-    """Analysed functions `call` may run: (callee, what `self` is bound to, bound?)."""
+    """Analysed functions `call` may run: (callee, what `self` is bound to, bound?).
+    A call not resolved statically may still pick from a handler table (dispatch.py)."""
+    out = _static_callees(scope, fn, call)
+    if out or isinstance(call.func, ast.Name):
+        return out
+    if scope.dispatch is None:
+        scope.dispatch = Dispatch(scope)
+    return scope.dispatch.callees(fn, call)
+
+
+def _static_callees(scope: Scope, fn: FuncInfo, call: ast.Call
+                    ) -> list[tuple[FuncInfo, Ref | None, bool]]:
     line = call.lineno
     func = call.func
     out: list[tuple[FuncInfo, Ref | None, bool]] = []
@@ -121,6 +133,10 @@ def _sym_callee(scope: Scope, s: Sym | None) -> list[tuple[FuncInfo, Ref | None,
     return []
 
 def _local_instance(scope: Scope, fn: FuncInfo, obj: ast.expr, line: int) -> ClassInfo | None:
+    """The class of a fresh local instance: `bot = Bot(); bot.run()`, `Bot().run()`."""
+    if isinstance(obj, ast.Call):
+        s = scope.sym(fn, obj.func, line)
+        return s.cls if s is not None and s.kind == "class" else None
     if not isinstance(obj, ast.Name):
         return None
     kind, a, _ = scope.lookup(fn, obj.id, line)

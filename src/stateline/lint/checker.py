@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stateline.lint import caches, classify, config_rules, disk
-from stateline.lint.calls import cache_decorator, wrappers
+from stateline.lint.calls import bind_args, cache_decorator, wrappers
 from stateline.lint.entries import Entry, EntryFinder
 from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo, ModuleInfo, build_module
@@ -26,8 +27,9 @@ from stateline.lint.roots import import_roots
 from stateline.lint.rules import PRECEDENCE, RULES
 from stateline.lint.scope import Scope
 from stateline.lint.source import SourceFile, discover, load
-from stateline.lint.summaries import Summaries, applies
+from stateline.lint.summaries import DJANGO_CACHE, Summaries, applies
 
+_CACHE_PAGE = "django.views.decorators.cache.cache_page"
 _RANK = {r: i for i, r in enumerate(PRECEDENCE)}
 # Rules for data kept in the process; a cell commented as deliberately per-process
 # is reported as SL119 instead.
@@ -50,6 +52,9 @@ class _Reach:
     chain: dict[int, list[str]] = field(default_factory=dict)
     funcs: dict[int, FuncInfo] = field(default_factory=dict)
     entry_of: dict[int, Entry] = field(default_factory=dict)
+    # `@lru_cache def get_dirs()` with no parameters, reached from a request: its
+    # cache rules apply, but what its body and callees write happens once per process
+    once: set[int] = field(default_factory=set)
 
 
 class Checker:
@@ -103,14 +108,23 @@ class Checker:
         while queue:
             fn = queue.popleft()
             chain = reach.chain[id(fn)]
+            if id(fn) in reach.once:
+                continue  # a memoised singleton factory: its body runs once per process
             nexts = [edge.callee for edge in self.summaries.edges_of(fn)]
             nexts.extend(extra.get(id(fn), ()))
             for callee in nexts:
                 if id(callee) not in reach.chain:
                     reach.chain[id(callee)] = [*chain, callee.label]
                     reach.funcs[id(callee)] = callee
+                    if self._singleton_factory(callee):
+                        reach.once.add(id(callee))
                     queue.append(callee)
         return reach
+
+    def _singleton_factory(self, fn: FuncInfo) -> bool:
+        params = [p for p in fn.params if p not in ("self", "cls")]
+        return not params and cache_decorator(
+            self.scope, Sym("func", fn.module, fn.name, func=fn)) is not None
 
     # findings --------------------------------------------------------------
     def run(self) -> list[Finding]:
@@ -132,7 +146,8 @@ class Checker:
         self._writes(from_startup, request, background=True, only_cells=reads)
         self._cache_rules(request)
         self._config_rules()
-        for op in disk.handoffs(self.scope, list(request.funcs.values()), self.modules):
+        per_request = [f for k, f in request.funcs.items() if k not in request.once]
+        for op in disk.handoffs(self.scope, per_request, self.modules):
             chain = [*request.chain[id(op.fn)], _text(op.fn, op.node.lineno)]
             self._add("SL111", op.fn.module, op.node.lineno, op.node.col_offset + 1,
                       f"file written under `{op.root}` here is read by another handler from "
@@ -142,7 +157,12 @@ class Checker:
     def _writes(self, reach: _Reach, request: _Reach, background: bool,
                 only_cells: set[Cell] | None) -> None:
         """Findings for the writes of every function in `reach`."""
+        # cells whose entries are stored with a short deadline: a hand-made TTL cache
+        expiring = {w.target for fn in reach.funcs.values() for w in self.summaries.of(fn)
+                    if "expiring" in w.detail and isinstance(w.target, Cell)}
         for key, fn in reach.funcs.items():
+            if key in reach.once:
+                continue
             entry = reach.entry_of.get(key)
             for w in self.summaries.of(fn):
                 cell = w.target
@@ -155,6 +175,8 @@ class Checker:
                         continue
                 if cell.kind == "closure" and self._per_request_closure(cell, request):
                     continue
+                if cell.kind == "default" and self._default_always_passed(cell, request):
+                    continue
                 if cell in self.registries and _removal(w):
                     continue  # reported once, where the registry adds a connection
                 if only_cells is not None and cell not in only_cells:
@@ -164,11 +186,12 @@ class Checker:
                     continue
                 if cell in self.registries and rule not in ("SL118", "SL108", "SL115"):
                     rule = "SL112"  # every write site of a connection registry
-                elif rule in _STORE_RULES and self._deliberate(cell, w.path):
-                    rule = "SL119"  # commented as a deliberate per-process cache
-                if rule == "SL118" and w.op == "localcache" and not config_rules.locmem_cache(
-                        self.project, fn.module):
-                    continue
+                elif rule in _STORE_RULES and (cell in expiring or "expiring" in w.detail
+                                               or self._deliberate(cell, w.path)):
+                    rule = "SL119"  # expiring entries, or commented as a deliberate cache
+                if cell == DJANGO_CACHE and not config_rules.locmem_cache(self.project,
+                                                                          fn.module):
+                    continue  # Django's default cache is shared (Redis, memcached) here
                 chain = [*reach.chain[key], *w.via, w.text]
                 kind = classify.what(cell)
                 label = f"`{cell.label}` ({kind})" if kind and rule != "SL112" else \
@@ -198,6 +221,22 @@ class Checker:
         text = " ".join(mod.src.lines[max(line - 2, 0):line]).lower()
         return "#" in text and _DELIBERATE.search(text.split("#", 1)[1]) is not None
 
+    def _default_always_passed(self, cell: Cell, request: _Reach) -> bool:
+        """A mutable default is only shared when a call leaves it out: if the function is
+        no entry itself and every call reached passes that argument, the default object
+        is never the one written."""
+        qual, _, rest = cell.name.partition("(")
+        param = rest.split("=", 1)[0]
+        target = next((f for f in request.funcs.values()
+                       if f.qual == qual and f.module.name == cell.module), None)
+        if target is None or id(target) in request.entry_of:
+            return False
+        calls = [e for f in request.funcs.values() for e in self.summaries.edges_of(f)
+                 if e.callee is target]
+        bound = target.cls is not None and bool(target.params) and target.params[0] in (
+            "self", "cls")
+        return bool(calls) and all(param in bind_args(target, e.call, bound) for e in calls)
+
     def _per_request_closure(self, cell: Cell, request: _Reach) -> bool:
         owner = cell.name.rsplit(".", 1)[0]
         return any(f.qual == owner and f.module.name == cell.module
@@ -219,6 +258,7 @@ class Checker:
 
     def _cache_rules(self, request: _Reach) -> None:
         for key, fn in request.funcs.items():
+            self._library_cache_decorators(key, fn, request)
             d = cache_decorator(self.scope, Sym("func", fn.module, fn.name, func=fn))
             if d is None or not caches.impure(self.scope, fn) or caches.creates_once(
                     self.scope, fn):
@@ -228,6 +268,37 @@ class Checker:
             chain = [*request.chain[key], _text(fn, d.lineno)]
             self._add(rule, fn.module, d.lineno, d.col_offset, f"{RULES[rule].summary}"
                       f": `{fn.qual}` keeps a per-process copy", f"{fn.qual} cache", chain)
+
+    def _library_cache_decorators(self, key: int, fn: FuncInfo, request: _Reach) -> None:
+        """`@cache.cached(60)`/`@cache.memoize()` of Flask-Caching on an in-process
+        backend, `@cache_page(60)` on Django's local-memory cache: each worker caches
+        its own copy of the response (SL119)."""
+        for d in fn.node.decorator_list:
+            target = d.func if isinstance(d, ast.Call) else d
+            what = ""
+            if isinstance(target, ast.Attribute) and target.attr in ("cached", "memoize"):
+                owner = fn.parent
+                cell = self.summaries.caches.cell(owner, target.value, d.lineno) if \
+                    owner is not None else None
+                if owner is None:
+                    s = self.project.module_expr(fn.module, target.value)
+                    if s is not None and s.kind == "global" and s.module is not None:
+                        vk = self.project.global_kind(s.module, s.name)
+                        if vk == "memcache" or (vk == "flaskcache"
+                                                and self.summaries.caches.flask_cache_local()):
+                            what = f"`{s.name}`"
+                elif cell is not None:
+                    what = f"`{cell.name}`"
+            elif target is not None:
+                s = self.project.module_expr(fn.module, target)
+                if s is not None and s.kind == "ext" and s.name == _CACHE_PAGE and \
+                        config_rules.locmem_cache(self.project, fn.module):
+                    what = "Django's local-memory cache"
+            if what:
+                chain = [*request.chain[key], _text(fn, d.lineno)]
+                self._add("SL119", fn.module, d.lineno, d.col_offset, f"{RULES['SL119'].summary}"
+                          f": `{fn.qual}` responses kept in {what}, per process",
+                          f"{fn.qual} cache", chain)
 
     def _config_rules(self) -> None:
         for mod, call, name in config_rules.limiter_findings(self.project):
@@ -320,7 +391,22 @@ def _analyse(files: list[Path], cwd: Path, progress: Callable[[int, int], None] 
         findings = checker.run()
     finally:
         checker.release()
+    python2 = [s for s in sources if s.python2]
+    if python2:
+        used = sorted({f for s in python2 for f in s.python2})
+        first = min(s.display for s in python2)
+        result.notes.append(Note(first if len(python2) == 1 else os.path.commonpath(
+            [s.display for s in python2]) or ".", f"Python 2 code ({len(python2)} file(s), "
+            f"e.g. {first}: {', '.join(used)}), not analysed; stateline reads Python 3", "2"))
+    templates = [s for s in sources if s.template]
+    if templates:
+        first = min(s.display for s in templates)
+        result.notes.append(Note(first if len(templates) == 1 else os.path.commonpath(
+            [s.display for s in templates]) or ".", f"{len(templates)} template file(s) "
+            f"named .py (Jinja/cookiecutter markers, e.g. {first}) do not parse; not analysed"))
     for src in sources:
+        if src.python2 or src.template:
+            continue
         if src.needs:
             used = ", ".join(src.features)
             msg = (f"uses Python {src.needs} syntax ({used}); analysed through a "

@@ -71,6 +71,8 @@ def rule_for(w: Write, cell: Cell, background: bool) -> str | None:
         return "SL108"
     if op in ("localcache", "lock"):
         return "SL118"
+    if op == "memcache":
+        return "SL109" if rate_like(cell, w) else "SL119"
     if op == "next":
         return "SL114" if cell.vkind == "count" or "count" in w.detail else "SL103"
     if "ws-remove" in w.detail:
@@ -135,5 +137,6 @@ def describe(op: str, detail: tuple[str, ...]) -> str:
         "seed": "reseeded",
         "cache_clear": "cleared in this process only",
         "localcache": "written in the local-memory cache",
+        "memcache": f"written with .{how}() (each process keeps its own entries)",
         "lock": "acquired",
     }.get(op, "written")

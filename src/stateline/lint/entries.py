@@ -41,6 +41,8 @@ _REGISTRATIONS = {  # method → index of the handler argument (keyword names as
 _ROUTE_CALLS = {  # external constructors/functions taking (path, handler)
     "starlette.routing.Route": 1, "starlette.routing.WebSocketRoute": 1,
     "django.urls.path": 1, "django.urls.re_path": 1, "django.conf.urls.url": 1,
+    "django.conf.urls.defaults.url": 1, "django.urls.conf.path": 1,
+    "django.urls.conf.re_path": 1,
     "aiohttp.web.get": 1, "aiohttp.web.post": 1, "aiohttp.web.put": 1,
     "aiohttp.web.patch": 1, "aiohttp.web.delete": 1, "aiohttp.web.head": 1,
     "aiohttp.web.view": 1, "aiohttp.web.route": 2, "fastapi.routing.APIRoute": 1,
@@ -98,7 +100,8 @@ class EntryFinder:
 
     def find(self) -> list[Entry]:
         for mod in self.p.modules:
-            self._module(mod)
+            if not is_test_module(mod):
+                self._module(mod)
         return self.entries
 
     # ------------------------------------------------------------------
@@ -115,6 +118,7 @@ class EntryFinder:
             if isinstance(f, ast.Attribute) and f.attr in ("as_view", "as_asgi"):
                 node = f.value
             elif node.args:
+                self._applied_decorator(owner, mod, node, label, background)
                 return self._target(owner, mod, node.args[0], label, background)
             else:
                 return None
@@ -137,6 +141,24 @@ class EntryFinder:
                 cell = self.scope.global_cell(s)
                 self.add(call, label, cell, background=background, spawner=owner)
         return None
+
+    def _applied_decorator(self, owner: FuncInfo | None, mod: ModuleInfo, node: ast.Call,
+                           label: str, background: bool) -> None:
+        """A decorator applied by a call where a view is registered, not with `@`:
+        `cached(3600)(View.as_view())`, `cache_page(60)(view)`, `view_func=memo(f)`.
+        The analysed decorator's inner function is what each request runs."""
+        applier = node.func
+        levels = 1
+        if isinstance(applier, ast.Call):  # `deco(args)(view)`: one level more
+            applier, levels = applier.func, 2
+        s = self._sym(owner, mod, applier)
+        if s is None or s.kind != "func" or s.func is None:
+            return
+        level = list(s.func.nested.values())
+        for _ in range(levels - 1):
+            level = [inner for f in level for inner in f.nested.values()]
+        for inner in level:
+            self.add(inner, f"{label} → {s.func.name}", background=background, spawner=owner)
 
     def _module(self, mod: ModuleInfo) -> None:
         for fn in mod.all_funcs:
@@ -321,6 +343,15 @@ class EntryFinder:
                         factory = target.functions[cname]
                         for inner in factory.nested.values():
                             self.add(inner, f"middleware {cname}")
+
+
+def is_test_module(mod: ModuleInfo) -> bool:
+    """Test code (`tests` packages, `test_*.py`, `*_tests.py`, `conftest.py`) is never
+    deployed: the receivers and views it registers serve no request."""
+    parts = mod.name.split(".")
+    last = mod.src.path.stem
+    return any(p in ("tests", "test", "testing") for p in parts[:-1]) or last.startswith(
+        "test_") or last.endswith(("_test", "_tests")) or last in ("tests", "conftest")
 
 
 def _context_processors(mod: ModuleInfo) -> list[str]:

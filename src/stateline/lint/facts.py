@@ -43,8 +43,9 @@ class Facts:
     withs: list[tuple[ast.expr, ast.stmt]] = field(default_factory=list)
     guards: list[tuple[str, int, int]] = field(default_factory=list)
     membership: list[ast.expr] = field(default_factory=list)  # X in `k in X` tests
-    # `x`/`self.x` tested for None-ness or truth in an `if`: written there, a memo
-    memo: set[str] = field(default_factory=set)
+    # `x`/`self.x` tested for None-ness or truth in an `if` → the first such line:
+    # written at or after it, a memo (a test after the write is no guard of it)
+    memo: dict[str, int] = field(default_factory=dict)
     # `from jobs import enqueue` inside the body: local name → (level, module, attr)
     imports: dict[str, tuple[int, str, str]] = field(default_factory=dict)
 
@@ -194,7 +195,8 @@ class _Collector:
             name = _guard_name(s.test)
             if name:
                 f.guards.append((name, s.lineno, s.body[-1].end_lineno or s.lineno))
-            f.memo.update(_tested(s.test))
+            for name in _tested(s.test):
+                f.memo.setdefault(name, s.lineno)
             self.body(s.body)
             self.body(s.orelse)
         else:

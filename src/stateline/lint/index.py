@@ -129,6 +129,7 @@ class ModuleInfo:
     all_classes: list[ClassInfo] = field(default_factory=list)
     calls: list[tuple[ast.Call, FuncInfo | None]] = field(default_factory=list)
     framework: bool = False
+    stars: list[str] = field(default_factory=list)  # modules imported with `*`
 
     @property
     def path(self) -> str:
@@ -184,6 +185,8 @@ def _module_stmt(mod: ModuleInfo, stmt: ast.stmt) -> None:
         for a in stmt.names:
             if a.name != "*":
                 mod.imports[a.asname or a.name] = (base, a.name)
+            else:
+                mod.stars.append(base)  # `from .types import *`: a re-export
     elif isinstance(stmt, ast.Assign):
         for t in stmt.targets:
             _bind_target(mod, t, stmt.value)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stateline.lint.index import ClassInfo, FuncInfo, ModuleInfo
+from stateline.lint.libcaches import kind_of as libcache_kind
 from stateline.lint.roots import dotted_under
 from stateline.lint.values import CONTAINERS, bounded_ttl, kind_of_call, literal_kind
 
@@ -89,7 +90,21 @@ class Project:
             return self.import_target(mod, base, attr, depth)
         if name in mod.globals:
             return Sym("global", mod, name)
+        if mod.stars and depth < 8:
+            for base in mod.stars:  # `from .types import *` re-exports an analysed module
+                target = self.find_module(base, mod)
+                if target is not None and target is not mod and self.defines(target, name):
+                    return self.symbol(target, name, depth + 1)
         return Sym("ext", name=f"builtins.{name}")
+
+    def defines(self, mod: ModuleInfo, name: str, depth: int = 0) -> bool:
+        """Whether `name` is bound at the top of `mod`, also through its `*` imports."""
+        if (name in mod.functions or name in mod.classes or name in mod.imports
+                or name in mod.globals):
+            return True
+        return depth < 4 and any(
+            t is not None and t is not mod and self.defines(t, name, depth + 1)
+            for t in (self.find_module(b, mod) for b in mod.stars))
 
     def import_target(self, mod: ModuleInfo, base: str, attr: str, depth: int = 0) -> Sym | None:
         if not attr:
@@ -100,8 +115,7 @@ class Project:
             return Sym("module", sub, sub.name)
         owner = self.find_module(base, mod)
         if owner is not None and depth < 8:
-            if (attr in owner.functions or attr in owner.classes or attr in owner.imports
-                    or attr in owner.globals):
+            if self.defines(owner, attr):
                 return self.symbol(owner, attr, depth + 1)
             return None
         return Sym("ext", name=f"{base}.{attr}")
@@ -112,7 +126,7 @@ class Project:
             return None
         if sym.kind == "module" and sym.module is not None:
             m = sym.module
-            if attr in m.functions or attr in m.classes or attr in m.globals or attr in m.imports:
+            if self.defines(m, attr):
                 return self.symbol(m, attr)
             sub = self.find_module(f"{m.name}.{attr}", m)
             return Sym("module", sub, sub.name) if sub else None
@@ -203,7 +217,11 @@ class Project:
         if depth > 6:
             return "unknown"
         if isinstance(node, ast.Call):
-            kind = self.call_kind(self.module_expr(mod, node.func), depth)
+            callee = self.module_expr(mod, node.func)
+            if callee is not None and callee.kind == "ext" and callee.name in (
+                    "aiocache.Cache", "aiocache.caches.Cache"):
+                return libcache_kind(callee.name, node) or "external"
+            kind = self.call_kind(callee, depth)
             if kind == "ttlcache" and not bounded_ttl(node):
                 return "container"  # unbounded or long-lived: a store like any dict
             return kind

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 
 from stateline.lint.calls import bind_args, cache_decorator, first_param, is_classmethod
+from stateline.lint.dispatch import Dispatch
 from stateline.lint.facts import facts_of
 from stateline.lint.index import ClassInfo, FuncInfo, ModuleInfo, absolute_import
 from stateline.lint.injection import arg_value, member_cell
@@ -37,6 +38,7 @@ class Scope:
         self._in_progress: set[int] = set()
         self.arg_memo: dict[tuple[int, str], Cell | None] = {}
         self.site_memo: dict[int, list[tuple[ModuleInfo, FuncInfo | None, ast.Call]]] = {}
+        self.dispatch: Dispatch | None = None  # handler tables, made on first need
 
     # names -----------------------------------------------------------------
     def local_value(self, fn: FuncInfo, name: str, line: int) -> tuple[bool, ast.expr | None]:
@@ -183,7 +185,11 @@ class Scope:
         if isinstance(node, ast.Call):
             return self._call_ref(fn, node, line, depth)
         if isinstance(node, ast.Await):
-            return self.ref(fn, node.value, line, depth + 1)
+            v = node.value
+            if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and \
+                    v.func.attr in _ELEMENT_METHODS:
+                return None  # `await repo.get(id)`: a coroutine's result, never a dict item
+            return self.ref(fn, v, line, depth + 1)
         if isinstance(node, ast.BoolOp | ast.IfExp):
             # `CARTS.get(u) or []`, `A if c else B`: an alias of whichever operand is state
             parts = node.values if isinstance(node, ast.BoolOp) else [node.body, node.orelse]
@@ -237,6 +243,10 @@ class Scope:
                 return None
             if func.attr in _ELEMENT_METHODS:
                 inner = self.ref(fn, func.value, line, depth + 1)
+                if inner is not None and isinstance(inner[0], Cell) and not inner[1]:
+                    cls = self.p.class_of_kind(inner[0].vkind)
+                    if cls is not None and self.p.find_method(cls, func.attr) is not None:
+                        return None  # `service.get(id)`: an analysed method, not dict.get
                 return (inner[0], True) if inner else None
         s = self.sym(fn, func, line)
         if s is None:

@@ -154,3 +154,150 @@ def attr_kind(sc: Scope, fn: FuncInfo, node: ast.expr) -> str:
         init.update(c.init_attrs)
     expr = init.get(node.attr) if node.attr in init else (value[1] if value else None)
     return sc.p.classify(fn.module, expr) if expr is not None else ""
+
+
+_CLIENT_LIBS = ("redis", "aioredis", "rediscluster", "sqlalchemy", "pymongo", "motor",
+                "boto3", "botocore", "aiobotocore",
+                "elasticsearch", "kafka", "aiokafka", "pika", "aio_pika", "psycopg",
+                "psycopg2", "asyncpg", "aiomysql", "pymysql", "MySQLdb", "sqlite3",
+                "grpc", "paramiko", "ldap3", "clickhouse_driver", "pymemcache",
+                "cassandra", "neo4j", "minio", "google.cloud", "azure", "openai",
+                "databases", "tortoise", "peewee", "kombu", "celery", "nats", "zmq")
+_FACTORY_WORDS = ("connect", "from_url", "engine", "client", "session", "pool", "redis",
+                  "driver", "channel", "producer", "consumer", "cluster", "sessionmaker",
+                  "connection", "bucket")
+
+
+# Analysed functions named like these build a client (never "session": a project's
+# `get_session(sid)` is as likely a session record as a DB session).
+_FACTORY_FUNCS = ("client", "engine", "connect", "pool", "provider", "driver", "producer",
+                  "consumer", "channel")
+
+
+def makes_client(sc: Scope, fn: FuncInfo, value: ast.expr | None, line: int,
+                 depth: int = 0) -> bool:
+    """A value that is a client, engine, connection or pool of an external service:
+    `Redis(...)`, `create_async_engine(url)`, `dict(engine=eg, session=ss)`, a local
+    bound to one (`client = make_client(); POOL[k] = client`), or what an analysed
+    factory returns. Keeping one per key in a per-process table is connection
+    pooling, not request state: every replica builds its own and none is data."""
+    if value is None or depth > 3:
+        return False
+    if isinstance(value, ast.Await):
+        value = value.value
+    if isinstance(value, ast.Name):
+        is_local, bound = sc.local_value(fn, value.id, line)
+        return is_local and bound is not None and bound is not value and makes_client(
+            sc, fn, bound, line, depth + 1)
+    if isinstance(value, ast.Dict):
+        return bool(value.values) and all(makes_client(sc, fn, v, line, depth + 1)
+                                          for v in value.values)
+    if isinstance(value, ast.Tuple):
+        return bool(value.elts) and all(makes_client(sc, fn, v, line, depth + 1)
+                                        for v in value.elts)
+    if not isinstance(value, ast.Call):
+        return False
+    f = value.func
+    name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+    callee = sc.sym(fn, f, line)
+    if callee is not None and callee.kind == "ext":
+        if callee.name == "builtins.dict":
+            vals = [k.value for k in value.keywords]
+            return bool(vals) and all(makes_client(sc, fn, v, line, depth + 1) for v in vals)
+        if sc.p.call_kind(callee) in _PLUMBING_KINDS:
+            return True
+        root = callee.name.split(".", 1)[0]
+        low = name.lower()
+        return any(w in low for w in _FACTORY_WORDS) or (
+            root in _CLIENT_LIBS and name[:1].isupper())
+    if callee is not None and callee.kind == "class" and callee.cls is not None:
+        # `JsonProvider(path)`, `InUseProvider(provider=self._load(k), locks=1)`: an
+        # analysed class named as a client, or a record that wraps one
+        if any(w in callee.cls.name.lower() for w in _FACTORY_FUNCS):
+            return True
+        return any(makes_client(sc, fn, a, line, depth + 1)
+                   for a in (*value.args, *(k.value for k in value.keywords)))
+    target = None
+    if callee is not None and callee.kind == "func":
+        target = callee.func
+    elif isinstance(f, ast.Attribute) and callee is not None and callee.kind == "class" \
+            and callee.cls is not None:
+        target = sc.p.find_method(callee.cls, f.attr)
+    if target is None and isinstance(f, ast.Attribute) and callee is None:
+        owner = sc.sym(fn, f.value, line)
+        if owner is not None and owner.kind == "class" and owner.cls is not None:
+            target = sc.p.find_method(owner.cls, f.attr)
+    if target is None:
+        return False
+    if any(w in target.name.lower() for w in _FACTORY_FUNCS):
+        return True  # `_init_provider(kind)`, `make_client(url)`: named as a factory
+    returns = facts_of(target).returns
+    return bool(returns) and all(makes_client(sc, target, r, getattr(r, "lineno", 10**9),
+                                              depth + 1) for r in returns)
+
+
+def pool_key(fn: FuncInfo, obj: ast.expr) -> str:
+    """A name for the table `obj` denotes, the same in every method of its class:
+    `self._clients` and `Manager._clients` → `mod:Manager._clients`."""
+    while isinstance(obj, ast.Subscript):  # `self._store[k].locks`: part of the pool
+        obj = obj.value
+    text = ast.unparse(obj)
+    head, _, rest = text.partition(".")
+    if fn.cls is not None and head in ("self", "cls") and rest:
+        text = f"{fn.cls.qual}.{rest}"
+    return f"{fn.module.name}:{text}"
+
+
+_STOREISH = ("redis", "db", "database", "engine", "pool", "session", "client", "conn",
+             "cursor", "http", "s3", "bucket", "producer", "queue", "mq", "broker", "r")
+
+
+def storeish(node: ast.expr) -> bool:
+    """`self.redis`, `db.session`, `client`: an object that talks to an external store."""
+    name = node.attr if isinstance(node, ast.Attribute) else (
+        node.id if isinstance(node, ast.Name) else "")
+    name = name.lower().strip("_")
+    return bool(name) and (name in _STOREISH or name.endswith(_STOREISH[:-1]))
+
+
+_CLOCK_CALLS = frozenset({"time", "monotonic", "now", "utcnow", "perf_counter"})
+
+
+def expiring_entry(fn: FuncInfo, value: ast.expr | None) -> bool:
+    """A cache entry stored with a short deadline: `Cached(v, time() + expiry)`,
+    `(time.monotonic() + 60, v)`, where the added span is a literal of at most a day or
+    a parameter defaulting to one. Each process then refreshes its own copy soon."""
+    if value is None:
+        return False
+    for n in ast.walk(value):
+        if not (isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add)):
+            continue
+        for clock, span in ((n.left, n.right), (n.right, n.left)):
+            if _clock_call(clock) and _short_span(fn, span):
+                return True
+    return False
+
+
+def _clock_call(node: ast.expr) -> bool:
+    if isinstance(node, ast.Call) and node.func is not None:
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        if name in ("int", "float") and node.args:
+            return _clock_call(node.args[0])
+        return name in _CLOCK_CALLS
+    return False
+
+
+def _short_span(fn: FuncInfo, node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, int | float) and 0 < node.value <= 86_400
+    if isinstance(node, ast.Name):
+        a = fn.node.args
+        pos = [*a.posonlyargs, *a.args]
+        defaults = dict(zip([p.arg for p in pos[len(pos) - len(a.defaults):]], a.defaults,
+                            strict=False))
+        defaults.update({p.arg: d for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=False)
+                         if d is not None})
+        d = defaults.get(node.id)
+        return d is not None and _short_span(fn, d)
+    return False

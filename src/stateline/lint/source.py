@@ -19,6 +19,8 @@ SKIP_DIRS = frozenset({
     ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist", ".eggs",
 })
 
+_TEMPLATE = re.compile(r"\{\{[^{}\n]*\}\}|\{%-?[ \t]*(if|for|set|macro|include|block|raw|"
+                       r"endif|endfor|else|elif)\b")
 _ALLOW = re.compile(r"#\s*stateline:\s*allow\[([^\]]*)\]\s*(.*)$")
 
 
@@ -46,6 +48,12 @@ class SourceFile:
     needs: str = ""
     rewritten: bool = False
     features: tuple[str, ...] = ()
+    # Python 2 constructs (py2.py) when the file is Python 2 code: not analysed, and
+    # summed up in one project-level note instead of an SL001.
+    python2: tuple[str, ...] = ()
+    # A Jinja/cookiecutter template with a .py name (`{{ name }}`, `{% for %}`) that
+    # does not parse: not Python yet, summed up in one note like Python 2 files.
+    template: bool = False
     suppressions: dict[int, Suppression] = field(default_factory=dict)
 
     def line_text(self, line: int) -> str:
@@ -154,7 +162,12 @@ def _newer_syntax(src: SourceFile, err: SyntaxError) -> None:
 
     rw = rewrite(src.text)
     if not rw.features:
+        from stateline.lint.py2 import python2_features
+
         src.error = err
+        src.python2 = python2_features(src.text, str(err.msg or ""))
+        if not src.python2 and _TEMPLATE.search(src.text):
+            src.template = True  # `{{ name }}`, `{% if x %}`: a code generator's template
         return
     src.needs = rw.needs
     src.features = tuple(rw.features)

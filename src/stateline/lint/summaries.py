@@ -14,9 +14,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from stateline.lint.caches import pure_memo
 from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
+from stateline.lint.dispatch import Dispatch
 from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo
+from stateline.lint.libcaches import WRITES as LIB_CACHE_WRITES
+from stateline.lint.libcaches import LibCaches
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
 from stateline.lint.scope import Scope
@@ -25,10 +29,14 @@ from stateline.lint.shapes import (
     attr_kind,
     container_receiver,
     creates_plumbing,
+    expiring_entry,
     guards_shared_work,
     holds_live_object,
     is_task,
+    makes_client,
     memo_guard,
+    pool_key,
+    storeish,
     under_clock_test,
 )
 from stateline.lint.values import (
@@ -39,12 +47,19 @@ from stateline.lint.values import (
     REMOVERS,
     mutates,
 )
+from stateline.lint.write_sites import (
+    del_ws,
+    increment,
+    is_ws,
+    lazy_init_between,
+    memo_write,
+    removes,
+    session_key,
+    used_as_id,
+)
 
 LIB_METHODS = frozenset().union(*LIB_MUTATORS.values())
-_WS_NAMES = frozenset({"websocket", "ws", "socket", "sock", "client_ws", "connection", "conn"})
 _ADDERS = frozenset({"add", "append", "appendleft", "insert", "setdefault"})
-_STOREISH = ("redis", "db", "database", "engine", "pool", "session", "client", "conn",
-             "cursor", "http", "s3", "bucket", "producer", "queue", "mq", "broker", "r")
 _CACHE_WRITES = frozenset({"set", "add", "incr", "decr", "get_or_set", "set_many", "touch",
                            "inc", "increment"})
 RANDOM_CELL = Cell("global", "random", "random (the process-wide generator)", "random")
@@ -62,18 +77,10 @@ class Edge:
     call: ast.Call
 
 
-def storeish(node: ast.expr) -> bool:
-    """`self.redis`, `db.session`, `client`: an object that talks to an external store."""
-    name = node.attr if isinstance(node, ast.Attribute) else (
-        node.id if isinstance(node, ast.Name) else "")
-    name = name.lower().strip("_")
-    return bool(name) and (name in _STOREISH or name.endswith(_STOREISH[:-1]))
-
-
 def applies(cell: Cell, op: str, detail: tuple[str, ...], element: bool) -> bool:
     """Whether a write of shape `op` really changes what `cell` holds."""
     vk = cell.vkind
-    if op == "rebind" or op in ("classattr", "cache_clear", "localcache"):
+    if op == "rebind" or op in ("classattr", "cache_clear", "localcache", "memcache"):
         return True
     if op == "next":
         return vk in ("count", "iter") or bool({"count", "iter"} & set(detail))
@@ -108,6 +115,10 @@ class Summaries:
         self.edges: dict[int, list[Edge]] = {}
         self.funcs: dict[int, FuncInfo] = {}
         self.timed_caches: set[int] = set()
+        self.caches = LibCaches(scope)  # per-process cache objects of libraries
+        # tables filled with clients/engines/connections (shapes.makes_client), by
+        # shapes.pool_key: their writes and removals are connection pooling
+        self.pools: set[str] = set()
 
     # direct facts --------------------------------------------------------
     def edges_of(self, fn: FuncInfo) -> list[Edge]:
@@ -127,7 +138,9 @@ class Summaries:
                     if r is not None:
                         binds[pname] = r
                 if bound and self_ref is not None and callee.params:
-                    binds[callee.params[0]] = (self_ref, False)
+                    part = sc.dispatch is not None and (
+                        id(call), id(callee)) in sc.dispatch.element_calls
+                    binds[callee.params[0]] = (self_ref, part)
                 out.append(Edge(callee, binds, call))
                 out.extend(Edge(w, {}, call) for w in wrappers(sc, callee))
             for arg in (*call.args, *(k.value for k in call.keywords)):
@@ -161,14 +174,14 @@ class Summaries:
                     if cell is None:
                         cell = Cell("global", fn.module.name, w.name, "none")
                     guarded = any(g[0] == w.name and g[1] <= line <= g[2] for g in f.guards)
-                    inc = _increment(w)
+                    inc = increment(w)
                     emit(cell, "rebind", w.node, (w.how, "lazy" if guarded else "", inc,
-                                                  "as-id" if inc and _used_as_id(fn, w.name)
+                                                  "as-id" if inc and used_as_id(fn, w.name)
                                                   else ""))
                 elif w.name in f.nonlocals:
                     r = sc.name_ref(fn, w.name, line)
                     if r is not None and isinstance(r[0], Cell):
-                        emit(r[0], "rebind", w.node, (w.how, "", _increment(w)))
+                        emit(r[0], "rebind", w.node, (w.how, "", increment(w)))
                 continue
             assert w.obj is not None
             if w.op == "setattr":
@@ -179,24 +192,30 @@ class Summaries:
                     cell = sc.global_cell(Sym("global", m, w.name)) if w.name in m.globals \
                         else Cell("global", m.name, w.name, "none")
                     if cell is not None:
-                        emit(cell, "rebind", w.node, (w.how, "", _increment(w)))
+                        emit(cell, "rebind", w.node, (w.how, "", increment(w)))
                     continue
                 cls = sc.class_ref(fn, w.obj, line)
                 if cls is not None and not sc.p.is_data_model(cls):
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
                          "classattr", w.node, (w.how,))
                     continue
-            if w.op == "setattr" and isinstance(w.obj, ast.Name) and \
-                    f"{w.obj.id}.{w.name}" in f.memo:
+            if w.op == "setattr" and isinstance(w.obj, ast.Name) and memo_write(
+                    f, f"{w.obj.id}.{w.name}", line):
                 continue  # `if self.cache is not None: return self.cache` ... lazy memo
             if w.op == "setitem" and holds_live_object(fn, w.value):
                 continue  # bookkeeping of this process's own DB sessions/threads/tasks
+            if w.op in ("setitem", "setattr") and self.pools and pool_key(
+                    fn, w.obj) in self.pools:
+                continue  # a per-process pool of clients, an entry of it, or a removal
+            if w.op == "setitem" and w.how == "=" and pure_memo(sc, fn, w.obj, w.value):
+                continue  # a hand-written memo of a pure function: like @lru_cache on one
             r = sc.ref(fn, w.obj, line)
             if r is None:
                 continue
-            detail = (w.how, "ws" if _is_ws(fn, w.value) else "",
-                      "session-key" if _session_key(fn, w.key) else "")
-            if w.how == "del" and isinstance(w.node, ast.Delete) and _del_ws(fn, w):
+            detail = (w.how, "ws" if is_ws(fn, w.value) else "",
+                      "session-key" if session_key(fn, w.key) else "",
+                      "expiring" if w.op == "setitem" and expiring_entry(fn, w.value) else "")
+            if w.how == "del" and isinstance(w.node, ast.Delete) and del_ws(fn, w):
                 detail = (w.how, "ws-remove")
             emit(r[0], w.op, w.node, detail, r[1])
 
@@ -210,7 +229,7 @@ class Summaries:
             r = sc.ref(fn, ctx, stmt.lineno)
             if r is not None and isinstance(r[0], Cell) and r[0].vkind == "lock":
                 end = stmt.end_lineno or stmt.lineno
-                if not _lazy_init_between(fn, stmt.lineno, end) and guards_shared_work(
+                if not lazy_init_between(fn, stmt.lineno, end) and guards_shared_work(
                         stmt) and not memo_guard(stmt):
                     emit(r[0], "lock", stmt, (str(end),))
         tested = set()
@@ -264,17 +283,20 @@ class Summaries:
                 recv = recv.value
             if sc.dotted(fn, recv, line) in ("django.core.cache.cache",
                                               "django.core.cache.caches"):
-                emit(DJANGO_CACHE, "localcache", call)
+                # a flag, lock or counter coordinates (SL118); a value is a cache (SL119)
+                emit(DJANGO_CACHE, "localcache" if _coordinates(m, call) else "memcache",
+                     call, (m,))
                 return
-            r = sc.ref(fn, func.value, line)
-            if r is not None and isinstance(r[0], Cell) and r[0].vkind == "localcache":
-                emit(r[0], "localcache", call)
+        if m in LIB_CACHE_WRITES:
+            cell = self.caches.cell(fn, func.value, line)
+            if cell is not None:
+                emit(cell, "memcache", call, (m,))
                 return
         if m == "acquire":
             r = sc.ref(fn, func.value, line)
             end = fn.node.end_lineno or line
             if r is not None and isinstance(r[0], Cell) and r[0].vkind == "lock" and \
-                    not _lazy_init_between(fn, line, end):
+                    not lazy_init_between(fn, line, end):
                 emit(r[0], "lock", call, (str(end),))
             return
         if m == "seed" or m in GENERAL_MUTATORS or m in LIB_METHODS:
@@ -290,6 +312,11 @@ class Summaries:
                 return  # `.put()`/`.add_job()` only on a known library object itself
             if call.args and is_task(fn, call.args[-1]):
                 return  # a set that keeps asyncio tasks alive until they finish
+            if m in ("put", "put_nowait") and isinstance(target, Cell) and not element and \
+                    self._consumed_here(target):
+                return  # a hand-off to this process's own consumer task, not kept data
+            if self.pools and pool_key(fn, func.value) in self.pools:
+                return  # a per-process pool of clients (shapes.makes_client)
             # `.add`/`.update`/`.insert` on something not known to be a builtin
             # container (ORM classmethods, query builders, SQLAlchemy tables)
             if m in AMBIGUOUS_METHODS and element and not (
@@ -297,17 +324,53 @@ class Summaries:
                     and target.vkind != "container") and not container_receiver(
                         sc, fn, func.value):
                 return
+            if m in AMBIGUOUS_METHODS and element and isinstance(target, Cell) and \
+                    self._table_of_handlers(target):
+                return  # `CLASSES.get(kind).update(...)`: an element is a class, not a dict
             ws = ""
-            if call.args and _is_ws(fn, call.args[-1]):
+            if call.args and is_ws(fn, call.args[-1]):
                 ws = "ws-remove" if m in REMOVERS else ("ws" if m in _ADDERS else "")
             if m == "seed":
                 emit(target, "seed", call)
             else:
                 emit(target, "method", call, (m, ws), element)
 
+    def _consumed_here(self, cell: Cell) -> bool:
+        """An asyncio/threading queue that this code base also reads with `.get()`: a
+        producer/consumer hand-off inside the process (each worker drains its own)."""
+        if not cell.vkind.startswith("lib:") or "Queue" not in cell.vkind:
+            return False
+        short = cell.name.rsplit(".", 1)[-1]
+        needles = (f"{short}.get(", f"{short}.get_nowait(")
+        return any(n in m.src.text for m in self.scope.p.modules for n in needles)
+
+    def _table_of_handlers(self, cell: Cell) -> bool:
+        """A module-level table of classes, functions or instances (dispatch.py)."""
+        if cell.kind != "global":
+            return False
+        if self.scope.dispatch is None:
+            self.scope.dispatch = Dispatch(self.scope)
+        mod = next((m for m in self.scope.p.modules if m.name == cell.module), None)
+        return mod is not None and bool(self.scope.dispatch.table(mod, cell.name))
+
     # fixed point ---------------------------------------------------------
+    def _find_pools(self, funcs: list[FuncInfo]) -> None:
+        """Tables of clients or of this process's own live objects. The methods of the
+        classes reached are read too: a removal may be reached where the fill is not."""
+        todo = {id(f): f for f in funcs}
+        for fn in funcs:
+            if fn.cls is not None and removes(fn):
+                todo.update((id(m), m) for m in fn.cls.methods.values())
+        for fn in todo.values():
+            for w in facts_of(fn).writes:
+                if w.op == "setitem" and w.how != "del" and w.obj is not None and (
+                        holds_live_object(fn, w.value) or makes_client(
+                            self.scope, fn, w.value, getattr(w.node, "lineno", 0))):
+                    self.pools.add(pool_key(fn, w.obj))
+
     def solve(self, funcs: list[FuncInfo]) -> None:
         callers: dict[int, list[tuple[FuncInfo, Edge]]] = defaultdict(list)
+        self._find_pools(funcs)
         for fn in funcs:
             self.funcs[id(fn)] = fn
             table = self.writes.setdefault(id(fn), {})
@@ -356,96 +419,17 @@ class Summaries:
         return list(self.writes.get(id(fn), {}).values())
 
 
+def _coordinates(method: str, call: ast.Call) -> bool:
+    """`cache.add(k, 1)`, `cache.incr(k)`, `cache.set("ran", True)`: a dedup key, a lock
+    or a counter, not a cached value."""
+    if method != "set" and method != "get_or_set":
+        return True
+    value = call.args[1] if len(call.args) > 1 else next(
+        (k.value for k in call.keywords if k.arg == "value"), None)
+    return isinstance(value, ast.Constant)
+
+
 def _key(w: Write) -> tuple[object, ...]:
     return (w.target, w.path, w.line, w.col, w.op)
 
 
-def _increment(w: object) -> str:
-    """"+1" when a rebind counts upwards (`n += 1`, `n = n + 1`)."""
-    value = getattr(w, "value", None)
-    how = getattr(w, "how", "")
-    if how == "aug" and isinstance(value, ast.Constant) and value.value == 1:
-        return "+1"
-    if isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add) and isinstance(
-            value.right, ast.Constant) and value.right.value == 1:
-        return "+1"
-    return ""
-
-
-def _is_id_name(name: str) -> bool:
-    low = name.lower()
-    return low in ("id", "pk") or (low.endswith(("_id", "id")) and len(low) <= 12)
-
-
-def _used_as_id(fn: FuncInfo, name: str) -> bool:
-    """`{"id": n}`, `Order(id=n)`, `order_id = n`: the counter hands out identifiers."""
-    for n in ast.walk(fn.node):
-        if isinstance(n, ast.Dict):
-            for k, v in zip(n.keys, n.values, strict=False):
-                if isinstance(k, ast.Constant) and isinstance(k.value, str) and \
-                        _is_id_name(k.value) and isinstance(v, ast.Name) and v.id == name:
-                    return True
-        elif isinstance(n, ast.keyword):
-            if n.arg and _is_id_name(n.arg) and isinstance(n.value, ast.Name) and \
-                    n.value.id == name:
-                return True
-        elif (isinstance(n, ast.Assign) and isinstance(n.value, ast.Name)
-              and n.value.id == name
-              and any(isinstance(t, ast.Name) and _is_id_name(t.id) for t in n.targets)):
-            return True
-    return False
-
-
-def _is_ws(fn: FuncInfo, node: ast.expr | None) -> bool:
-    """A WebSocket connection: a parameter/local named or annotated as one."""
-    if isinstance(node, ast.Tuple):
-        return any(_is_ws(fn, e) for e in node.elts)
-    if not isinstance(node, ast.Name):
-        return False
-    if node.id in _WS_NAMES:
-        return True
-    a = fn.node.args
-    for p in (*a.posonlyargs, *a.args, *a.kwonlyargs):
-        if p.arg == node.id and p.annotation is not None and "WebSocket" in ast.unparse(
-                p.annotation):
-            return True
-    for _, value in facts_of(fn).assigns.get(node.id, ()):
-        if isinstance(value, ast.Call) and "WebSocket" in ast.unparse(value.func):
-            return True
-    return False
-
-
-def _lazy_init_between(fn: FuncInfo, start: int, end: int) -> bool:
-    """Double-checked locking around `if _x is None: _x = make()`: lazy creation."""
-    f = facts_of(fn)
-    return any(start <= g[1] <= end and g[0] in f.globals_decl for g in f.guards)
-
-
-_SESSION_KEYS = frozenset({"sid", "session_id", "session_key", "sess_id", "session_token",
-                           "sessionid", "sess"})
-
-
-def _session_key(fn: FuncInfo, key: ast.expr | None, depth: int = 0) -> bool:
-    """An item key that is a session id: named like one, or read from a cookie."""
-    if key is None or depth > 3:
-        return False
-    if isinstance(key, ast.Name):
-        if key.id.lower() in _SESSION_KEYS:
-            return True
-        for call in facts_of(fn).calls:  # `resp.set_cookie("sid", token)`: a session id
-            if isinstance(call.func, ast.Attribute) and call.func.attr == "set_cookie" and any(
-                    isinstance(a, ast.Name) and a.id == key.id
-                    for a in (*call.args, *(k.value for k in call.keywords))):
-                return True
-        return any(_session_key(fn, v, depth + 1)
-                   for _, v in facts_of(fn).assigns.get(key.id, ()) if v is not None)
-    return "cookie" in ast.unparse(key).lower()
-
-
-def _del_ws(fn: FuncInfo, w: object) -> bool:
-    node = getattr(w, "node", None)
-    if isinstance(node, ast.Delete):
-        for t in node.targets:
-            if isinstance(t, ast.Subscript) and _is_ws(fn, t.slice):
-                return True
-    return False

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 
+from stateline.lint.libcaches import PER_PROCESS
+
 CONTAINERS = frozenset({
     "list", "dict", "set", "deque", "counter", "defaultdict", "ordereddict", "container",
     "ttlcache",
@@ -19,6 +21,7 @@ CONTAINERS = frozenset({
 INERT = frozenset({
     "immutable", "external", "logger", "metric", "contextvar", "lock", "regex", "app",
     "limiter", "function", "class", "module", "localcache", "flaskcache", "semaphore",
+    "memcache",
 })
 
 _LIST = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse"})
@@ -82,8 +85,7 @@ CONSTRUCTORS: dict[str, str] = {
     "starlette.routing.Router": "app", "flask.Flask": "app", "flask.Blueprint": "app",
     "quart.Quart": "app", "aiohttp.web.Application": "app", "aiohttp.web.RouteTableDef": "app",
     "sanic.Sanic": "app", "litestar.Litestar": "app",
-    "aiocache.SimpleMemoryCache": "localcache", "aiocache.Cache": "localcache",
-    "django.core.cache.backends.locmem.LocMemCache": "localcache",
+    "flask_caching.Cache": "flaskcache", "flask_cache.Cache": "flaskcache",
     "slowapi.Limiter": "limiter", "flask_limiter.Limiter": "limiter",
     "flask_limiter.extension.Limiter": "limiter",
 }
@@ -110,6 +112,9 @@ LIB_MUTATORS: dict[str, frozenset[str]] = {
     "heapq": frozenset(),
 }
 CONSTRUCTORS.update({name: f"lib:{name}" for name in LIB_MUTATORS})
+# In-process cache objects of libraries (cachelib, aiocache, diskcache, ...): libcaches.py
+CONSTRUCTORS.update({name: "memcache" for name, words in PER_PROCESS.items() if words})
+CONSTRUCTORS.update({name: "external" for name, words in PER_PROCESS.items() if not words})
 
 
 # Bounded caches whose entries expire within this many seconds are deliberate
