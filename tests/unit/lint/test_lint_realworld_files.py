@@ -1,0 +1,83 @@
+"""The real-world label files stay well formed, and the holdout stays held out.
+
+`bench/lint_realworld.py` scores `labels.yaml` (dev set, old holdout, survey)
+and `holdout.yaml` (a holdout built by someone who did not change the rules).
+These checks read only the two YAML files and the rule table: no mirror and no
+linting is needed. The contamination check is the one that matters: a
+repository the rule changers label or review in `labels.yaml` cannot also be
+scored as held out.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+SCRIPT = ROOT / "bench" / "lint_realworld.py"
+RULES_DOC = ROOT / "docs" / "lint-rules.md"
+
+
+def _scorer():
+    spec = importlib.util.spec_from_file_location("lint_realworld", SCRIPT)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up by name
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return _scorer()
+
+
+def _rule_ids() -> set[str]:
+    return set(re.findall(r"^\| (SL\d{3}) \|", RULES_DOC.read_text(), re.M))
+
+
+@pytest.mark.parametrize("label_set", ["labels", "holdout"])
+def test_label_file_is_well_formed(scorer, label_set: str) -> None:
+    apps = scorer.load_apps(label_set)
+    assert apps, f"{label_set}: no apps"
+    rules = _rule_ids()
+    allowed = {*scorer.SPLITS, scorer.EXCLUDED}
+    ids = [a["id"] for a in apps]
+    assert len(ids) == len(set(ids)), f"{label_set}: duplicate app ids"
+    for app in apps:
+        assert app["split"] in allowed, (app["id"], app["split"])
+        assert re.fullmatch(r"[0-9a-f]{40}", app["commit"]), app["id"]
+        assert "/" in app["repo"] and isinstance(app.get("root", ""), str), app["id"]
+        seen: set[tuple[str, int]] = set()
+        for lb in app.get("labels") or []:
+            key = (lb["path"], int(lb["line"]))
+            assert key not in seen, (app["id"], key)
+            seen.add(key)
+            assert int(lb["line"]) > 0 and lb["kind"] and lb["why"], (app["id"], key)
+            if "rule" in lb:
+                assert lb["rule"] in rules, (app["id"], key, lb["rule"])
+        for rv in app.get("reviewed") or []:
+            assert rv["verdict"] in ("TP", "FP", "debatable"), (app["id"], rv)
+            assert rv["why"], (app["id"], rv)
+            assert (rv["path"], int(rv["line"])) not in seen, ("verdict on a bug label", rv)
+
+
+def test_holdout_records_when_its_labels_were_committed() -> None:
+    data = yaml.safe_load((ROOT / "bench" / "lint_realworld" / "holdout.yaml").read_text())
+    assert re.fullmatch(r"[0-9a-f]{40}", str(data["labels_commit"]))
+
+
+def test_no_scored_holdout_repository_is_in_the_tuning_set(scorer) -> None:
+    tuning = {a["repo"].lower() for a in scorer.load_apps("labels")}
+    scored = [a for a in scorer.load_apps("holdout") if a["split"] in ("holdout", "holdout-survey")]
+    shared = sorted({a["repo"] for a in scored if a["repo"].lower() in tuning})
+    assert not shared, f"also in labels.yaml (dev/survey): move to split excluded: {shared}"
+
+
+def test_excluded_apps_are_not_scored_by_default(scorer) -> None:
+    assert scorer.EXCLUDED not in scorer.SPLITS
