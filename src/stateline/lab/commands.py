@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -115,19 +115,30 @@ def experiment(
         "(the dashboard charts them).")] = None,
 ) -> None:
     """Run an experiment; write OUT/NAME/data.json, report.md and plots."""
-    from stateline.lab.experiments import EXPERIMENTS, Context, run_experiment
+    from stateline.lab.experiments import EXPERIMENTS
 
     if name != "all" and name not in EXPERIMENTS:
         raise typer.BadParameter(f"unknown experiment {name!r}; known: "
                                  + ", ".join(EXPERIMENTS))
-    from stateline.lab.console import headline_text, progress
-    from stateline.lab.experiments.base import read_result
+    from stateline.lab.progress import TickFile
+    from stateline.lab.signals import terminate_as_interrupt
 
     names = list(EXPERIMENTS) if name == "all" else [name]
-    from stateline.lab.netns import HostsUnavailable
-    from stateline.lab.progress import TickFile, listening
 
     ticks = TickFile(progress_file) if progress_file is not None else None
+    with terminate_as_interrupt():
+        _run_experiments(names, out, quick, max_instances, ticks)
+
+
+def _run_experiments(names: list[str], out: Path, quick: bool, max_instances: int | None,
+                     ticks: Any) -> None:
+    """Run ``names`` in turn, each with its console progress and headline."""
+    from stateline.lab.console import headline_text, progress
+    from stateline.lab.experiments import Context, run_experiment
+    from stateline.lab.experiments.base import read_result
+    from stateline.lab.netns import HostsUnavailable
+    from stateline.lab.progress import listening
+
     for n in names:
         try:
             with progress(n) as shown, (listening(ticks.tick) if ticks
@@ -171,11 +182,14 @@ def report(
     from stateline.lab.report import write_report
 
     if run:
-        for n in EXPERIMENTS:
-            try:
-                run_experiment(n, Context(out, quick))
-            except Exception as exc:  # one broken experiment must not hide the others
-                typer.echo(f"{n}: failed: {exc}", err=True)
+        from stateline.lab.signals import terminate_as_interrupt
+
+        with terminate_as_interrupt():
+            for n in EXPERIMENTS:
+                try:
+                    run_experiment(n, Context(out, quick))
+                except Exception as exc:  # one broken experiment must not hide the others
+                    typer.echo(f"{n}: failed: {exc}", err=True)
     if problem := _report_dir_problem(out):
         typer.echo(f"stateline report: {problem}", err=True)
         raise typer.Exit(1)
