@@ -164,6 +164,12 @@ def test_dashboard_in_chromium(up: Up, browser: Any, tmp_path: Path) -> None:
                       if e.get_attribute("data-role") in ("master", "replica")} == redis_ids,
              60, "all six Redis nodes with their roles")
     assert browser.find_element(By.ID, "mode").text == "controls on"
+    # The instances table's header and rows keep in step (p50/p99 per instance added).
+    heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#processes thead th")]
+    assert heads[-3:-1] == ["p50 ms", "p99 ms"]
+    app_row = rows(browser, "data-id")["app-1"]
+    assert len(app_row.find_elements(By.TAG_NAME, "td")) == len(heads)
+    assert app_row.find_elements(By.CSS_SELECTOR, '[data-col="p99"]')
     assert "token=" not in browser.current_url  # taken out of the address bar
 
     # Kill app-1 with the page's button; its row comes back up with a new pid.

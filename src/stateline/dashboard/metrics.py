@@ -1,8 +1,10 @@
 """The gateway's public ``/_stateline/metrics`` as per-instance and per-pool numbers.
 
 The dashboard turns two scrapes a second apart into requests/s and into
-p50/p99 of the requests answered in between (from the latency histogram's
-bucket deltas), so the page shows now, not the average since start.
+p50/p99 of the requests answered in between (from the latency histograms'
+bucket deltas: per pool, and per instance from
+``stateline_gateway_upstream_duration_seconds``), so the page shows now,
+not the average since start.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ class Scrape:
     pool_requests: dict[str, float] = field(default_factory=dict)
     pool_errors: dict[str, float] = field(default_factory=dict)  # 5xx answers
     buckets: dict[str, dict[float, float]] = field(default_factory=dict)  # pool -> le -> n
+    # instance -> le -> n (the per-instance latency histogram)
+    instance_buckets: dict[str, dict[float, float]] = field(default_factory=dict)
+
+
+def _le(labels: dict[str, str]) -> float:
+    return float("inf") if labels.get("le") == "+Inf" else float(labels.get("le", "0"))
 
 
 def parse(text: str) -> Scrape:
@@ -48,8 +56,12 @@ def parse(text: str) -> Scrape:
             if labels.get("code") == "5xx":
                 s.pool_errors[pool] = s.pool_errors.get(pool, 0.0) + value
         elif name == "stateline_gateway_request_duration_seconds_bucket":
-            le = float("inf") if labels.get("le") == "+Inf" else float(labels.get("le", "0"))
+            le = _le(labels)
             b = s.buckets.setdefault(pool, {})
+            b[le] = b.get(le, 0.0) + value
+        elif name == "stateline_gateway_upstream_duration_seconds_bucket":
+            le = _le(labels)
+            b = s.instance_buckets.setdefault(inst, {})
             b[le] = b.get(le, 0.0) + value
     return s
 
@@ -66,27 +78,38 @@ def quantile(cumulative: dict[float, float], q: float) -> float | None:
     return None
 
 
+def _window_ms(before: Scrape | None, prev: dict[float, float],
+               now: dict[float, float]) -> tuple[float | None, float | None]:
+    """p50/p99 (ms) of the requests counted between two scrapes of one histogram."""
+    delta = {le: n - prev.get(le, 0.0) for le, n in now.items()}
+    window = delta if before and any(v > 0 for v in delta.values()) else {}
+    p50, p99 = quantile(window, 0.5), quantile(window, 0.99)
+    return (None if p50 is None else p50 * 1000, None if p99 is None else p99 * 1000)
+
+
 def rates(before: Scrape | None, after: Scrape, seconds: float) -> dict[str, object]:
-    """Per-instance req/s and errors, per-pool req/s and p50/p99 (ms) between two scrapes."""
+    """Per-instance and per-pool req/s, errors and p50/p99 (ms) between two scrapes."""
     dt = max(seconds, 1e-3)
     prev = before or Scrape()
-    instances = {
-        inst: {"rps": max(0.0, n - prev.requests.get(inst, 0.0)) / dt if before else 0.0,
-               "requests": n, "errors": after.errors.get(inst, 0.0)}
-        for inst, n in after.requests.items()}
+    instances: dict[str, dict[str, float | None]] = {}
+    for inst, n in after.requests.items():
+        p50_ms, p99_ms = _window_ms(before, prev.instance_buckets.get(inst, {}),
+                                    after.instance_buckets.get(inst, {}))
+        instances[inst] = {
+            "rps": max(0.0, n - prev.requests.get(inst, 0.0)) / dt if before else 0.0,
+            "requests": n, "errors": after.errors.get(inst, 0.0),
+            "p50_ms": p50_ms, "p99_ms": p99_ms}
     for inst, n in after.errors.items():
-        instances.setdefault(inst, {"rps": 0.0, "requests": 0.0, "errors": n})
+        instances.setdefault(inst, {"rps": 0.0, "requests": 0.0, "errors": n,
+                                    "p50_ms": None, "p99_ms": None})
     pools: dict[str, object] = {}
     for pool, total in after.pool_requests.items():
-        delta = {le: n - prev.buckets.get(pool, {}).get(le, 0.0)
-                 for le, n in after.buckets.get(pool, {}).items()}
-        window = delta if before and any(v > 0 for v in delta.values()) else {}
-        p50, p99 = quantile(window, 0.5), quantile(window, 0.99)
+        p50_ms, p99_ms = _window_ms(before, prev.buckets.get(pool, {}),
+                                    after.buckets.get(pool, {}))
         pools[pool] = {
             "rps": max(0.0, total - prev.pool_requests.get(pool, 0.0)) / dt if before else 0.0,
             "requests": total, "errors_5xx": after.pool_errors.get(pool, 0.0),
-            "p50_ms": None if p50 is None else p50 * 1000,
-            "p99_ms": None if p99 is None else p99 * 1000}
+            "p50_ms": p50_ms, "p99_ms": p99_ms}
     return {"instances": instances, "pools": pools}
 
 

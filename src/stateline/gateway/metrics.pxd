@@ -19,6 +19,11 @@ cdef class PoolMetrics:
 
 cdef class UpstreamMetrics:
     cdef public dict errors
+    cdef public list latency_buckets
+    cdef public double latency_sum
     cdef public Py_ssize_t requests
+
+    @cython.locals(i=Py_ssize_t, bound=double)
+    cpdef observe(self, double seconds)
 
     cpdef error(self, kind)

@@ -54,13 +54,34 @@ class PoolMetrics:
 
 
 class UpstreamMetrics:
-    """Per-instance counters (kept on the Upstream object)."""
+    """Per-instance counters and latency histogram (kept on the Upstream object).
 
-    __slots__ = ("errors", "requests")
+    The histogram lets the dashboard show p50/p99 per instance, so one slow
+    instance in a pool is visible instead of averaged away in the pool figure.
+    """
+
+    __slots__ = ("errors", "latency_buckets", "latency_sum", "requests")
 
     def __init__(self) -> None:
-        self.requests = 0
+        self.requests = 0  # responses accounted; also the histogram's count
         self.errors: dict[str, int] = {}  # failure kind → count
+        self.latency_buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.latency_sum = 0.0
+
+    def observe(self, seconds: float) -> None:
+        """Count one response from this instance, ``seconds`` after its request's head.
+
+        One call per accounted response (the proxy's ``_account``): the same
+        compiled bucket loop as ``PoolMetrics.observe``, no allocation.
+        """
+        i = 0
+        for bound in LATENCY_BUCKETS:
+            if seconds <= bound:
+                break
+            i += 1
+        self.latency_buckets[i] += 1
+        self.latency_sum += seconds
+        self.requests += 1
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -92,6 +113,9 @@ def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamM
                "# TYPE stateline_gateway_rate_limited_total counter"]
     up_req = ["# HELP stateline_gateway_upstream_requests_total Responses per instance.",
               "# TYPE stateline_gateway_upstream_requests_total counter"]
+    up_lat = ["# HELP stateline_gateway_upstream_duration_seconds Time from request head to "
+              "the response from this instance being accounted, per instance.",
+              "# TYPE stateline_gateway_upstream_duration_seconds histogram"]
     up_err = ["# HELP stateline_gateway_upstream_errors_total Upstream failures per instance.",
               "# TYPE stateline_gateway_upstream_errors_total counter"]
     panic = ["# HELP stateline_gateway_panic Whether a pool routes to all instances, ignoring "
@@ -136,6 +160,16 @@ def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamM
             labels = _labels(pool=name, instance=inst, worker=worker)
             up_req.append(f"stateline_gateway_upstream_requests_total{labels} {um.requests}")
             eject.append(f"stateline_gateway_ejections_total{labels} {ejections}")
+            cumulative = 0
+            for bound, n in zip((*LATENCY_BUCKETS, "+Inf"), um.latency_buckets, strict=True):
+                cumulative += n
+                up_lat.append(f"stateline_gateway_upstream_duration_seconds_bucket"
+                              f"{_labels(pool=name, instance=inst, le=str(bound), worker=worker)}"
+                              f" {cumulative}")
+            up_lat.append(f"stateline_gateway_upstream_duration_seconds_sum{labels} "
+                          f"{um.latency_sum:.6f}")
+            up_lat.append(f"stateline_gateway_upstream_duration_seconds_count{labels} "
+                          f"{um.requests}")
             for kind, n in sorted(um.errors.items()):
                 up_err.append(f"stateline_gateway_upstream_errors_total"
                               f"{_labels(pool=name, instance=inst, kind=kind, worker=worker)} {n}")
@@ -146,5 +180,6 @@ def render(pools: Iterable[tuple[str, PoolMetrics, Iterable[tuple[str, UpstreamM
              "at once over max_client_connections.",
              "# TYPE stateline_gateway_connections_refused_total counter",
              f"stateline_gateway_connections_refused_total{_labels(worker=worker)} {refused}"]
-    return "\n".join([*out, *lat, *retries, *limited, *panic, *panics, *up_req, *up_err, *eject,
+    return "\n".join([*out, *lat, *retries, *limited, *panic, *panics, *up_req, *up_lat, *up_err,
+                      *eject,
                       *upgrades, *tunnels, *conns]) + "\n"

@@ -28,6 +28,7 @@ cdef class Exchange:
     cdef public bint http10
     cdef public bint request_done
     cdef public double started
+    cdef public double elapsed
     cdef public object body
     cdef public Py_ssize_t body_bytes
     cdef public bint replayable

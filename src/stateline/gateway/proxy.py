@@ -83,6 +83,9 @@ class Exchange:
         self.http10 = client.http10
         self.request_done = framing is NO_BODY or framing.kind == BODY_NONE
         self.started = monotonic()
+        # seconds from ``started`` to the instance's response being accounted; < 0 until then
+        # (read once, in ``_account``, and reused by ``_finish``: one clock call per request)
+        self.elapsed = -1.0
         # The rest of the state starts the same for every request.
         self.body: list[bytes] | tuple[()] = ()  # kept request body: replay copy, or not yet sent
         self.body_bytes = 0
@@ -417,7 +420,8 @@ class Exchange:
     def _account(self, conn: UpstreamConnection) -> Upstream:
         up = conn.upstream
         up.outstanding -= 1
-        up.metrics.requests += 1
+        self.elapsed = monotonic() - self.started
+        up.metrics.observe(self.elapsed)  # counts the response, per instance
         if self.status < 500:
             self.pool.health.record(up.id, _SUCCESS, coarse.now)
         else:
@@ -544,5 +548,7 @@ class Exchange:
         if self.retrying:
             pool.budget.release()
             self.retrying = False
-        pool.metrics.observe(self.status, monotonic() - self.started)
+        # proxied: the time _account read (so pool and instance figures agree); else now
+        pool.metrics.observe(self.status, self.elapsed if self.elapsed >= 0.0
+                             else monotonic() - self.started)
         self.client.exchange_finished(self)

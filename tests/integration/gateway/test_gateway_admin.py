@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gwtest import admin, get, pool_toml
+from gwtest import admin, get, pool_toml, upstream_requests
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +63,30 @@ def test_admin_actions_are_refused_without_a_configured_token(backends, gateway)
     r = admin(g.port, "POST", f"/_stateline/pools/apps/members/{b.address}/drain", token="x")
     assert r.status == 403 and r.json()["error"]["code"] == "admin_disabled"
     assert admin(g.port, "GET", "/_stateline/health", token=None).status == 200
+
+
+def _upstream_counts(port: int) -> dict[str, float]:
+    """instance -> stateline_gateway_upstream_duration_seconds_count, summed over workers."""
+    text = admin(port, "GET", "/_stateline/metrics", token=None).body.decode()
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("stateline_gateway_upstream_duration_seconds_count{"):
+            inst = line.split('instance="', 1)[1].split('"', 1)[0]
+            counts[inst] = counts.get(inst, 0.0) + float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_per_instance_latency_counts_every_proxied_request(two) -> None:
+    g, _, _ = two
+    text = admin(g.port, "GET", "/_stateline/metrics", token=None).body.decode()
+    assert "# TYPE stateline_gateway_upstream_duration_seconds histogram" in text
+    before = _upstream_counts(g.port)
+    n = 20
+    for i in range(n):
+        assert get(g.port, f"/lat/{i}").status == 200
+    after = _upstream_counts(g.port)
+    assert len(after) == 2  # both instances have a histogram
+    delta = {inst: after[inst] - before.get(inst, 0.0) for inst in after}
+    assert sum(delta.values()) == n
+    assert all(d > 0 for d in delta.values())  # round robin: both answered some
+    assert sum(after.values()) == upstream_requests(g.port)  # same figure as the counter

@@ -107,7 +107,9 @@ function renderProcesses(snap) {
       el("td", {}, p.address ?? ""),
       el("td", { class: `state ${p.state}`, title: p.reason || "" }, p.state),
       el("td", {}, p.restarts ?? 0), el("td", {}, fmt(m.rps, 1)),
-      el("td", {}, fmt(m.requests)), el("td", {}, fmt(m.errors)), ctl);
+      el("td", {}, fmt(m.requests)), el("td", {}, fmt(m.errors)),
+      el("td", { "data-col": "p50" }, fmt(m.p50_ms, 1)),
+      el("td", { "data-col": "p99" }, fmt(m.p99_ms, 1)), ctl);
   });
   document.querySelector("#processes tbody").replaceChildren(...rows);
   document.getElementById("shards-box").hidden = !snap.processes.some((p) => p.role === "shard");
