@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stateline.app import openapi
 from stateline.app.context import AppContext, Stores, context
 from stateline.app.errors import EXCEPTION_HANDLERS
+from stateline.app.front import FrontedStarlette
 from stateline.app.lifecycle import Lifecycle, State
 from stateline.app.rates import RateSnapshot, shipped_snapshot
 from stateline.app.reference_rates import ReferenceRates
@@ -212,11 +213,11 @@ def create_app(
             ctx.attach(None)
             await _close(stores)
 
-    app = Starlette(exception_handlers=EXCEPTION_HANDLERS)
+    # Its stack folds the instance header into the exception layer (front.py).
+    app = FrontedStarlette(exception_handlers=EXCEPTION_HANDLERS, instance_id=ident)
     # No redirect from /api/users/ to /api/users: Starlette builds that Location
     # from the Host header, which a client controls. An unknown path is a JSON 404.
     app.router = IndexedRouter(_routes(), redirect_slashes=False, lifespan=lifespan)
     app.state.ctx = ctx
     openapi.publish(app)  # a route without a spec fails here, at creation
-    app.add_middleware(InstanceHeader, instance_id=ident)
     return app

@@ -23,18 +23,71 @@ declared order: the same first match, found without running every earlier
 route's regex. Why: in a py-spy profile of ``GET /api/counter`` route matching
 was about a fifth of the request's Python time, because the counter's routes
 come after two dozen others; the calculator's come first.
+
+:class:`PathRoute` calls an ``async def`` endpoint itself (:func:`direct_endpoint`)
+instead of through ``Route.handle`` → ``request_response``'s two closures →
+``wrap_app_handling_exceptions``: four coroutine frames and a ``send`` wrapper
+that every await of the handler resumes through. It catches what the endpoint
+raises with the same handler lookup as Starlette's wrapper; the response itself
+is sent outside that ``try``, so an error while sending reaches the front layer's
+identical wrapper (``front.py``), which knows whether the response started.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from starlette._utils import get_route_path
+from starlette._exception_handler import _lookup_exception_handler
+from starlette._utils import get_route_path, is_async_callable
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def direct_endpoint(route: Route) -> Endpoint | None:
+    """The endpoint :class:`PathRoute` may call itself, or ``None`` to go through the route.
+
+    Only an ``async def`` endpoint whose ASGI app is Starlette's plain
+    ``request_response`` wrapper (no route middleware, not an ASGI class).
+    """
+    if route.app.__qualname__ != "request_response.<locals>.app":
+        return None
+    endpoint = route.endpoint
+    return endpoint if is_async_callable(endpoint) else None  # type: ignore[return-value]
+
+
+async def call_endpoint(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    """``request_response`` in one frame: the endpoint's errors go to the app's handlers."""
+    request = Request(scope, receive, send)
+    try:
+        response = await endpoint(request)
+    except Exception as exc:
+        exception_handlers, status_handlers = scope.get(
+            "starlette.exception_handlers", ({}, {}))
+        handler = None
+        if isinstance(exc, HTTPException):
+            handler = status_handlers.get(exc.status_code)
+        if handler is None:
+            handler = _lookup_exception_handler(exception_handlers, exc)
+        if handler is None:
+            raise
+        # Nothing was sent yet: an endpoint returns its response, it does not send it.
+        if is_async_callable(handler):
+            handled = await handler(request, exc)
+        else:
+            handled = await run_in_threadpool(handler, request, exc)
+        exc.__traceback__ = None  # as Starlette: a reused exception must not grow tracebacks
+        if handled is None:
+            return
+        response = handled
+    await response(scope, receive, send)
 
 
 class PathRoute(BaseRoute):
@@ -45,6 +98,8 @@ class PathRoute(BaseRoute):
         self.path = self.routes[0].path
         self.by_method = {m: r for r in reversed(self.routes) for m in (r.methods or ())}
         self.allow = ", ".join(sorted(self.by_method))
+        self.direct = {m: e for m, r in self.by_method.items()
+                       if (e := direct_endpoint(r)) is not None}
         # Only a parameterised path can shadow a static one.
         self.steps_aside = frozenset() if self.path in static_paths else static_paths
 
@@ -61,7 +116,11 @@ class PathRoute(BaseRoute):
         route = self.by_method.get(scope["method"])
         if route is None:
             raise HTTPException(status_code=405, headers={"Allow": self.allow})
-        await route.handle(scope, receive, send)
+        endpoint = self.direct.get(scope["method"])
+        if endpoint is None:
+            await route.handle(scope, receive, send)
+        else:
+            await call_endpoint(endpoint, scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: str) -> URLPath:
         return self.routes[0].url_path_for(name, **path_params)

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from stateline.app.errors import ApiError
+from stateline.app.routing import PathRoute, merge_routes
 from stateline.settings import Settings
 
 
@@ -70,6 +73,43 @@ def test_a_bug_becomes_a_json_500_not_a_dropped_connection(
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
     assert response.headers.get_list("x-instance-id") == ["app-bug"]
+
+
+def test_a_merged_route_answers_its_errors_as_a_plain_route_does(
+    redis_url: str, settings_for: Callable[..., Settings], run_app: Any
+) -> None:
+    """A merged route calls its endpoint itself (routing.py): same handlers, same header."""
+    async def bug(request: Request) -> None:
+        raise RuntimeError("a genuine bug")
+
+    async def refused(request: Request) -> None:
+        raise ApiError(409, "conflict_here", "no", headers={"retry-after": "3"})
+
+    async def ok(request: Request) -> Response:
+        return PlainTextResponse("fine")
+
+    routes = merge_routes([Route("/merged", bug, methods=["GET"]),
+                           Route("/merged", refused, methods=["POST"]),
+                           Route("/merged", ok, methods=["PUT"])])
+    assert isinstance(routes[0], PathRoute) and set(routes[0].direct) == {"GET", "HEAD",
+                                                                          "POST", "PUT"}
+    with run_app(settings_for(redis_url), "app-merged", raise_app_exceptions=False) as client:
+        client.app.router.routes[:0] = routes
+        crashed = client.get("/merged")
+        conflict = client.post("/merged")
+        fine = client.put("/merged")
+        wrong = client.delete("/merged")
+    assert crashed.status_code == 500
+    assert crashed.json()["error"]["code"] == "internal_error"
+    assert conflict.status_code == 409
+    assert conflict.json() == {"error": {"code": "conflict_here", "message": "no"}}
+    assert conflict.headers["retry-after"] == "3"
+    assert (fine.status_code, fine.text) == (200, "fine")
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "GET, HEAD, POST, PUT"
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
+    for response in (crashed, conflict, fine, wrong):
+        assert response.headers.get_list("x-instance-id") == ["app-merged"]
 
 
 def test_before_stores_answer_health_is_503_and_store_endpoints_refuse(

@@ -1,0 +1,101 @@
+"""One pure ASGI layer in front of the router: the instance header and the exception handlers.
+
+Starlette's stack for our app was ``ServerErrorMiddleware`` → ``InstanceHeader``
+→ ``ExceptionMiddleware`` → its ``wrapped_app`` → router: four coroutine frames
+and two ``send`` wrappers that every request's coroutine chain resumes through
+each time a handler's await returns (py-spy, round 2: the chain's await lines
+were about a quarter of a Redis read's CPU). :class:`Front` does the work of the
+middle three in one frame and one ``send`` wrapper:
+
+- it sets ``scope["starlette.exception_handlers"]`` to the maps
+  ``ExceptionMiddleware`` built (so the same handlers, its defaults included,
+  are found by the routes' own wrapper);
+- its ``send`` adds ``x-instance-id`` to the response start and notes that the
+  response has started;
+- it catches what escapes the router exactly as Starlette's
+  ``wrap_app_handling_exceptions`` does: a status handler for an
+  ``HTTPException``, else the handler of the nearest class in the exception's
+  MRO; none → re-raised (to ``ServerErrorMiddleware``, which answers the JSON
+  500); a handled exception after the response started → ``RuntimeError``.
+
+``ServerErrorMiddleware`` stays outside, as in Starlette. Anything that is not
+HTTP (the lifespan) goes through ``ExceptionMiddleware`` untouched, as before.
+"""
+
+from __future__ import annotations
+
+from starlette._exception_handler import _lookup_exception_handler
+from starlette._utils import is_async_callable
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Front:
+    """``InstanceHeader`` and ``ExceptionMiddleware`` folded into one pure ASGI layer."""
+
+    def __init__(self, exceptions: ExceptionMiddleware, instance_id: str) -> None:
+        self.exceptions = exceptions  # serves non-HTTP scopes, and owns the handler maps
+        self.app: ASGIApp = exceptions.app
+        self.handlers = (exceptions._exception_handlers, exceptions._status_handlers)
+        self.header = (b"x-instance-id", instance_id.encode("latin-1"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.exceptions(scope, receive, send)
+            return
+        scope["starlette.exception_handlers"] = self.handlers
+        header = self.header
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sender)
+        except Exception as exc:
+            exception_handlers, status_handlers = self.handlers
+            handler = None
+            if isinstance(exc, HTTPException):
+                handler = status_handlers.get(exc.status_code)
+            if handler is None:
+                handler = _lookup_exception_handler(exception_handlers, exc)
+            if handler is None:
+                raise
+            if started:
+                raise RuntimeError(
+                    "Caught handled exception, but response already started.") from exc
+            conn = Request(scope, receive, sender)
+            if is_async_callable(handler):
+                response = await handler(conn, exc)
+            else:
+                response = await run_in_threadpool(handler, conn, exc)
+            if response is not None:
+                await response(scope, receive, sender)
+            exc.__traceback__ = None  # as Starlette: a reused exception must not grow tracebacks
+
+
+class FrontedStarlette(Starlette):
+    """Starlette whose stack is ``ServerErrorMiddleware`` → :class:`Front` → router."""
+
+    def __init__(self, *args: object, instance_id: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.instance_id = instance_id
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        # Only the shape this app has is folded; any other (user middleware, a body
+        # limit) fails here, at the first request, instead of being silently dropped.
+        if not (isinstance(stack, ServerErrorMiddleware)
+                and isinstance(stack.app, ExceptionMiddleware)):
+            raise RuntimeError(f"unexpected middleware stack {stack!r}")
+        stack.app = Front(stack.app, self.instance_id)
+        return stack
