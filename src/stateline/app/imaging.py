@@ -70,6 +70,22 @@ def probe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, int, 
     return name, image.width, image.height
 
 
+#: Largest still image decoded on a thread of the instance instead of in a decoder
+#: process: 1 MP is at most 4 MB of pixels (RGBA) and a few milliseconds of CPU, where
+#: forking a decoder costs about 25 ms per job. Only formats whose header says how
+#: many frames there are (PNG's acTL, JPEG and BMP: one) qualify, so a light image
+#: cannot turn into many frames once decoding starts.
+LIGHT_PIXELS = 1_000_000
+_LIGHT_FORMATS = frozenset({"PNG", "JPEG", "BMP"})
+
+
+def is_light(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bool:
+    """:func:`probe`'s checks (413/415 from the header), then: small enough for a thread?"""
+    image = open_image(data, max_pixels)
+    return (image.format in _LIGHT_FORMATS and getattr(image, "n_frames", 1) == 1
+            and image.width * image.height <= min(LIGHT_PIXELS, max_pixels))
+
+
 def verify(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, int, int]:
     """:func:`probe`, after decoding every frame: a truncated file is 415 here, not later.
 

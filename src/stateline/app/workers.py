@@ -13,6 +13,13 @@ forkserver that has already imported Pillow (a fork costs milliseconds), so:
   most ``queue_limit`` jobs wait; beyond that the caller gets 503 ``busy``
   with ``Retry-After`` at once, instead of queueing work that would time out.
 
+Small jobs need none of that, and a fork costs about 25 ms against a few ms of
+work, so :meth:`CpuPool.run_light` runs a job the caller knows is small (a still
+image of at most a megapixel) on one of ``workers`` threads instead; it goes to a
+child only when ``queue_limit`` light jobs are already waiting for a thread. Such
+a job is not killed when its client leaves; it is bounded by its size instead, and
+its thread slot is freed only when it really ends, so abandoned jobs cannot pile up.
+
 The function and its arguments must be picklable (module-level functions); an
 :class:`~stateline.app.errors.ApiError` raised in the child reaches the caller.
 The result comes back over a pipe the parent reads asynchronously, so the
@@ -23,11 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import multiprocessing
 import os
 import pickle
 import signal
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -107,6 +116,9 @@ class CpuPool:
         self._slots = asyncio.Semaphore(self.workers)
         self._pending = 0
         self.running: set[int] = set()  # pids of the live children, for tests and metrics
+        self._light_slots = asyncio.Semaphore(self.workers)
+        self._light_waiting = 0
+        self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="stateline-light")
 
     @staticmethod
     def warm_up() -> None:
@@ -125,6 +137,27 @@ class CpuPool:
                 return await self._in_child(func, args)
         finally:
             self._pending -= 1
+
+    async def run_light(self, func: Callable[..., T], *args: object) -> T:
+        """Run a job known to be small on a thread; in a child (:meth:`run`) past the queue.
+
+        A light job waits for one of ``workers`` threads (they free up in
+        milliseconds); only when ``queue_limit`` light jobs are already waiting does
+        it go to a decoder process, which has its own bound and its 503.
+        """
+        if self._light_slots.locked() and self._light_waiting >= self.queue_limit:
+            return await self.run(func, *args)
+        self._light_waiting += 1
+        try:
+            await self._light_slots.acquire()
+        finally:
+            self._light_waiting -= 1
+        loop = asyncio.get_running_loop()
+        done: Future[T] = self._threads.submit(functools.partial(func, *args))
+        # The slot comes back when the job ends, not when its caller stops waiting; the
+        # callback runs on the job's thread, so the semaphore is released on the loop's.
+        done.add_done_callback(lambda _: loop.call_soon_threadsafe(self._light_slots.release))
+        return await asyncio.shield(asyncio.wrap_future(done, loop=loop))
 
     async def _in_child(self, func: Callable[..., T], args: tuple[Any, ...]) -> T:
         loop = asyncio.get_running_loop()
@@ -168,4 +201,5 @@ class CpuPool:
         return result
 
     def close(self) -> None:
-        """Nothing to stop: children exist only while a job runs, and jobs are cancelled."""
+        """Children exist only while a job runs, and jobs are cancelled; let the threads go."""
+        self._threads.shutdown(wait=False)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from stateline.app.errors import ApiError
-from stateline.app.imaging import probe, resize
+from stateline.app.imaging import LIGHT_PIXELS, is_light, probe, resize
 
 
 def _png(width: int, height: int, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -90,3 +90,31 @@ def test_bmp_input_is_written_back_as_png_by_default() -> None:
     Image.new("RGB", (6, 6)).save(buf, format="BMP")
     _, mime = resize(buf.getvalue(), 3, 3, None)
     assert mime == "image/png"
+
+
+def _saved(fmt: str, width: int, height: int, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (1, 2, 3)).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def test_small_stills_are_light_and_everything_else_goes_to_a_decoder_process() -> None:
+    assert is_light(_png(64, 64)) and is_light(_saved("JPEG", 1000, 1000))
+    assert is_light(_saved("BMP", 10, 10))
+    side = int(LIGHT_PIXELS ** 0.5) + 1
+    assert not is_light(_png_header_only(side, side))  # over a megapixel: a process
+    assert not is_light(_saved("GIF", 8, 8))  # frames unknown from the header
+    assert not is_light(_saved("WEBP", 8, 8))
+    frames = [Image.new("RGB", (8, 8), (i, 0, 0)) for i in range(3)]
+    apng = io.BytesIO()
+    frames[0].save(apng, format="PNG", save_all=True, append_images=frames[1:])
+    assert not is_light(apng.getvalue())  # an animated PNG
+
+
+def test_is_light_applies_the_header_checks_first() -> None:
+    with pytest.raises(ApiError) as info:
+        is_light(_png_header_only(20_000, 20_000))
+    assert info.value.status == 413
+    with pytest.raises(ApiError) as info:
+        is_light(b"not an image")
+    assert info.value.status == 415

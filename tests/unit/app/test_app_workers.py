@@ -134,3 +134,59 @@ def _rss_kib() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def _where() -> tuple[int, str]:
+    import threading
+
+    return os.getpid(), threading.current_thread().name
+
+
+def test_a_light_job_runs_on_a_thread_of_this_process() -> None:
+    async def main() -> tuple[int, str]:
+        pool = CpuPool(workers=1)
+        try:
+            return await pool.run_light(_where)
+        finally:
+            pool.close()
+
+    pid, thread = asyncio.run(main())
+    assert pid == os.getpid() and thread.startswith("stateline-light")
+
+
+def test_an_api_error_in_a_light_job_reaches_the_caller_whole() -> None:
+    async def main() -> None:
+        await CpuPool(workers=1).run_light(_refuse)
+
+    with pytest.raises(ApiError) as info:
+        asyncio.run(main())
+    assert (info.value.status, info.value.code) == (413, "image_too_large")
+
+
+def test_light_jobs_queue_for_a_thread_then_overflow_to_a_child(tmp_path: Path) -> None:
+    """The slot of an abandoned light job stays taken until the job really ends."""
+    release = str(tmp_path / "go")
+
+    async def main() -> tuple[int, int, int]:
+        pool = CpuPool(workers=1, queue_limit=1)
+        try:
+            held = asyncio.create_task(pool.run_light(_wait_for, release, 7))
+            await asyncio.sleep(0)  # the job is on the thread now
+            held.cancel()  # its caller stops waiting; the thread does not stop
+            with pytest.raises(asyncio.CancelledError):
+                await held
+            queued = asyncio.create_task(pool.run_light(_where))  # waits for the thread
+            await asyncio.sleep(0)
+            overflow_pid, _ = await pool.run_light(_where)  # the queue is full: a child
+            assert not queued.done()
+            Path(release).touch()  # the held job ends, its slot goes to the queued one
+            queued_pid, _ = await queued
+            return overflow_pid, queued_pid, pool._light_waiting
+        finally:
+            Path(release).touch()
+            pool.close()
+
+    overflow_pid, queued_pid, waiting = asyncio.run(main())
+    assert overflow_pid != os.getpid()
+    assert queued_pid == os.getpid()
+    assert waiting == 0

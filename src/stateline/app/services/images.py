@@ -152,8 +152,10 @@ _BLOB_ID = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 async def resize_endpoint(request: Request) -> Response:
     width, height, fmt = _size_params(request)
     data = await _source_bytes(request)
-    imaging.probe(data, _max_pixels(request))  # header only: a bomb is 413 without a decoder slot
-    job = stores(request).cpu.run(imaging.resize, data, width, height, fmt, _max_pixels(request))
+    cpu = stores(request).cpu
+    # Header only: a bomb is 413 without a decoder slot; a small still needs no decoder process.
+    run = cpu.run_light if imaging.is_light(data, _max_pixels(request)) else cpu.run
+    job = run(imaging.resize, data, width, height, fmt, _max_pixels(request))
     body, mime = await unless_client_leaves(request, job)
     return Response(body, media_type=mime)
 
@@ -178,8 +180,9 @@ async def resize_endpoint(request: Request) -> Response:
 async def upload(request: Request) -> Response:
     data = await read_body(request, MAX_BODY_BYTES)
     st = stores(request)
-    imaging.probe(data, _max_pixels(request))  # header only: a bomb is 413 without a decoder slot
-    job = st.cpu.run(imaging.verify, data, _max_pixels(request))
+    # Header only: a bomb is 413 without a decoder slot; a small still needs no decoder process.
+    run = st.cpu.run_light if imaging.is_light(data, _max_pixels(request)) else st.cpu.run
+    job = run(imaging.verify, data, _max_pixels(request))
     name, width, height = await unless_client_leaves(request, job)
     blob_id = await put_content(st.blobs, data)
     return json_response(
