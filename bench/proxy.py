@@ -40,7 +40,10 @@ from pathlib import Path
 from stateline.local.procs import free_port, wait_port
 
 REPO = Path(__file__).resolve().parent.parent
-HARNESS = REPO.parent / "shared" / "bench" / "proxy_ratio.py"
+# ../shared next to the checkout (a worktree under wt/ has it two levels up)
+HARNESS = next((p for p in (REPO.parent / "shared" / "bench" / "proxy_ratio.py",
+                            REPO.parent.parent / "shared" / "bench" / "proxy_ratio.py")
+                if p.exists()), REPO.parent / "shared" / "bench" / "proxy_ratio.py")
 STATELINE = str(Path(sys.executable).parent / "stateline")
 
 NGINX_PROXY = """
@@ -137,11 +140,15 @@ def wrk_rps(port: int, seconds: int, conns: int) -> float:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds used so far by these processes (from /proc)."""
+    """User + system CPU seconds used so far by these processes (from /proc); a process
+    that has gone counts nothing."""
     total = 0
     for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
         total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
@@ -155,7 +162,7 @@ def with_children(pid: int) -> list[int]:
                 with open(f"/proc/{entry}/stat") as f:
                     if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
                         out.append(int(entry))
-            except OSError:
+            except (OSError, ValueError, IndexError):
                 continue
     return out
 

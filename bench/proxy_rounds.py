@@ -41,11 +41,8 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-REPO = Path(__file__).resolve().parent.parent
-# ../shared next to the checkout (a worktree under wt/ has it two levels up)
-HARNESS = next((p for p in (REPO.parent / "shared" / "bench" / "proxy_ratio.py",
-                            REPO.parent.parent / "shared" / "bench" / "proxy_ratio.py")
-                if p.exists()), REPO.parent / "shared" / "bench" / "proxy_ratio.py")
+from proxy import HARNESS, cpu_seconds, with_children  # bench/proxy.py, beside this file
+
 STATELINE = str(Path(sys.executable).parent / "stateline")
 DEFAULT_PROXY = ("gateway={stateline} gateway --listen {listen} --backend {backend} "
                  "--log-level warning")
@@ -75,33 +72,6 @@ def spread(values: list[float]) -> dict[str, float]:
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its children (nginx's worker runs under its master)."""
-    out = [pid]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds these processes have used (from /proc)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rotated(names: list[str], k: int) -> list[str]:
@@ -164,7 +134,7 @@ def main() -> None:
                 h.wait_http(url)
                 h.wrk(url, 2, args.connections)  # warm-up
             # the proxies' processes, in the order of urls (procs[0] is the static backend)
-            trees = {name: process_tree(p.pid) for name, p in zip(urls, procs[1:], strict=True)}
+            trees = {name: with_children(p.pid) for name, p in zip(urls, procs[1:], strict=True)}
             rps: dict[str, list[float]] = {name: [] for name in urls}
             cpu: dict[str, list[float]] = {name: [] for name in urls}  # µs per request
             order = list(urls)

@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -305,51 +304,22 @@ def _cluster(tmp: Path) -> Any:
         cluster.stop()
 
 
-def pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (d / name).exists():
-            return str(d / name)
-    return None
-
-
 @contextlib.contextmanager
 def private_postgres() -> Any:
-    """A throw-away PostgreSQL on a loopback port (as the test session's conftest makes one)."""
-    initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
+    """A throw-away PostgreSQL on a loopback port (the one the test session uses); its URL,
+    or None without initdb/pg_ctl."""
+    from stateline.lab.postgres import PostgresMissing, PrivatePostgres
+
+    server = PrivatePostgres()
+    try:
+        url = server.start()
+    except PostgresMissing:
         yield None
         return
-    base = Path(tempfile.mkdtemp(prefix="stateline-bench-pg-"))
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root
-        import pwd
-
-        for user in ("postgres", "nobody"):
-            try:
-                pwd.getpwnam(user)
-            except KeyError:
-                continue
-            shutil.chown(base, user)
-            shutil.chown(sock, user)
-            run_as = ["runuser", "-u", user, "--"]
-            break
-    port = _free_port()
-    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "stateline", "--auth=trust",
-                    "-E", "UTF8", "--no-sync"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                    f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off",
-                    "start"], check=True, stdout=subprocess.DEVNULL)
     try:
-        yield f"postgresql://stateline@127.0.0.1:{port}/postgres"
+        yield url
     finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "fast", "stop"], check=False,
-                       stdout=subprocess.DEVNULL)
-        shutil.rmtree(base, ignore_errors=True)
+        server.stop()
 
 
 async def _seed_sql(url: str) -> None:

@@ -24,6 +24,9 @@ HTTP (the lifespan) goes through ``ExceptionMiddleware`` untouched, as before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from starlette._exception_handler import _lookup_exception_handler
 from starlette._utils import is_async_callable
 from starlette.applications import Starlette
@@ -33,6 +36,26 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Handlers = tuple[dict[Any, Callable[..., Any]], dict[int, Callable[..., Any]]]
+
+
+def find_handler(handlers: Handlers, exc: Exception) -> Callable[..., Any] | None:
+    """The app's handler for ``exc`` (by status for an HTTPException, else by class), picked
+    as Starlette's ExceptionMiddleware picks it; None when the app has none."""
+    exception_handlers, status_handlers = handlers
+    handler = status_handlers.get(exc.status_code) if isinstance(exc, HTTPException) else None
+    return handler if handler is not None else _lookup_exception_handler(exception_handlers, exc)
+
+
+async def call_handler(handler: Callable[..., Any], request: Request, exc: Exception) -> Any:
+    """Run a handler found by :func:`find_handler`; its response (or None)."""
+    if is_async_callable(handler):
+        response = await handler(request, exc)
+    else:
+        response = await run_in_threadpool(handler, request, exc)
+    exc.__traceback__ = None  # as Starlette: a reused exception must not grow tracebacks
+    return response
 
 
 class Front:
@@ -62,25 +85,15 @@ class Front:
         try:
             await self.app(scope, receive, sender)
         except Exception as exc:
-            exception_handlers, status_handlers = self.handlers
-            handler = None
-            if isinstance(exc, HTTPException):
-                handler = status_handlers.get(exc.status_code)
-            if handler is None:
-                handler = _lookup_exception_handler(exception_handlers, exc)
+            handler = find_handler(self.handlers, exc)
             if handler is None:
                 raise
             if started:
                 raise RuntimeError(
                     "Caught handled exception, but response already started.") from exc
-            conn = Request(scope, receive, sender)
-            if is_async_callable(handler):
-                response = await handler(conn, exc)
-            else:
-                response = await run_in_threadpool(handler, conn, exc)
+            response = await call_handler(handler, Request(scope, receive, sender), exc)
             if response is not None:
                 await response(scope, receive, sender)
-            exc.__traceback__ = None  # as Starlette: a reused exception must not grow tracebacks
 
 
 class FrontedStarlette(Starlette):

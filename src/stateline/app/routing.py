@@ -38,15 +38,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from starlette._exception_handler import _lookup_exception_handler
 from starlette._utils import get_route_path, is_async_callable
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
+
+from stateline.app.front import call_handler, find_handler
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -69,21 +69,11 @@ async def call_endpoint(endpoint: Endpoint, scope: Scope, receive: Receive, send
     try:
         response = await endpoint(request)
     except Exception as exc:
-        exception_handlers, status_handlers = scope.get(
-            "starlette.exception_handlers", ({}, {}))
-        handler = None
-        if isinstance(exc, HTTPException):
-            handler = status_handlers.get(exc.status_code)
-        if handler is None:
-            handler = _lookup_exception_handler(exception_handlers, exc)
+        handler = find_handler(scope.get("starlette.exception_handlers", ({}, {})), exc)
         if handler is None:
             raise
         # Nothing was sent yet: an endpoint returns its response, it does not send it.
-        if is_async_callable(handler):
-            handled = await handler(request, exc)
-        else:
-            handled = await run_in_threadpool(handler, request, exc)
-        exc.__traceback__ = None  # as Starlette: a reused exception must not grow tracebacks
+        handled = await call_handler(handler, request, exc)
         if handled is None:
             return
         response = handled
