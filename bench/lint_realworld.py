@@ -1,14 +1,15 @@
 """Precision and recall of `stateline lint` on real public apps (labels in
-bench/lint_realworld/labels.yaml and bench/lint_realworld/holdout.yaml), per app
-and per split, strict.
+bench/lint_realworld/*.yaml), per app and per split, strict.
 
-    .venv/bin/python bench/lint_realworld.py MIRRORS [--set labels|holdout]
+    .venv/bin/python bench/lint_realworld.py MIRRORS [--set labels|dev-round2|holdout]
         [--split dev|holdout|survey|holdout-survey] [--app ID] [--findings]
 
-Each label file is scored and printed as its own table: `labels.yaml` (the dev
-set, the first holdout and its survey) and `holdout.yaml` (the later holdout
-built by someone who did not change the rules, and its survey); `--set` picks
-one.
+Each label file is scored and printed as its own table; `--set` picks one:
+- `labels.yaml`: the dev set (including the first holdout) and its survey;
+- `dev-round2.yaml`: the second holdout, read and tuned on since, so now dev
+  and survey too;
+- `holdout.yaml`: the current holdout, built by someone who did not change the
+  rules, and its survey. Nobody tunes on it.
 
 MIRRORS is a folder of local git mirrors, one per repository, found as
 `MIRRORS/owner+name/repo`, `MIRRORS/owner+name` or `MIRRORS/owner/name` (bare or
@@ -39,8 +40,12 @@ import yaml
 from stateline.lint import lint
 
 LABELS = Path(__file__).resolve().parent / "lint_realworld" / "labels.yaml"
+DEV_ROUND2 = Path(__file__).resolve().parent / "lint_realworld" / "dev-round2.yaml"
 HOLDOUT = Path(__file__).resolve().parent / "lint_realworld" / "holdout.yaml"
-LABEL_SETS = {"labels": LABELS, "holdout": HOLDOUT}
+LABEL_SETS = {"labels": LABELS, "dev-round2": DEV_ROUND2, "holdout": HOLDOUT}
+# The sets the rule changers may read and tune on; a repository in any of them
+# cannot be scored as held out.
+TUNING_SETS = ("labels", "dev-round2")
 SPLITS = ("dev", "holdout", "survey", "holdout-survey")
 # `excluded`: apps dropped from a holdout (picked for dev by the rule changers too);
 # scored only when asked for with --split excluded.
@@ -142,7 +147,7 @@ def score_app(app: dict, mirrors: Path, show: bool) -> Score | None:
 
 
 def load_apps(label_set: str) -> list[dict]:
-    """The apps of one label file (`labels` or `holdout`); [] when it is absent."""
+    """The apps of one label file (a key of LABEL_SETS); [] when it is absent."""
     path = LABEL_SETS[label_set]
     if not path.exists():
         return []
