@@ -167,3 +167,35 @@ def test_a_batch_answers_each_read_from_its_own_reply(url: str) -> None:
                 {"x": str(i), "y": "-"} if i % 3 == 1 else [str(i), None]
             assert answer == want, i
     _run(url, body)
+
+
+@pytest.mark.parametrize("args", [
+    ("GET", "plain"),
+    ("HMGET", "stateline:player:{héllo}", "x", "y"),
+    ("HGETALL", "k" * 70_000),  # longer than redis-py's buffer cut-off: still one run of bytes
+])
+def test_the_c_packer_writes_the_bytes_redis_py_writes(
+    redis_url: str, args: tuple[str, ...]
+) -> None:
+    async def body(fast: FastRedis) -> None:
+        assert fast._hiredis_packs  # the app's client: UTF-8, strict
+        conn = fast.client.connection_pool.make_connection()
+        assert fast._pack(conn, [args, args]) == b"".join(conn.pack_commands([args, args]))
+    _run(redis_url, body)
+
+
+def test_another_text_encoding_keeps_redis_py_s_own_packer(redis_url: str) -> None:
+    key = f"t:{uuid.uuid4().hex[:10]}:é"
+
+    async def main() -> None:
+        fast = wrap(store.connect_bounded(redis_url, encoding="latin-1", decode_responses=True))
+        raw = store.connect_bounded(redis_url)
+        try:
+            assert not fast._hiredis_packs
+            await fast.client.set(key, "café")
+            assert await fast.get(key) == "café"  # the key went out in latin-1
+            assert await raw.get(key.encode("latin-1")) == "café".encode("latin-1")
+        finally:
+            await fast.aclose()
+            await raw.aclose()
+    asyncio.run(main())
