@@ -24,12 +24,17 @@ Two programs:
 
 ``--src DIR`` runs another copy of the package (``PYTHONPATH=DIR``, e.g. a
 snapshot of ``src/`` taken before a change), so two versions can be counted
-side by side. Needs valgrind (and nginx for ``sockets``).
+side by side. The "compiled"/"pure" label is what the counted processes chose at
+import (``gateway.native``), not what was asked: a copy whose extensions do not
+match its sources (a wheel without ``.pxd`` files, a stale build) is counted, and
+labelled, as pure, with the reason on stderr. Needs valgrind (and nginx for
+``sockets``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -75,6 +80,21 @@ def env_for(src: str | None) -> dict[str, str]:
 
 def callgrind_cmd(out_file: Path) -> list[str]:
     return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", "-q"]
+
+
+def data_plane_mode(src: str | None) -> tuple[str, str]:
+    """("compiled" | "pure", why) for the package the counted processes import.
+
+    Asked of a process with the same environment, because the answer is the
+    gateway's own choice at import: a copy whose extensions do not match its
+    sources (a wheel without the ``.pxd`` files, a stale build) runs pure.
+    """
+    probe = ("import json; from stateline.gateway import native; native.select(); "
+             "print(json.dumps([native.mode, native.reason]))")
+    out = subprocess.run([sys.executable, "-c", probe], env=env_for(src), check=True,
+                         capture_output=True, text=True).stdout
+    mode, why = json.loads(out.strip().splitlines()[-1])
+    return str(mode), str(why)
 
 
 def hotpath_ir(n: int, out_file: Path, src: str | None) -> int:
@@ -153,7 +173,9 @@ def main() -> None:
     args = ap.parse_args()
     if not shutil.which("valgrind"):
         sys.exit("valgrind is needed")
-    label = "pure" if os.environ.get("STATELINE_PURE_PYTHON", "") not in ("", "0") else "compiled"
+    label, why = data_plane_mode(args.src)
+    if label == "pure" and os.environ.get("STATELINE_PURE_PYTHON", "") in ("", "0"):
+        print(f"note: the gateway under test runs pure Python: {why}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="stateline-cg-") as d:
         keep = Path(args.keep) if args.keep else Path(d)
         keep.mkdir(parents=True, exist_ok=True)
