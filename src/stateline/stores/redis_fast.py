@@ -11,10 +11,11 @@ What: :class:`FastRedis` wraps the client from :mod:`stateline.stores.redis`
 and answers ``get``/``hgetall``/``hmget`` through a short path of redis-py's
 own parts: the same connection class, hiredis parser and response callbacks,
 and hiredis's C packer (the one redis-py's sync client uses; the asyncio
-connection packs in Python, about 8 us a command against 1 us here). For a cluster it finds the key's slot owner in the client's slot
-map (``nodes_manager.slots_cache``) and uses that node's connections, the
-same ones the cluster client uses; for a single server it keeps up to
-``size`` connections of its own, made by the client's pool.
+connection packs in Python, about 8 us a command against 1 us here). For a
+cluster it finds the key's slot owner in the client's slot map
+(``nodes_manager.slots_cache``) and uses that node's connections, the same
+ones the cluster client uses; for a single server it keeps up to ``size``
+connections of its own, made by the client's pool.
 
 Batching: reads that arrive in the same turn of the event loop for the same
 server are sent together, as one pipeline (one write, one wake-up for the
