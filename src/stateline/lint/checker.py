@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stateline.lint import caches, classify, config_rules, disk
+from stateline.lint import caches, classify, config_rules, disk, memos
 from stateline.lint.calls import bind_args, cache_decorator, wrappers
 from stateline.lint.entries import Entry, EntryFinder
 from stateline.lint.facts import facts_of
@@ -34,6 +34,9 @@ _RANK = {r: i for i, r in enumerate(PRECEDENCE)}
 # Rules for data kept in the process; a cell commented as deliberately per-process
 # is reported as SL119 instead.
 _STORE_RULES = frozenset({"SL102", "SL103", "SL104", "SL105", "SL106", "SL117"})
+# Error rules that a write to a per-process cache (memos.py) is reported under instead
+_CACHE_RULES = frozenset({"SL101", "SL102", "SL103", "SL104", "SL105"})
+_CACHE_KINDS = frozenset({"global", "classattr"})
 _DELIBERATE = re.compile(r"per[- ]process|process[- ]local|per[- ]worker|each (worker|process|"
                          r"instance)|per[- ]instance|local (in-memory )?cache|deliberately")
 
@@ -67,6 +70,7 @@ class Checker:
         self.finder = EntryFinder(self.project, self.scope)
         self.candidates: list[Finding] = []
         self.registries: set[Cell] = set()
+        self.cache_cells: set[Cell] = set()
 
     def release(self) -> None:
         """Break the module ↔ function ↔ class reference cycles, so that the index and
@@ -122,9 +126,17 @@ class Checker:
         return reach
 
     def _singleton_factory(self, fn: FuncInfo) -> bool:
+        """A function whose body runs once per process: a memoised zero-argument
+        factory, or one that returns early once a global it sets is set (memos.py)."""
         params = [p for p in fn.params if p not in ("self", "cls")]
-        return not params and cache_decorator(
-            self.scope, Sym("func", fn.module, fn.name, func=fn)) is not None
+        if not params and cache_decorator(
+                self.scope, Sym("func", fn.module, fn.name, func=fn)) is not None:
+            return True
+        return memos.once_guarded(fn, self._names_class)
+
+    def _names_class(self, fn: FuncInfo, name: str) -> bool:
+        node = ast.Name(id=name, ctx=ast.Load())
+        return self.scope.class_ref(fn, node, fn.node.lineno) is not None
 
     # findings --------------------------------------------------------------
     def run(self) -> list[Finding]:
@@ -138,6 +150,7 @@ class Checker:
                                    and id(e.func) not in from_request.chain)
         funcs = {**request.funcs, **from_request.funcs, **from_startup.funcs}
         self.summaries.solve(list(funcs.values()))
+        self.cache_cells = self._caches(funcs)
         reads = self._cells_read(request)
         self.registries = {w.target for fn in funcs.values() for w in self.summaries.of(fn)
                            if isinstance(w.target, Cell) and "ws" in w.detail}
@@ -189,6 +202,10 @@ class Checker:
                 elif rule in _STORE_RULES and (cell in expiring or "expiring" in w.detail
                                                or self._deliberate(cell, w.path)):
                     rule = "SL119"  # expiring entries, or commented as a deliberate cache
+                elif rule in _CACHE_RULES and cell in self.cache_cells:
+                    rule = "SL119"  # a read-through cache with an expiry or a bound
+                elif rule == "SL118" and w.op == "lock" and self._guards_cache(fn, w):
+                    continue  # a stampede guard / eviction lock around a cache
                 if cell == DJANGO_CACHE and not config_rules.locmem_cache(self.project,
                                                                           fn.module):
                     continue  # Django's default cache is shared (Redis, memcached) here
@@ -199,6 +216,64 @@ class Checker:
                 msg = f"{RULES[rule].summary}: {label} {classify.describe(w.op, w.detail)}"
                 self._add_raw(Finding(rule, RULES[rule].severity, w.path, w.line, w.col, msg,
                                       cell.label, chain, _fix(rule, cell)))
+
+    def _caches(self, funcs: dict[int, FuncInfo]) -> set[Cell]:
+        """Cells that are per-process caches: named as one or filled read-through
+        (looked up, then written), with an expiry (entries stamped with the clock and
+        aged against a short span, or stored with a short deadline) or a bound (the
+        oldest entry evicted, cleared on overflow, a bounded LRU object). The
+        bookkeeping written beside a cache (its size tally, its metadata table) is part
+        of it. All their writes are SL119: each replica refreshes its own copy."""
+        tags: dict[Cell, set[str]] = {}
+        by_fn: dict[int, list[Write]] = {}
+        for key, fn in funcs.items():
+            for w in self.summaries.of(fn):
+                if isinstance(w.target, Cell) and w.target.kind in _CACHE_KINDS:
+                    tags.setdefault(w.target, set()).update(w.detail)
+                    by_fn.setdefault(key, []).append(w)
+        out: set[Cell] = set()
+        for cell, seen in tags.items():
+            short = cell.name.rsplit(".", 1)[-1]
+            fresh = "deadline" in seen or "bounded" in seen or cell.vkind == "lrucache" or (
+                "stamped" in seen and ("ttl" in seen or self._aged(cell)))
+            if fresh and ("fill" in seen or memos.CACHE_NAME.search(short)):
+                out.add(cell)
+        for writes in by_fn.values():
+            if not any(w.target in out for w in writes):
+                continue
+            for w in writes:
+                cell = w.target
+                assert isinstance(cell, Cell)
+                if cell in out:
+                    continue
+                if memos.CACHE_NAME.search(cell.name.rsplit(".", 1)[-1]) or (
+                        w.op == "rebind" and (w.detail[:1] == ("aug",) or cell.name.rsplit(
+                            ".", 1)[-1] in w.text.split("=", 1)[-1])):
+                    out.add(cell)  # the cache's metadata or its size tally
+        return out
+
+    def _aged(self, cell: Cell) -> bool:
+        """Some function of the cell's module compares an entry's age with a short span."""
+        short = cell.name.split(".", 1)[0]
+        for mod in self.modules:
+            if mod.name != cell.module:
+                continue
+            for fn in mod.all_funcs:
+                body = "\n".join(mod.src.lines[fn.node.lineno - 1:fn.node.end_lineno])
+                if short in body and memos.ttl_compare(fn):
+                    return True
+        return False
+
+    def _guards_cache(self, fn: FuncInfo, w: Write) -> bool:
+        """`with _cache_lock:` around a cache fill or eviction: every cell the body
+        writes is a cache (or none is written and the lock is named for one)."""
+        end = int(w.detail[0]) if w.detail and w.detail[0].isdigit() else w.line
+        inside = [x.target for x in self.summaries.of(fn) if w.line < x.line <= end
+                  and isinstance(x.target, Cell) and x.op != "lock"]
+        if inside:
+            return all(c in self.cache_cells for c in inside)
+        return bool(memos.CACHE_NAME.search(w.target.name)) if isinstance(
+            w.target, Cell) else False
 
     def _deliberate(self, cell: Cell, near: str) -> bool:
         """A cell its authors comment as deliberately per-process (on its definition line
