@@ -194,6 +194,8 @@ class Checker:
                     continue  # reported once, where the registry adds a connection
                 if only_cells is not None and cell not in only_cells:
                     continue
+                if cell in self.summaries.validated:
+                    continue  # a memo validated against its source's version (memos.py)
                 rule = classify.rule_for(w, cell, background)
                 if rule is None:
                     continue
@@ -272,8 +274,16 @@ class Checker:
                   and isinstance(x.target, Cell) and x.op != "lock"]
         if inside:
             return all(c in self.cache_cells for c in inside)
-        return bool(memos.CACHE_NAME.search(w.target.name)) if isinstance(
-            w.target, Cell) else False
+        if isinstance(w.target, Cell) and memos.CACHE_NAME.search(w.target.name):
+            return True
+        # the body writes, but only what is no state (a table of locks, a validated
+        # memo): it guards nothing another replica would need to see
+        f = facts_of(fn)
+        return any(w.line < getattr(x.node, "lineno", 0) <= end and (
+            x.op != "rebind" or x.name in f.globals_decl) for x in f.writes) or any(
+            w.line < c.lineno <= end and isinstance(c.func, ast.Attribute)
+            and c.func.attr in ("pop", "setdefault", "clear", "remove", "discard")
+            for c in f.calls)
 
     def _deliberate(self, cell: Cell, near: str) -> bool:
         """A cell its authors comment as deliberately per-process (on its definition line
@@ -335,8 +345,8 @@ class Checker:
         for key, fn in request.funcs.items():
             self._library_cache_decorators(key, fn, request)
             d = cache_decorator(self.scope, Sym("func", fn.module, fn.name, func=fn))
-            if d is None or not caches.impure(self.scope, fn) or caches.creates_once(
-                    self.scope, fn):
+            if d is None or not caches.impure(self.scope, fn, files=False) or \
+                    caches.creates_once(self.scope, fn):
                 continue
             rule = "SL119" if caches.bounded_expiring(self.scope, fn, d) or (
                 id(fn) in self.summaries.timed_caches) else "SL107"

@@ -208,8 +208,7 @@ def validated(fn: FuncInfo, text: str, value: ast.expr | None, line: int,
     `_png = SpritePng(signature=sig, png=png)` after `_png.signature == sig`: the entry
     carries the version of its source and is used only when that version is current,
     so no replica ever serves a stale one."""
-    if not _looked_up(fn, text, line, rebind):
-        return False
+    looked = _looked_up(fn, text, line, rebind)
     clocks = _clock_names(fn)
     versions: set[str] = set()
     for part in _value_parts(fn, value, line):
@@ -227,16 +226,66 @@ def validated(fn: FuncInfo, text: str, value: ast.expr | None, line: int,
     for name, binds in facts_of(fn).assigns.items():
         if any(v is not None and text in ast.unparse(v) for _, v in binds):
             holders.add(name)
+    declared = facts_of(fn).globals_decl
     for n in ast.walk(fn.node):
         if isinstance(n, ast.Compare) and len(n.ops) == 1 and isinstance(
                 n.ops[0], ast.Eq | ast.NotEq):
             sides = (n.left, n.comparators[0])
             for ver, stored in (sides, sides[::-1]):
-                if isinstance(ver, ast.Name) and ver.id in versions and (any(
-                        isinstance(x, ast.Name) and x.id in holders for x in ast.walk(stored)
-                        ) or text in ast.unparse(stored)):
+                if not (isinstance(ver, ast.Name) and ver.id in versions):
+                    continue
+                names = {x.id for x in ast.walk(stored) if isinstance(x, ast.Name)}
+                if looked and (names & holders or text in ast.unparse(stored)):
+                    return True
+                # a sibling memo validated by the same version in the same function:
+                # `if _png.signature == sig: return ...; _index = Index(signature=sig)`
+                if isinstance(stored, ast.Attribute | ast.Subscript) and names & declared:
                     return True
     return False
+
+
+_HOUSEKEEPING = re.compile(r"sweep|clean|prune|purge|evict|reap|vacuum|housekeep|gc_|_gc|"
+                           r"retry|reconnect|refresh|reload|flush|compact|trim|rotat",
+                           re.IGNORECASE)
+
+
+def housekeeping_stamp(fn: FuncInfo, name: str, value: ast.expr | None) -> bool:
+    """`_last_sweep_at = time.time()`, `_next_retry_at = now + RETRY_S`, `= 0.0`: when
+    this process last ran (or may next run) its own maintenance. Each replica sweeps,
+    retries or refreshes on its own timer; a stamp named for an alert or a job that
+    must run once is not this (it stays reported)."""
+    if value is None or not _HOUSEKEEPING.search(name):
+        return False
+    clocks = _clock_names(fn)
+    if isinstance(value, ast.Constant) and isinstance(value.value, int | float):
+        return True
+    if _is_clock(fn, value, clocks):
+        return True
+    return isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add) and any(
+        _is_clock(fn, x, clocks) for x in (value.left, value.right))
+
+
+def idempotent_seed(call: ast.Call) -> bool:
+    """`REGISTRY.setdefault("ai_providers", {})`, `p.setdefault("openai", Default())`:
+    a slot seeded under a constant key. Every call leaves the same entry, so it holds
+    no request data (a request-derived key, `ROOMS.setdefault(room, set())`, does)."""
+    return isinstance(call.func, ast.Attribute) and call.func.attr == "setdefault" and \
+        bool(call.args) and isinstance(call.args[0], ast.Constant) and isinstance(
+            call.args[0].value, str)
+
+
+_NONE_RETURNING = frozenset({"sort", "reverse", "append", "extend", "insert", "remove",
+                             "clear", "update", "add", "discard", "appendleft", "extendleft"})
+
+
+def result_used(fn: FuncInfo, call: ast.Call) -> bool:
+    """`sorted_df = df.sort(...)`: the builtin containers' `sort`/`append`/`update`...
+    return None, so a call whose result is kept is some other type's method (a
+    DataFrame's, a query builder's), not a container mutation."""
+    if not isinstance(call.func, ast.Attribute) or call.func.attr not in _NONE_RETURNING:
+        return False
+    return any(v is call for binds in facts_of(fn).assigns.values() for _, v in binds) or any(
+        r is call for r in facts_of(fn).returns)
 
 
 def _guard_target(test: ast.expr) -> list[str]:

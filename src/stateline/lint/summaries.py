@@ -21,7 +21,13 @@ from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.libcaches import WRITES as LIB_CACHE_WRITES
 from stateline.lint.libcaches import LibCaches
-from stateline.lint.memos import validated, write_tags
+from stateline.lint.memos import (
+    housekeeping_stamp,
+    idempotent_seed,
+    result_used,
+    validated,
+    write_tags,
+)
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
 from stateline.lint.scope import Scope
@@ -120,6 +126,9 @@ class Summaries:
         # tables filled with clients/engines/connections (shapes.makes_client), by
         # shapes.pool_key: their writes and removals are connection pooling
         self.pools: set[str] = set()
+        # cells kept with the version of their source (memos.validated): their resets
+        # and clears are memory hygiene, never a stale answer on another replica
+        self.validated: set[Cell] = set()
 
     # direct facts --------------------------------------------------------
     def edges_of(self, fn: FuncInfo) -> list[Edge]:
@@ -176,7 +185,10 @@ class Summaries:
                         cell = Cell("global", fn.module.name, w.name, "none")
                     guarded = any(g[0] == w.name and g[1] <= line <= g[2] for g in f.guards)
                     if w.how == "=" and validated(fn, w.name, w.value, line, True):
+                        self.validated.add(cell)
                         continue  # a memo kept with the version of its source (memos.py)
+                    if w.how == "=" and housekeeping_stamp(fn, w.name, w.value):
+                        continue  # when this process last swept / may retry (memos.py)
                     inc = increment(w)
                     emit(cell, "rebind", w.node, (w.how, "lazy" if guarded else "", inc,
                                                   "as-id" if inc and used_as_id(fn, w.name)
@@ -219,6 +231,9 @@ class Summaries:
                 continue  # a hand-written memo of a pure function: like @lru_cache on one
             if w.op == "setitem" and w.how == "=" and validated(fn, ast.unparse(w.obj),
                                                                  w.value, line):
+                r = sc.ref(fn, w.obj, line)
+                if r is not None and isinstance(r[0], Cell) and not r[1]:
+                    self.validated.add(r[0])
                 continue  # a memo kept with the version of its source (memos.py)
             r = sc.ref(fn, w.obj, line)
             if r is None:
@@ -325,6 +340,8 @@ class Summaries:
                 return  # `.put()`/`.add_job()` only on a known library object itself
             if call.args and is_task(fn, call.args[-1]):
                 return  # a set that keeps asyncio tasks alive until they finish
+            if idempotent_seed(call) or result_used(fn, call):
+                return  # a slot seeded under a constant key / not a builtin's method
             if m in ("put", "put_nowait") and isinstance(target, Cell) and not element and \
                     self._consumed_here(target):
                 return  # a hand-off to this process's own consumer task, not kept data
