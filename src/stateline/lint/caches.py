@@ -36,9 +36,9 @@ def impure(scope: Scope, fn: FuncInfo, depth: int = 0, seen: set[int] | None = N
            lines: tuple[int, int] | None = None, files: bool = True) -> bool:
     """Whether `fn` (or what it calls, a few levels deep) reads DB/HTTP/files/the clock.
     `lines` restricts the check to calls within a line range of `fn`; `files=False`
-    does not count reading files: a memoised loader of config or data files shipped
-    with the code (`@lru_cache def load_catalog(): ... yaml.safe_load(p.read_text())`)
-    reads the same bytes on every replica, like memoised settings."""
+    does not count reading files: a memoised zero-argument loader of data files
+    shipped with the code (`CATALOG = Path(__file__).parent / "catalog"`, `@lru_cache
+    def load_catalog(): ... p.read_text()`) reads the same bytes on every replica."""
     seen = seen if seen is not None else set()
     if id(fn) in seen or depth > 3:
         return False

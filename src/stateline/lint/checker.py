@@ -241,6 +241,8 @@ class Checker:
             if fresh and ("fill" in seen or memos.CACHE_NAME.search(short)):
                 out.add(cell)
         for writes in by_fn.values():
+            keys = {t for w in writes if w.target in out for t in w.detail
+                    if t.startswith("key:")}
             if not any(w.target in out for w in writes):
                 continue
             for w in writes:
@@ -248,7 +250,8 @@ class Checker:
                 assert isinstance(cell, Cell)
                 if cell in out:
                     continue
-                if memos.CACHE_NAME.search(cell.name.rsplit(".", 1)[-1]) or (
+                if memos.CACHE_NAME.search(cell.name.rsplit(".", 1)[-1]) or keys & set(
+                        w.detail) or (
                         w.op == "rebind" and (w.detail[:1] == ("aug",) or cell.name.rsplit(
                             ".", 1)[-1] in w.text.split("=", 1)[-1])):
                     out.add(cell)  # the cache's metadata or its size tally
@@ -345,7 +348,11 @@ class Checker:
         for key, fn in request.funcs.items():
             self._library_cache_decorators(key, fn, request)
             d = cache_decorator(self.scope, Sym("func", fn.module, fn.name, func=fn))
-            if d is None or not caches.impure(self.scope, fn, files=False) or \
+            # a zero-argument loader of files shipped with the code (its module finds
+            # them from `__file__`) reads the same bytes on every replica, once
+            loader = not [p for p in fn.params if p not in ("self", "cls")] and \
+                "__file__" in fn.module.src.text
+            if d is None or not caches.impure(self.scope, fn, files=not loader) or \
                     caches.creates_once(self.scope, fn):
                 continue
             rule = "SL119" if caches.bounded_expiring(self.scope, fn, d) or (

@@ -11,7 +11,8 @@ cache as SL119 (info) instead of an error, and stay silent on what is safe:
   the table up before writing it; `stamped`: the entry carries the current
   clock; `ttl`: the function compares a clock difference with a short span;
   `bounded`: an eviction of the oldest entry or a clear on overflow; `deadline`:
-  the entry carries `now + short span`).
+  the entry carries `now + short span`; `key:<k>`: the entry's key, so that a
+  metadata table written under the same key is known as the cache's own).
 - `validated`: an entry stored with the version it was built from and compared
   against the current one before use (an mtime, a signature): never stale.
 - `once_guarded`: a zero-argument function that returns early once a global
@@ -199,6 +200,8 @@ def write_tags(fn: FuncInfo, text: str, op: str, how: str, value: ast.expr | Non
         tags.append("bounded")
     if ttl_compare(fn):
         tags.append("ttl")
+    if key is not None:
+        tags.append(f"key:{ast.unparse(key)}")  # which entry: ties bookkeeping to a cache
     return tuple(tags)
 
 
