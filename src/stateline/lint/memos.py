@@ -17,6 +17,8 @@ cache as SL119 (info) instead of an error, and stay silent on what is safe:
   against the current one before use (an mtime, a signature): never stale.
 - `once_guarded`: a zero-argument function that returns early once a global
   (or class attribute) it sets later is set: its body runs once per process.
+- `loads_code`: a function that registers a class it is handed, or imports one
+  by its dotted path: its tables hold code, the same on every replica.
 - `CACHE_NAME`: names that say cache/memo.
 """
 
@@ -341,4 +343,29 @@ def once_guarded(fn: FuncInfo, is_class: object) -> bool:
                     and f"{ast.unparse(w.obj)}.{w.name}" == target))]
             if later:
                 return True
+    return False
+
+
+_CLASS_ANNOTATION = re.compile(r"^(type|Type|typing\.Type)\[|^type$")
+
+
+def loads_code(fn: FuncInfo) -> bool:
+    """`def _register(cls, kind, agent_class: type[Base]): cls._agents[kind] =
+    agent_class`, `if not issubclass(plugin, Base): raise`, `module =
+    importlib.import_module(path)`: a registry of classes (or a lazy-import table),
+    filled from code. What it stores is code, identical on every replica; a request
+    that triggers a lazy import loads what start-up would have loaded."""
+    a = fn.node.args
+    for p in (*a.posonlyargs, *a.args, *a.kwonlyargs):
+        if p.annotation is not None and _CLASS_ANNOTATION.search(ast.unparse(p.annotation)):
+            return True
+    names = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
+    for call in facts_of(fn).calls:
+        f = call.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        if name == "issubclass" and call.args and isinstance(call.args[0], ast.Name) and \
+                call.args[0].id in names:
+            return True
+        if name in ("import_module", "__import__"):
+            return True
     return False

@@ -24,6 +24,7 @@ from stateline.lint.libcaches import LibCaches
 from stateline.lint.memos import (
     housekeeping_stamp,
     idempotent_seed,
+    loads_code,
     result_used,
     validated,
     write_tags,
@@ -222,6 +223,8 @@ class Summaries:
             if w.op == "setattr" and isinstance(w.obj, ast.Name) and memo_write(
                     f, f"{w.obj.id}.{w.name}", line):
                 continue  # `if self.cache is not None: return self.cache` ... lazy memo
+            if w.op == "setitem" and loads_code(fn):
+                continue  # a registry of classes or of lazy imports (memos.loads_code)
             if w.op == "setitem" and holds_live_object(fn, w.value):
                 continue  # bookkeeping of this process's own DB sessions/threads/tasks
             if w.op in ("setitem", "setattr") and self.pools and pool_key(

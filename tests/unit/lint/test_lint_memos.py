@@ -484,3 +484,47 @@ def test_lru_cache_on_a_file_loader_is_no_sl107_but_on_the_clock_it_is(tmp_path:
                 return {"n": len(load_catalog()), "s": stamp("a")}
             """),
     })
+
+
+def test_registry_of_classes_and_lazy_imports_is_no_state(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "registry.py": """
+            import importlib
+
+
+            class Base:
+                pass
+
+
+            class Registry:
+                _agents = {}
+                _lazy = {"report": "plugins.Report"}
+                _runs = {}
+
+                @classmethod
+                def register(cls, kind: str, agent_class: type[Base]) -> None:
+                    cls._agents[kind] = agent_class
+
+                @classmethod
+                def get(cls, kind: str):
+                    if kind in cls._lazy:
+                        module_path, name = cls._lazy[kind].rsplit(".", 1)
+                        agent = getattr(importlib.import_module(module_path), name)
+                        cls.register(kind, agent)
+                        del cls._lazy[kind]
+                    return cls._agents[kind]
+
+                @classmethod
+                def record(cls, kind: str, user: str) -> None:
+                    cls._runs[kind] = user  # !SL105
+            """,
+        "app.py": _app("""
+            from registry import Registry
+
+            @app.post("/run/{kind}")
+            def run(kind: str, user: str):
+                agent = Registry.get(kind)
+                Registry.record(kind, user)
+                return {"agent": str(agent)}
+            """),
+    })
