@@ -71,6 +71,7 @@ class Checker:
         self.candidates: list[Finding] = []
         self.registries: set[Cell] = set()
         self.cache_cells: set[Cell] = set()
+        self.timed_caches: set[Cell] = set()  # caches whose entries expire (memos.py)
 
     def release(self) -> None:
         """Break the module ↔ function ↔ class reference cycles, so that the index and
@@ -204,8 +205,13 @@ class Checker:
                 elif rule in _STORE_RULES and (cell in expiring or "expiring" in w.detail
                                                or self._deliberate(cell, w.path)):
                     rule = "SL119"  # expiring entries, or commented as a deliberate cache
-                elif rule in _CACHE_RULES and cell in self.cache_cells:
-                    rule = "SL119"  # a read-through cache with an expiry or a bound
+                elif rule in _CACHE_RULES and cell in self.cache_cells and not (
+                        cell not in self.timed_caches and _invalidation(w)
+                        and _write_path(reach.chain[key])):
+                    # a read-through cache with an expiry or a bound; but a write handler
+                    # that drops entries of a cache with no expiry leaves every other
+                    # replica serving its stale copy until eviction: that stays an error
+                    rule = "SL119"
                 elif rule == "SL118" and w.op == "lock" and self._guards_cache(fn, w):
                     continue  # a stampede guard / eviction lock around a cache
                 if cell == DJANGO_CACHE and not config_rules.locmem_cache(self.project,
@@ -234,12 +240,16 @@ class Checker:
                     tags.setdefault(w.target, set()).update(w.detail)
                     by_fn.setdefault(key, []).append(w)
         out: set[Cell] = set()
+        self.timed_caches = set()
         for cell, seen in tags.items():
             short = cell.name.rsplit(".", 1)[-1]
-            fresh = "deadline" in seen or "bounded" in seen or cell.vkind == "lrucache" or (
+            timed = "deadline" in seen or (
                 "stamped" in seen and ("ttl" in seen or self._aged(cell)))
+            fresh = timed or "bounded" in seen or cell.vkind == "lrucache"
             if fresh and ("fill" in seen or memos.CACHE_NAME.search(short)):
                 out.add(cell)
+                if timed:
+                    self.timed_caches.add(cell)
         for writes in by_fn.values():
             keys = {t for w in writes if w.target in out for t in w.detail
                     if t.startswith("key:")}
@@ -427,6 +437,23 @@ class Checker:
                     _rank(f) == _rank(old) and len(f.chain) < len(old.chain)):
                 best[key] = f
         return list(best.values())
+
+
+_WRITE_METHODS = ("POST ", "PUT ", "PATCH ", "DELETE ")
+
+
+def _write_path(chain: list[str]) -> bool:
+    """A chain that starts at a POST/PUT/PATCH/DELETE route: a request that changes data."""
+    return bool(chain) and chain[0].startswith(_WRITE_METHODS)
+
+
+def _invalidation(w: Write) -> bool:
+    """A removal from a cache that is not an eviction of its oldest entries."""
+    if "bounded" in w.detail:
+        return False
+    how = w.detail[0] if w.detail else ""
+    return (w.op == "setitem" and how == "del") or (
+        w.op == "method" and how in ("pop", "clear", "remove", "discard", "popitem"))
 
 
 def _removal(w: Write) -> bool:

@@ -356,16 +356,19 @@ def loads_code(fn: FuncInfo) -> bool:
     filled from code. What it stores is code, identical on every replica; a request
     that triggers a lazy import loads what start-up would have loaded."""
     a = fn.node.args
-    for p in (*a.posonlyargs, *a.args, *a.kwonlyargs):
-        if p.annotation is not None and _CLASS_ANNOTATION.search(ast.unparse(p.annotation)):
-            return True
-    names = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
-    for call in facts_of(fn).calls:
-        f = call.func
-        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+    params = (*a.posonlyargs, *a.args, *a.kwonlyargs)
+    classes = {p.arg for p in params if p.annotation is not None
+               and _CLASS_ANNOTATION.search(ast.unparse(p.annotation))}
+    names = {p.arg for p in params}
+    f = facts_of(fn)
+    for call in f.calls:
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         if name == "issubclass" and call.args and isinstance(call.args[0], ast.Name) and \
                 call.args[0].id in names:
-            return True
+            classes.add(call.args[0].id)
         if name in ("import_module", "__import__"):
             return True
-    return False
+    # the function stores the class it was handed: it is a registration
+    return any(w.op == "setitem" and isinstance(w.value, ast.Name) and w.value.id in classes
+               for w in f.writes)

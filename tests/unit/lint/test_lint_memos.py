@@ -528,3 +528,82 @@ def test_registry_of_classes_and_lazy_imports_is_no_state(tmp_path: Path) -> Non
                 return {"agent": str(agent)}
             """),
     })
+
+
+def test_a_handler_given_a_class_still_reports_the_data_it_stores(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": _app("""
+            _rows = {}
+
+            class Model:
+                pass
+
+            def save(model: type[Model], key: str, row: dict) -> None:
+                _rows[key] = row  # !SL102
+
+            @app.post("/rows/{key}")
+            def put(key: str, row: dict):
+                save(Model, key, row)
+                return {"ok": True}
+            """),
+    })
+
+
+def test_write_handler_invalidating_a_cache_without_expiry_stays_an_error(
+        tmp_path: Path) -> None:
+    """A size-bounded cache has no expiry: when a write handler drops its entries,
+    every other replica keeps serving its stale copy until eviction. A cache whose
+    entries expire (TTL) is only stale for the TTL: its invalidation is SL119."""
+    check(tmp_path, {
+        "frames.py": """
+            import time
+            import httpx
+
+            _TTL = 60
+            _frame_cache = {}
+            _rates_cache = {}
+
+            def load(key, build):
+                if key in _frame_cache:
+                    return _frame_cache[key]
+                frame = httpx.get(f"https://frames/{key}").content
+                if len(_frame_cache) > 100:
+                    _frame_cache.clear()  # !SL119
+                _frame_cache[key] = frame  # !SL119
+                return frame
+
+            def invalidate(key):
+                _frame_cache.pop(key, None)  # !SL102
+
+            def rate(cur, fetch):
+                now = time.monotonic()
+                hit = _rates_cache.get(cur)
+                if hit and now - hit[0] < _TTL:
+                    return hit[1]
+                value = fetch(cur)
+                _rates_cache[cur] = (now, value)  # !SL119
+                return value
+
+            def drop_rate(cur):
+                _rates_cache.pop(cur, None)  # !SL119
+            """,
+        "app.py": _app("""
+            from frames import drop_rate, invalidate, load, rate
+
+            def build(key):
+                return key * 3
+
+            def fetch(cur):
+                return 1.0
+
+            @app.get("/frames/{key}")
+            def get_frame(key: str):
+                return {"f": load(key, build), "r": rate("eur", fetch)}
+
+            @app.post("/frames/{key}")
+            def put_frame(key: str):
+                invalidate(key)
+                drop_rate("eur")
+                return {"ok": True}
+            """),
+    })
