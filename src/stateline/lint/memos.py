@@ -70,6 +70,21 @@ def constant_seconds(fn: FuncInfo, node: ast.AST, depth: int = 0) -> float | Non
         if a is None or b is None:
             return None
         return a * b if isinstance(node.op, ast.Mult) else a + b
+    if isinstance(node, ast.Call) and (node.func.attr if isinstance(node.func, ast.Attribute)
+                                       else getattr(node.func, "id", "")) == "timedelta":
+        total = 0.0
+        for k in node.keywords:
+            unit = _UNITS.get(k.arg or "")
+            v = constant_seconds(fn, k.value, depth + 1)
+            if unit is None or v is None:
+                return None
+            total += unit * v
+        if node.args:
+            v = constant_seconds(fn, node.args[0], depth + 1)
+            if v is None:
+                return None
+            total += 86_400 * v
+        return total
     if isinstance(node, ast.Name | ast.Attribute):
         name = node.id if isinstance(node, ast.Name) else node.attr
         value = fn.module.globals.get(name)
@@ -81,6 +96,10 @@ def constant_seconds(fn: FuncInfo, node: ast.AST, depth: int = 0) -> float | Non
                         name in ast.unparse(st).split("=", 1)[0]:
                     return constant_seconds(fn, st.value, depth + 1)
     return None
+
+
+_UNITS = {"days": 86_400.0, "hours": 3_600.0, "minutes": 60.0, "seconds": 1.0,
+          "milliseconds": 0.001, "weeks": 604_800.0}
 
 
 def _short(fn: FuncInfo, node: ast.AST) -> bool:
@@ -138,12 +157,25 @@ def ttl_compare(fn: FuncInfo) -> bool:
     for n in ast.walk(fn.node):
         if not isinstance(n, ast.Compare) or len(n.ops) != 1:
             continue
-        left, right = n.left, n.comparators[0]
+        left, right = _seconds_of(n.left), _seconds_of(n.comparators[0])
         for age, span in ((left, right), (right, left)):
+            # `now - ts < TTL`, `(now - ts).total_seconds() > 300`
             if isinstance(age, ast.BinOp) and isinstance(age.op, ast.Sub) and _is_clock(
                     fn, age.left, clocks) and _short(fn, span):
                 return True
+            # `ts + TTL < now`
+            if isinstance(age, ast.BinOp) and isinstance(age.op, ast.Add) and _is_clock(
+                    fn, span, clocks) and (_short(fn, age.right) or _short(fn, age.left)):
+                return True
     return False
+
+
+def _seconds_of(node: ast.expr) -> ast.expr:
+    """`(a - b).total_seconds()` → `a - b`."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+            node.func.attr == "total_seconds" and not node.args:
+        return node.func.value
+    return node
 
 
 def _looked_up(fn: FuncInfo, text: str, line: int, rebind: bool = False) -> bool:

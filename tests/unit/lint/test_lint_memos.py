@@ -607,3 +607,30 @@ def test_write_handler_invalidating_a_cache_without_expiry_stays_an_error(
                 return {"ok": True}
             """),
     })
+
+
+def test_datetime_ttl_forms_make_a_cache(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": _app("""
+            from datetime import datetime, timedelta
+            from db import fetch_price
+
+            _price_cache = {}
+
+            @app.get("/price/{sku}")
+            def price(sku: str):
+                now = datetime.now()
+                hit = _price_cache.get(sku)
+                if hit and (now - hit[0]).total_seconds() < 300:
+                    return hit[1]
+                if hit and hit[0] + timedelta(minutes=5) < now:
+                    _price_cache.pop(sku, None)  # !SL119
+                value = fetch_price(sku)
+                _price_cache[sku] = (now, value)  # !SL119
+                return value
+            """),
+        "db.py": """
+            def fetch_price(sku):
+                return 1.0
+            """,
+    })
