@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stateline.lint import caches, classify, config_rules, disk, memos
+from stateline.lint.cache_cells import CacheCells
 from stateline.lint.calls import bind_args, cache_decorator, wrappers
 from stateline.lint.entries import Entry, EntryFinder
 from stateline.lint.facts import facts_of
@@ -36,7 +37,6 @@ _RANK = {r: i for i, r in enumerate(PRECEDENCE)}
 _STORE_RULES = frozenset({"SL102", "SL103", "SL104", "SL105", "SL106", "SL117"})
 # Error rules that a write to a per-process cache (memos.py) is reported under instead
 _CACHE_RULES = frozenset({"SL101", "SL102", "SL103", "SL104", "SL105"})
-_CACHE_KINDS = frozenset({"global", "classattr"})
 _DELIBERATE = re.compile(r"per[- ]process|process[- ]local|per[- ]worker|each (worker|process|"
                          r"instance)|per[- ]instance|local (in-memory )?cache|deliberately")
 
@@ -70,8 +70,7 @@ class Checker:
         self.finder = EntryFinder(self.project, self.scope)
         self.candidates: list[Finding] = []
         self.registries: set[Cell] = set()
-        self.cache_cells: set[Cell] = set()
-        self.timed_caches: set[Cell] = set()  # caches whose entries expire (memos.py)
+        self.caches = CacheCells(self.modules)  # hand-made per-process caches
 
     def release(self) -> None:
         """Break the module ↔ function ↔ class reference cycles, so that the index and
@@ -151,7 +150,7 @@ class Checker:
                                    and id(e.func) not in from_request.chain)
         funcs = {**request.funcs, **from_request.funcs, **from_startup.funcs}
         self.summaries.solve(list(funcs.values()))
-        self.cache_cells = self._caches(funcs)
+        self.caches.find(self.summaries.of(fn) for fn in funcs.values())
         reads = self._cells_read(request)
         self.registries = {w.target for fn in funcs.values() for w in self.summaries.of(fn)
                            if isinstance(w.target, Cell) and "ws" in w.detail}
@@ -205,14 +204,11 @@ class Checker:
                 elif rule in _STORE_RULES and (cell in expiring or "expiring" in w.detail
                                                or self._deliberate(cell, w.path)):
                     rule = "SL119"  # expiring entries, or commented as a deliberate cache
-                elif rule in _CACHE_RULES and cell in self.cache_cells and not (
-                        cell not in self.timed_caches and _invalidation(w)
-                        and _write_path(reach.chain[key])):
-                    # a read-through cache with an expiry or a bound; but a write handler
-                    # that drops entries of a cache with no expiry leaves every other
-                    # replica serving its stale copy until eviction: that stays an error
-                    rule = "SL119"
-                elif rule == "SL118" and w.op == "lock" and self._guards_cache(fn, w):
+                elif rule in _CACHE_RULES and cell in self.caches.cells and not \
+                        self.caches.stays_error(w, reach.chain[key]):
+                    rule = "SL119"  # a hand-made cache with an expiry or a bound
+                elif rule == "SL118" and w.op == "lock" and self.caches.guards(
+                        fn, w, self.summaries.of(fn)):
                     continue  # a stampede guard / eviction lock around a cache
                 if cell == DJANGO_CACHE and not config_rules.locmem_cache(self.project,
                                                                           fn.module):
@@ -224,79 +220,6 @@ class Checker:
                 msg = f"{RULES[rule].summary}: {label} {classify.describe(w.op, w.detail)}"
                 self._add_raw(Finding(rule, RULES[rule].severity, w.path, w.line, w.col, msg,
                                       cell.label, chain, _fix(rule, cell)))
-
-    def _caches(self, funcs: dict[int, FuncInfo]) -> set[Cell]:
-        """Cells that are per-process caches: named as one or filled read-through
-        (looked up, then written), with an expiry (entries stamped with the clock and
-        aged against a short span, or stored with a short deadline) or a bound (the
-        oldest entry evicted, cleared on overflow, a bounded LRU object). The
-        bookkeeping written beside a cache (its size tally, its metadata table) is part
-        of it. All their writes are SL119: each replica refreshes its own copy."""
-        tags: dict[Cell, set[str]] = {}
-        by_fn: dict[int, list[Write]] = {}
-        for key, fn in funcs.items():
-            for w in self.summaries.of(fn):
-                if isinstance(w.target, Cell) and w.target.kind in _CACHE_KINDS:
-                    tags.setdefault(w.target, set()).update(w.detail)
-                    by_fn.setdefault(key, []).append(w)
-        out: set[Cell] = set()
-        self.timed_caches = set()
-        for cell, seen in tags.items():
-            short = cell.name.rsplit(".", 1)[-1]
-            timed = "deadline" in seen or (
-                "stamped" in seen and ("ttl" in seen or self._aged(cell)))
-            fresh = timed or "bounded" in seen or cell.vkind == "lrucache"
-            if fresh and ("fill" in seen or memos.CACHE_NAME.search(short)):
-                out.add(cell)
-                if timed:
-                    self.timed_caches.add(cell)
-        for writes in by_fn.values():
-            keys = {t for w in writes if w.target in out for t in w.detail
-                    if t.startswith("key:")}
-            if not any(w.target in out for w in writes):
-                continue
-            for w in writes:
-                cell = w.target
-                assert isinstance(cell, Cell)
-                if cell in out:
-                    continue
-                if memos.CACHE_NAME.search(cell.name.rsplit(".", 1)[-1]) or keys & set(
-                        w.detail) or (
-                        w.op == "rebind" and (w.detail[:1] == ("aug",) or cell.name.rsplit(
-                            ".", 1)[-1] in w.text.split("=", 1)[-1])):
-                    out.add(cell)  # the cache's metadata or its size tally
-        return out
-
-    def _aged(self, cell: Cell) -> bool:
-        """Some function of the cell's module compares an entry's age with a short span."""
-        short = cell.name.split(".", 1)[0]
-        for mod in self.modules:
-            if mod.name != cell.module:
-                continue
-            for fn in mod.all_funcs:
-                body = "\n".join(mod.src.lines[fn.node.lineno - 1:fn.node.end_lineno])
-                if short in body and memos.ttl_compare(fn):
-                    return True
-        return False
-
-    def _guards_cache(self, fn: FuncInfo, w: Write) -> bool:
-        """`with _cache_lock:` around a cache fill or eviction: every cell the body
-        writes is a cache (or none is written and the lock is named for one)."""
-        end = int(w.detail[0]) if w.detail and w.detail[0].isdigit() else w.line
-        inside = [x.target for x in self.summaries.of(fn) if w.line < x.line <= end
-                  and isinstance(x.target, Cell) and x.op != "lock"]
-        if inside:
-            return all(c in self.cache_cells for c in inside)
-        if isinstance(w.target, Cell) and memos.CACHE_NAME.search(w.target.name):
-            return True
-        # the body writes, but only what is no state (a table of locks, a validated
-        # memo): it guards nothing another replica would need to see
-        f = facts_of(fn)
-        return any(w.line < getattr(x.node, "lineno", 0) <= end and (
-            x.op != "rebind" or x.name in f.globals_decl) for x in f.writes) or any(
-            w.line < c.lineno <= end and isinstance(c.func, ast.Attribute)
-            and c.func.attr in ("pop", "setdefault", "clear", "remove", "discard")
-            for c in f.calls)
 
     def _deliberate(self, cell: Cell, near: str) -> bool:
         """A cell its authors comment as deliberately per-process (on its definition line
@@ -437,23 +360,6 @@ class Checker:
                     _rank(f) == _rank(old) and len(f.chain) < len(old.chain)):
                 best[key] = f
         return list(best.values())
-
-
-_WRITE_METHODS = ("POST ", "PUT ", "PATCH ", "DELETE ")
-
-
-def _write_path(chain: list[str]) -> bool:
-    """A chain that starts at a POST/PUT/PATCH/DELETE route: a request that changes data."""
-    return bool(chain) and chain[0].startswith(_WRITE_METHODS)
-
-
-def _invalidation(w: Write) -> bool:
-    """A removal from a cache that is not an eviction of its oldest entries."""
-    if "bounded" in w.detail:
-        return False
-    how = w.detail[0] if w.detail else ""
-    return (w.op == "setitem" and how == "del") or (
-        w.op == "method" and how in ("pop", "clear", "remove", "discard", "popitem"))
 
 
 def _removal(w: Write) -> bool:
