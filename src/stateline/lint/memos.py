@@ -256,6 +256,12 @@ def validated(fn: FuncInfo, text: str, value: ast.expr | None, line: int,
             elts = [*part.args, *(k.value for k in part.keywords)]
         if len(elts) >= 2:
             versions.update(e.id for e in elts if isinstance(e, ast.Name) and e.id not in clocks)
+    # a version is computed from the source here (`os.stat(p).st_mtime`,
+    # `signature(icons)`), never a value the caller passed in (a user id, a token)
+    binds = facts_of(fn).assigns
+    versions = {v for v in versions if v not in fn.params and binds.get(v) and all(
+        b is not None and any(isinstance(n, ast.Call) for n in ast.walk(b))
+        for _, b in binds[v])}
     if not versions:
         return False
     # locals that hold what was looked up: `cached = T.get(p)`

@@ -634,3 +634,20 @@ def test_datetime_ttl_forms_make_a_cache(tmp_path: Path) -> None:
                 return 1.0
             """,
     })
+
+
+def test_a_store_checked_against_a_passed_in_value_is_no_validated_memo(
+        tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": _app("""
+            _sessions = {}
+
+            @app.post("/login")
+            def login(sid: str, user_id: str, profile: dict):
+                current = _sessions.get(sid)
+                if current is not None and current[0] == user_id:
+                    return {"ok": True}
+                _sessions[sid] = (user_id, profile)  # !SL110
+                return {"ok": True}
+            """),
+    })
