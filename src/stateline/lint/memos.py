@@ -379,7 +379,14 @@ def once_guarded(fn: FuncInfo, is_class: object) -> bool:
                 (w.op == "rebind" and w.name == target) or (
                     w.op == "setattr" and w.obj is not None
                     and f"{ast.unparse(w.obj)}.{w.name}" == target))]
-            if later:
+            # it loads something: the guarded value is computed, or a flag is set beside
+            # other loaded globals. `if _paused: return; _paused = True` loads nothing:
+            # a toggle a request flips in this process only (still reported)
+            loads = any(w.value is not None and not isinstance(w.value, ast.Constant)
+                        for w in later) or any(
+                w.op == "rebind" and w.name in f.globals_decl and w.name != target
+                for w in f.writes)
+            if later and loads:
                 return True
     return False
 

@@ -651,3 +651,22 @@ def test_a_store_checked_against_a_passed_in_value_is_no_validated_memo(
                 return {"ok": True}
             """),
     })
+
+
+def test_a_flag_toggled_once_is_no_initialiser(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": _app("""
+            _paused = False
+
+            def pause():
+                global _paused
+                if _paused:
+                    return
+                _paused = True  # !SL101
+
+            @app.post("/pause")
+            def post_pause():
+                pause()
+                return {"ok": True}
+            """),
+    })
