@@ -36,7 +36,7 @@ _RANK = {r: i for i, r in enumerate(PRECEDENCE)}
 # is reported as SL119 instead.
 _STORE_RULES = frozenset({"SL102", "SL103", "SL104", "SL105", "SL106", "SL117"})
 # Error rules that a write to a per-process cache (memos.py) is reported under instead
-_CACHE_RULES = frozenset({"SL101", "SL102", "SL103", "SL104", "SL105"})
+_CACHE_RULES = frozenset({"SL101", "SL102", "SL103", "SL104", "SL105", "SL113"})
 _DELIBERATE = re.compile(r"per[- ]process|process[- ]local|per[- ]worker|each (worker|process|"
                          r"instance)|per[- ]instance|local (in-memory )?cache|deliberately")
 

@@ -670,3 +670,37 @@ def test_a_flag_toggled_once_is_no_initialiser(tmp_path: Path) -> None:
                 return {"ok": True}
             """),
     })
+
+
+def test_a_cache_refreshed_by_a_background_task_is_sl119(tmp_path: Path) -> None:
+    check(tmp_path, {
+        "app.py": _app("""
+            import asyncio
+            import time
+            from db import fetch_rates
+
+            _RATES_TTL = 120
+            _rates_cache = {}
+
+            async def refresher():
+                while True:
+                    now = time.time()
+                    for cur, (ts, _) in list(_rates_cache.items()):
+                        if now - ts > _RATES_TTL:
+                            _rates_cache.pop(cur, None)  # !SL119
+                    _rates_cache["eur"] = (now, fetch_rates("eur"))  # !SL119
+                    await asyncio.sleep(60)
+
+            @app.on_event("startup")
+            async def start():
+                asyncio.create_task(refresher())
+
+            @app.get("/rate")
+            def rate():
+                return _rates_cache.get("eur")
+            """),
+        "db.py": """
+            def fetch_rates(cur):
+                return 1.0
+            """,
+    })
