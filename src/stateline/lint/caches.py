@@ -33,9 +33,12 @@ _IMPURE_METHODS = frozenset({"execute", "executemany", "fetchone", "fetchall", "
 
 
 def impure(scope: Scope, fn: FuncInfo, depth: int = 0, seen: set[int] | None = None,
-           lines: tuple[int, int] | None = None) -> bool:
+           lines: tuple[int, int] | None = None, files: bool = True) -> bool:
     """Whether `fn` (or what it calls, a few levels deep) reads DB/HTTP/files/the clock.
-    `lines` restricts the check to calls within a line range of `fn`."""
+    `lines` restricts the check to calls within a line range of `fn`; `files=False`
+    does not count reading files: a memoised zero-argument loader of data files
+    shipped with the code (`CATALOG = Path(__file__).parent / "catalog"`, `@lru_cache
+    def load_catalog(): ... p.read_text()`) reads the same bytes on every replica."""
     seen = seen if seen is not None else set()
     if id(fn) in seen or depth > 3:
         return False
@@ -43,10 +46,10 @@ def impure(scope: Scope, fn: FuncInfo, depth: int = 0, seen: set[int] | None = N
     for call in facts_of(fn).calls:
         if lines is not None and not lines[0] <= call.lineno <= lines[1]:
             continue
-        if call_is_io(scope, fn, call):
+        if call_is_io(scope, fn, call) and (files or not _file_read(scope, fn, call)):
             return True
         for callee, _, _ in callees(scope, fn, call):
-            if impure(scope, callee, depth + 1, seen):
+            if impure(scope, callee, depth + 1, seen, files=files):
                 return True
     return False
 
@@ -72,6 +75,21 @@ def call_is_io(scope: Scope, fn: FuncInfo, call: ast.Call) -> bool:
                 storeish(f.value) or f.attr in _IO_VERBS):
             return True
     return False
+
+
+_FILE_PREFIXES = ("builtins.open", "io.open", "os.listdir", "os.stat", "os.scandir",
+                  "os.path.", "glob.", "pathlib.", "yaml.", "json.load", "tomllib.")
+_FILE_METHODS = frozenset({"read_text", "read_bytes", "iterdir", "glob", "rglob", "exists",
+                           "is_file", "is_dir", "open", "read"})
+
+
+def _file_read(scope: Scope, fn: FuncInfo, call: ast.Call) -> bool:
+    """A call that reads the local file system (open, listdir, Path.read_text, ...)."""
+    f = call.func
+    if isinstance(f, ast.Name | ast.Attribute) and scope.dotted(fn, f, call.lineno).startswith(
+            _FILE_PREFIXES):
+        return True
+    return isinstance(f, ast.Attribute) and f.attr in _FILE_METHODS and not storeish(f.value)
 
 
 _IO_VERBS = frozenset({"get", "post", "put", "patch", "delete", "request", "send", "recv",

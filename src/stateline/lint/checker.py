@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stateline.lint import caches, classify, config_rules, disk
+from stateline.lint import caches, classify, config_rules, disk, memos
+from stateline.lint.cache_cells import CacheCells
 from stateline.lint.calls import bind_args, cache_decorator, wrappers
 from stateline.lint.entries import Entry, EntryFinder
 from stateline.lint.facts import facts_of
@@ -34,6 +35,8 @@ _RANK = {r: i for i, r in enumerate(PRECEDENCE)}
 # Rules for data kept in the process; a cell commented as deliberately per-process
 # is reported as SL119 instead.
 _STORE_RULES = frozenset({"SL102", "SL103", "SL104", "SL105", "SL106", "SL117"})
+# Error rules that a write to a per-process cache (memos.py) is reported under instead
+_CACHE_RULES = frozenset({"SL101", "SL102", "SL103", "SL104", "SL105", "SL113"})
 _DELIBERATE = re.compile(r"per[- ]process|process[- ]local|per[- ]worker|each (worker|process|"
                          r"instance)|per[- ]instance|local (in-memory )?cache|deliberately")
 
@@ -67,6 +70,7 @@ class Checker:
         self.finder = EntryFinder(self.project, self.scope)
         self.candidates: list[Finding] = []
         self.registries: set[Cell] = set()
+        self.caches = CacheCells(self.modules)  # hand-made per-process caches
 
     def release(self) -> None:
         """Break the module ↔ function ↔ class reference cycles, so that the index and
@@ -122,9 +126,17 @@ class Checker:
         return reach
 
     def _singleton_factory(self, fn: FuncInfo) -> bool:
+        """A function whose body runs once per process: a memoised zero-argument
+        factory, or one that returns early once a global it sets is set (memos.py)."""
         params = [p for p in fn.params if p not in ("self", "cls")]
-        return not params and cache_decorator(
-            self.scope, Sym("func", fn.module, fn.name, func=fn)) is not None
+        if not params and cache_decorator(
+                self.scope, Sym("func", fn.module, fn.name, func=fn)) is not None:
+            return True
+        return memos.once_guarded(fn, self._names_class)
+
+    def _names_class(self, fn: FuncInfo, name: str) -> bool:
+        node = ast.Name(id=name, ctx=ast.Load())
+        return self.scope.class_ref(fn, node, fn.node.lineno) is not None
 
     # findings --------------------------------------------------------------
     def run(self) -> list[Finding]:
@@ -138,6 +150,7 @@ class Checker:
                                    and id(e.func) not in from_request.chain)
         funcs = {**request.funcs, **from_request.funcs, **from_startup.funcs}
         self.summaries.solve(list(funcs.values()))
+        self.caches.find(self.summaries.of(fn) for fn in funcs.values())
         reads = self._cells_read(request)
         self.registries = {w.target for fn in funcs.values() for w in self.summaries.of(fn)
                            if isinstance(w.target, Cell) and "ws" in w.detail}
@@ -181,6 +194,8 @@ class Checker:
                     continue  # reported once, where the registry adds a connection
                 if only_cells is not None and cell not in only_cells:
                     continue
+                if cell in self.summaries.validated:
+                    continue  # a memo validated against its source's version (memos.py)
                 rule = classify.rule_for(w, cell, background)
                 if rule is None:
                     continue
@@ -189,6 +204,12 @@ class Checker:
                 elif rule in _STORE_RULES and (cell in expiring or "expiring" in w.detail
                                                or self._deliberate(cell, w.path)):
                     rule = "SL119"  # expiring entries, or commented as a deliberate cache
+                elif rule in _CACHE_RULES and cell in self.caches.cells and not \
+                        self.caches.stays_error(w, reach.chain[key]):
+                    rule = "SL119"  # a hand-made cache with an expiry or a bound
+                elif rule == "SL118" and w.op == "lock" and self.caches.guards(
+                        fn, w, self.summaries.of(fn)):
+                    continue  # a stampede guard / eviction lock around a cache
                 if cell == DJANGO_CACHE and not config_rules.locmem_cache(self.project,
                                                                           fn.module):
                     continue  # Django's default cache is shared (Redis, memcached) here
@@ -260,8 +281,12 @@ class Checker:
         for key, fn in request.funcs.items():
             self._library_cache_decorators(key, fn, request)
             d = cache_decorator(self.scope, Sym("func", fn.module, fn.name, func=fn))
-            if d is None or not caches.impure(self.scope, fn) or caches.creates_once(
-                    self.scope, fn):
+            # a zero-argument loader of files shipped with the code (its module finds
+            # them from `__file__`) reads the same bytes on every replica, once
+            loader = not [p for p in fn.params if p not in ("self", "cls")] and \
+                "__file__" in fn.module.src.text
+            if d is None or not caches.impure(self.scope, fn, files=not loader) or \
+                    caches.creates_once(self.scope, fn):
                 continue
             rule = "SL119" if caches.bounded_expiring(self.scope, fn, d) or (
                 id(fn) in self.summaries.timed_caches) else "SL107"

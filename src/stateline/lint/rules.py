@@ -97,8 +97,8 @@ RULES: dict[str, Rule] = {
              "Coordinate through the shared tier: Redis SET NX PX as a lock or dedup key, or "
              "a SQL unique constraint / SELECT ... FOR UPDATE."),
         Rule("SL119", "per-process-cache", "info",
-             "a per-process cache (short expiry, a cache library kept in memory, or commented "
-             "as per-process): each instance keeps and refreshes its own copy",
+             "a per-process cache (short expiry or a size bound, a cache library kept in "
+             "memory, or commented as per-process): each instance keeps and refreshes its own copy",
              "Fine for data that may be stale for the expiry on each instance; to share one "
              "copy or invalidate everywhere, cache in Redis (SET key value EX ttl)."),
     )

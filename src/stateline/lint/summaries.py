@@ -21,6 +21,14 @@ from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.libcaches import WRITES as LIB_CACHE_WRITES
 from stateline.lint.libcaches import LibCaches
+from stateline.lint.memos import (
+    housekeeping_stamp,
+    idempotent_seed,
+    loads_code,
+    result_used,
+    validated,
+    write_tags,
+)
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
 from stateline.lint.scope import Scope
@@ -119,6 +127,9 @@ class Summaries:
         # tables filled with clients/engines/connections (shapes.makes_client), by
         # shapes.pool_key: their writes and removals are connection pooling
         self.pools: set[str] = set()
+        # cells kept with the version of their source (memos.validated): their resets
+        # and clears are memory hygiene, never a stale answer on another replica
+        self.validated: set[Cell] = set()
 
     # direct facts --------------------------------------------------------
     def edges_of(self, fn: FuncInfo) -> list[Edge]:
@@ -174,10 +185,17 @@ class Summaries:
                     if cell is None:
                         cell = Cell("global", fn.module.name, w.name, "none")
                     guarded = any(g[0] == w.name and g[1] <= line <= g[2] for g in f.guards)
+                    if w.how == "=" and validated(fn, w.name, w.value, line, True):
+                        self.validated.add(cell)
+                        continue  # a memo kept with the version of its source (memos.py)
+                    if w.how == "=" and housekeeping_stamp(fn, w.name, w.value):
+                        continue  # when this process last swept / may retry (memos.py)
                     inc = increment(w)
                     emit(cell, "rebind", w.node, (w.how, "lazy" if guarded else "", inc,
                                                   "as-id" if inc and used_as_id(fn, w.name)
-                                                  else ""))
+                                                  else "", *write_tags(
+                                                      fn, w.name, "rebind", w.how, w.value,
+                                                      None, line)))
                 elif w.name in f.nonlocals:
                     r = sc.name_ref(fn, w.name, line)
                     if r is not None and isinstance(r[0], Cell):
@@ -195,6 +213,9 @@ class Summaries:
                         emit(cell, "rebind", w.node, (w.how, "", increment(w)))
                     continue
                 cls = sc.class_ref(fn, w.obj, line)
+                if cls is not None and isinstance(w.obj, ast.Name) and memo_write(
+                        f, f"{w.obj.id}.{w.name}", line):
+                    continue  # `if cls._config is not None: return cls._config`: a memo
                 if cls is not None and not sc.p.is_data_model(cls):
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
                          "classattr", w.node, (w.how,))
@@ -202,6 +223,8 @@ class Summaries:
             if w.op == "setattr" and isinstance(w.obj, ast.Name) and memo_write(
                     f, f"{w.obj.id}.{w.name}", line):
                 continue  # `if self.cache is not None: return self.cache` ... lazy memo
+            if w.op == "setitem" and loads_code(fn):
+                continue  # a registry of classes or of lazy imports (memos.loads_code)
             if w.op == "setitem" and holds_live_object(fn, w.value):
                 continue  # bookkeeping of this process's own DB sessions/threads/tasks
             if w.op in ("setitem", "setattr") and self.pools and pool_key(
@@ -209,12 +232,20 @@ class Summaries:
                 continue  # a per-process pool of clients, an entry of it, or a removal
             if w.op == "setitem" and w.how == "=" and pure_memo(sc, fn, w.obj, w.value):
                 continue  # a hand-written memo of a pure function: like @lru_cache on one
+            if w.op == "setitem" and w.how == "=" and validated(fn, ast.unparse(w.obj),
+                                                                 w.value, line):
+                r = sc.ref(fn, w.obj, line)
+                if r is not None and isinstance(r[0], Cell) and not r[1]:
+                    self.validated.add(r[0])
+                continue  # a memo kept with the version of its source (memos.py)
             r = sc.ref(fn, w.obj, line)
             if r is None:
                 continue
             detail = (w.how, "ws" if is_ws(fn, w.value) else "",
                       "session-key" if session_key(fn, w.key) else "",
-                      "expiring" if w.op == "setitem" and expiring_entry(fn, w.value) else "")
+                      "expiring" if w.op == "setitem" and expiring_entry(fn, w.value) else "",
+                      *(write_tags(fn, ast.unparse(w.obj), w.op, w.how, w.value, w.key, line)
+                        if w.op == "setitem" else ()))
             if w.how == "del" and isinstance(w.node, ast.Delete) and del_ws(fn, w):
                 detail = (w.how, "ws-remove")
             emit(r[0], w.op, w.node, detail, r[1])
@@ -312,6 +343,8 @@ class Summaries:
                 return  # `.put()`/`.add_job()` only on a known library object itself
             if call.args and is_task(fn, call.args[-1]):
                 return  # a set that keeps asyncio tasks alive until they finish
+            if idempotent_seed(call) or result_used(fn, call):
+                return  # a slot seeded under a constant key / not a builtin's method
             if m in ("put", "put_nowait") and isinstance(target, Cell) and not element and \
                     self._consumed_here(target):
                 return  # a hand-off to this process's own consumer task, not kept data
@@ -333,7 +366,9 @@ class Summaries:
             if m == "seed":
                 emit(target, "seed", call)
             else:
-                emit(target, "method", call, (m, ws), element)
+                emit(target, "method", call, (m, ws, *write_tags(
+                    fn, ast.unparse(func.value), "method", m, None,
+                    call.args[0] if call.args else None, line)), element)
 
     def _consumed_here(self, cell: Cell) -> bool:
         """An asyncio/threading queue that this code base also reads with `.get()`: a
@@ -362,6 +397,12 @@ class Summaries:
             if fn.cls is not None and removes(fn):
                 todo.update((id(m), m) for m in fn.cls.methods.values())
         for fn in todo.values():
+            for call in facts_of(fn).calls:
+                # `LOCKS.setdefault(key, threading.Lock())`: a table of locks (or clients)
+                if isinstance(call.func, ast.Attribute) and call.func.attr == "setdefault" \
+                        and len(call.args) == 2 and makes_client(self.scope, fn, call.args[1],
+                                                                 call.lineno):
+                    self.pools.add(pool_key(fn, call.func.value))
             for w in facts_of(fn).writes:
                 if w.op == "setitem" and w.how != "del" and w.obj is not None and (
                         holds_live_object(fn, w.value) or makes_client(

@@ -14,7 +14,7 @@ from stateline.lint.libcaches import PER_PROCESS
 
 CONTAINERS = frozenset({
     "list", "dict", "set", "deque", "counter", "defaultdict", "ordereddict", "container",
-    "ttlcache",
+    "ttlcache", "lrucache",
 })
 # Kinds whose writes are never accidental state: they are immutable, external
 # stores, per-context values, or process plumbing that is meant to be local.
@@ -39,6 +39,7 @@ MUTATORS: dict[str, frozenset[str]] = {
     "deque": _DEQUE,
     "counter": _COUNTER,
     "ttlcache": _DICT,
+    "lrucache": _DICT,  # a size-bounded cache object (cachetools.LRUCache, pylru, ...)
 }
 GENERAL_MUTATORS = frozenset().union(*MUTATORS.values())
 MUTATORS["container"] = GENERAL_MUTATORS
@@ -59,13 +60,13 @@ CONSTRUCTORS: dict[str, str] = {
     "typing.NamedTuple": "class", "typing.TypeVar": "immutable", "typing.NewType": "class",
     "weakref.WeakValueDictionary": "container", "weakref.WeakKeyDictionary": "container",
     "weakref.WeakSet": "container",
-    "cachetools.TTLCache": "ttlcache", "cachetools.LRUCache": "container",
-    "cachetools.LFUCache": "container", "cachetools.Cache": "container",
-    "cachetools.TLRUCache": "ttlcache", "cachetools.FIFOCache": "container",
-    "cachetools.RRCache": "container", "cachetools.MRUCache": "container",
+    "cachetools.TTLCache": "ttlcache", "cachetools.LRUCache": "lrucache",
+    "cachetools.LFUCache": "lrucache", "cachetools.Cache": "container",
+    "cachetools.TLRUCache": "ttlcache", "cachetools.FIFOCache": "lrucache",
+    "cachetools.RRCache": "lrucache", "cachetools.MRUCache": "lrucache",
     "expiringdict.ExpiringDict": "ttlcache", "cacheout.Cache": "container",
-    "cacheout.LRUCache": "container", "pylru.lrucache": "container", "lru.LRU": "container",
-    "boltons.cacheutils.LRU": "container", "boltons.cacheutils.LRI": "container",
+    "cacheout.LRUCache": "lrucache", "pylru.lrucache": "lrucache", "lru.LRU": "lrucache",
+    "boltons.cacheutils.LRU": "lrucache", "boltons.cacheutils.LRI": "lrucache",
     "itertools.count": "count", "itertools.cycle": "iter", "itertools.chain": "iter",
     "random.Random": "random", "random.SystemRandom": "immutable",
     "numpy.random.default_rng": "random", "numpy.random.RandomState": "random",
