@@ -140,7 +140,8 @@ class Checker:
         self.summaries.solve(list(funcs.values()))
         reads = self._cells_read(request)
         self.registries = {w.target for fn in funcs.values() for w in self.summaries.of(fn)
-                           if isinstance(w.target, Cell) and "ws" in w.detail}
+                           if isinstance(w.target, Cell) and "ws" in w.detail
+                           and "bus" not in w.detail}
         self._writes(request, request, background=False, only_cells=None)
         self._writes(from_request, request, background=True, only_cells=None)
         self._writes(from_startup, request, background=True, only_cells=reads)
@@ -166,6 +167,10 @@ class Checker:
             entry = reach.entry_of.get(key)
             for w in self.summaries.of(fn):
                 cell = w.target
+                if isinstance(cell, Cell) and ("own" in w.detail or "bus" in w.detail):
+                    # a service object's own bookkeeping, or a table a shared bus keeps
+                    # in step (service_state.py); an entry's own instance stays reported
+                    continue
                 if isinstance(cell, Param):
                     if entry is None or entry.self_cell is None or not fn.params or \
                             cell.name != fn.params[0]:

@@ -17,13 +17,14 @@ from dataclasses import dataclass, replace
 from stateline.lint.caches import pure_memo
 from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
 from stateline.lint.dispatch import Dispatch
-from stateline.lint.facts import facts_of
+from stateline.lint.facts import RawWrite, facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.libcaches import WRITES as LIB_CACHE_WRITES
 from stateline.lint.libcaches import LibCaches
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
 from stateline.lint.scope import Scope
+from stateline.lint.service_state import bus_kept, own_bookkeeping
 from stateline.lint.shapes import (
     AMBIGUOUS_METHODS,
     attr_kind,
@@ -119,6 +120,7 @@ class Summaries:
         # tables filled with clients/engines/connections (shapes.makes_client), by
         # shapes.pool_key: their writes and removals are connection pooling
         self.pools: set[str] = set()
+        self.bus_modules: dict[str, bool] = {}  # service_state.bus_kept's answers
 
     # direct facts --------------------------------------------------------
     def edges_of(self, fn: FuncInfo) -> list[Edge]:
@@ -197,7 +199,7 @@ class Summaries:
                 cls = sc.class_ref(fn, w.obj, line)
                 if cls is not None and not sc.p.is_data_model(cls):
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
-                         "classattr", w.node, (w.how,))
+                         "classattr", w.node, (w.how, self._per_process(fn, w)))
                     continue
             if w.op == "setattr" and isinstance(w.obj, ast.Name) and memo_write(
                     f, f"{w.obj.id}.{w.name}", line):
@@ -217,7 +219,8 @@ class Summaries:
                       "expiring" if w.op == "setitem" and expiring_entry(fn, w.value) else "")
             if w.how == "del" and isinstance(w.node, ast.Delete) and del_ws(fn, w):
                 detail = (w.how, "ws-remove")
-            emit(r[0], w.op, w.node, detail, r[1])
+            own = self._per_process(fn, w)
+            emit(r[0], w.op, w.node, (*detail, own) if own else detail, r[1])
 
         for call in f.calls:
             self._call_write(fn, call, emit)
@@ -333,7 +336,16 @@ class Summaries:
             if m == "seed":
                 emit(target, "seed", call)
             else:
-                emit(target, "method", call, (m, ws), element)
+                bus = "bus" if bus_kept(fn, func.value, self.bus_modules) else ""
+                emit(target, "method", call, (m, ws, bus) if bus else (m, ws), element)
+
+    def _per_process(self, fn: FuncInfo, w: RawWrite) -> str:
+        """"own" for a service object's own bookkeeping, "bus" for a table a shared bus
+        keeps in step (service_state.py); the checker drops both on long-lived
+        instances other than an entry's own."""
+        if bus_kept(fn, w.obj, self.bus_modules):
+            return "bus"
+        return "own" if own_bookkeeping(fn, w) else ""
 
     def _consumed_here(self, cell: Cell) -> bool:
         """An asyncio/threading queue that this code base also reads with `.get()`: a

@@ -1,0 +1,209 @@
+"""What a long-lived service object writes to itself that is per-process by design.
+
+A module-level singleton (a metrics collector, a circuit breaker, a connection
+pool, an admission controller, a lazily built service) keeps two kinds of
+attributes. Its own bookkeeping — when it last checked, how many failures it
+saw, the instruments and tasks it created, readings of this machine — is made
+from constants, clocks, system readings and its own attributes, never from what
+a caller handed in: every replica keeping its own copy is the design. Request
+data — a session, an OAuth state, a per-user entry, a job's status — arrives
+through the method's parameters, usually under a key taken from them. These
+functions tell the first kind apart, syntax only, so that summaries.py can mark
+such writes and checker.py can leave them out on long-lived instances (an
+entry's own instance, Django/ASGI middleware counting requests, stays reported).
+
+Tables of a class whose module subscribes to a shared bus (Redis pub/sub or
+streams, Postgres LISTEN) are that process's delivery sets or caches kept in
+step by the bus: each replica delivers to its own sockets, or drops its copy
+when the bus says so. Those are marked too.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from stateline.lint.facts import RawWrite, facts_of
+from stateline.lint.index import FuncInfo, ModuleInfo
+
+# names that carry the request even when no parameter does (Flask's globals)
+_REQUEST_NAMES = frozenset({"request", "g", "session", "websocket", "ws", "current_user"})
+# a counter is bookkeeping only when the class treats it as one: it resets it, compares
+# it with a threshold, or keeps it under an observability name
+_OBSERVABILITY = re.compile(r"stat|metric|telemetr", re.IGNORECASE)
+# a call that subscribes this process to a shared bus
+_BUS_CALLS = frozenset({"xread", "xreadgroup", "pubsub", "add_listener", "psubscribe",
+                        "ssubscribe"})
+
+
+def _root(node: ast.expr) -> ast.expr:
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return _root(node.func.value)  # `self._summaries[k].get(w, S())`
+    return node
+
+
+def _owner_names(fn: FuncInfo) -> set[str]:
+    """`self`/`cls` and the class's own name, inside one of its methods."""
+    names = {fn.params[0]} if fn.params and fn.params[0] in ("self", "cls") else set()
+    if fn.cls is not None:
+        names.add(fn.cls.name)
+    return names
+
+
+def _self_rooted(fn: FuncInfo, obj: ast.expr, owners: set[str], depth: int = 0) -> bool:
+    """`self.x`, `self._stats`, `cls._cache`, or a local read out of one
+    (`summary = self._summaries[k].get(w, Summary())`)."""
+    root = _root(obj)
+    if not isinstance(root, ast.Name):
+        return False
+    if root.id in owners:
+        return True
+    if depth > 2:
+        return False
+    values = facts_of(fn).assigns.get(root.id, ())
+    return bool(values) and all(v is not None and _self_rooted(fn, v, owners, depth + 1)
+                                for _, v in values)
+
+
+def _process_call(call: ast.Call) -> bool:
+    """A call whose result describes this process, not data: a clock, a reading of this
+    machine, an environment variable, a builtin on such values, or an instrument or task
+    the object creates (`meter.create_counter(...)`, `asyncio.create_task(...)`)."""
+    f = call.func
+    name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+    owner = _root(f.value) if isinstance(f, ast.Attribute) else None
+    owner_id = owner.id if isinstance(owner, ast.Name) else ""
+    return (name in _CLOCKS or name in _BUILTINS and isinstance(f, ast.Name)
+            or name.startswith("create_") or name in ("ensure_future", "getenv")
+            or owner_id in _SYSTEM_MODULES or ast.unparse(f) == "os.environ.get")
+
+
+_CLOCKS = frozenset({"time", "monotonic", "perf_counter", "monotonic_ns", "time_ns", "now",
+                     "utcnow", "today", "utcnow_naive"})
+_BUILTINS = frozenset({"len", "min", "max", "int", "float", "round", "abs", "sum", "bool"})
+_SYSTEM_MODULES = frozenset({"psutil", "resource", "platform", "shutil"})
+
+
+def tainted(fn: FuncInfo, expr: ast.expr | None, depth: int = 0) -> bool:
+    """Whether `expr` may carry data rather than a reading of this process: a parameter
+    other than `self`/`cls`, the request's globals, a call other than a clock, a system
+    reading or an instrument factory (`_process_call`: a DB read or a constructor is
+    data), or a local built from any of those. Constants, the object's own attributes and
+    arithmetic on them do not."""
+    if expr is None:
+        return True
+    params = set(fn.params[1:] if fn.params and fn.params[0] in ("self", "cls")
+                 else fn.params)
+    assigns = facts_of(fn).assigns
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Call) and not _process_call(n):
+            return True
+        if isinstance(n, ast.Await | ast.Yield | ast.YieldFrom | ast.Lambda):
+            return True
+        if not isinstance(n, ast.Name):
+            continue
+        if n.id in params or n.id in _REQUEST_NAMES:
+            return True
+        values = assigns.get(n.id)
+        if values:
+            if depth > 3 or any(v is None or tainted(fn, v, depth + 1) for _, v in values):
+                return True
+    return False
+
+
+def _only_once(fn: FuncInfo, target: str, line: int) -> bool:
+    """`if ... and not self._warned: send(); self._warned = key`: a flag that makes a
+    side effect happen once — per replica, which is the bug (alert de-duplication)."""
+    for n in ast.walk(fn.node):
+        if not isinstance(n, ast.If) or not n.body or not (
+                n.body[0].lineno <= line <= (n.body[-1].end_lineno or n.lineno)):
+            continue
+        for t in ast.walk(n.test):
+            if isinstance(t, ast.UnaryOp) and isinstance(t.op, ast.Not) and \
+                    ast.unparse(t.operand) == target:
+                return True
+            if isinstance(t, ast.Compare) and ast.unparse(t.left) == target and any(
+                    isinstance(c, ast.Constant) and c.value in (None, False)
+                    for c in t.comparators):
+                return True
+    return False
+
+
+def _counter_kept_as_one(fn: FuncInfo, target: str, attr: str) -> bool:
+    """A counter the class resets to a constant or compares with a threshold (a
+    circuit breaker's failures), or keeps under an observability name (`_stats`)."""
+    if _OBSERVABILITY.search(target) or (fn.cls is not None
+                                         and _OBSERVABILITY.search(fn.cls.name)):
+        return True
+    if fn.cls is None or not attr:
+        return False
+    for m in fn.cls.methods.values():
+        if m.name == "__init__":
+            continue
+        for n in ast.walk(m.node):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and any(
+                    isinstance(t, ast.Attribute) and t.attr == attr for t in n.targets):
+                return True
+            if isinstance(n, ast.Compare) and isinstance(n.left, ast.Attribute) and \
+                    n.left.attr == attr and isinstance(n.ops[0], ast.Gt | ast.GtE | ast.Lt
+                                                       | ast.LtE):
+                return True
+    return False
+
+
+def own_bookkeeping(fn: FuncInfo, w: RawWrite) -> bool:
+    """A write of a service object's own bookkeeping: through `self`/`cls` in one of its
+    methods, an attribute (or an item under a constant key), the value made without
+    anything the caller handed in, and no once-only flag."""
+    if fn.cls is None or w.obj is None or w.how == "del" or w.op not in ("setattr",
+                                                                         "setitem"):
+        return False
+    owners = _owner_names(fn)
+    if not owners or not _self_rooted(fn, w.obj, owners):
+        return False
+    if w.op == "setitem" and not isinstance(w.key, ast.Constant):
+        return False
+    if tainted(fn, w.value) or (w.op == "setitem" and tainted(fn, w.obj)):
+        return False
+    target = ast.unparse(w.obj) + (f".{w.name}" if w.op == "setattr" else
+                                   f"[{ast.unparse(w.key)}]" if w.key is not None else "")
+    line = getattr(w.node, "lineno", 0)
+    if _only_once(fn, target, line):
+        return False
+    counts = w.how == "aug" or (isinstance(w.value, ast.BinOp)
+                                and target in ast.unparse(w.value.left))
+    attr = w.name if w.op == "setattr" else ""
+    return not counts or _counter_kept_as_one(fn, target, attr)
+
+
+def bus_fed(mod: ModuleInfo) -> bool:
+    """Whether `mod` subscribes to a shared bus: `pubsub()`, `subscribe*()`, `xread`,
+    `add_listener` (Postgres LISTEN). Calls only, not words in docstrings."""
+    text = mod.src.text
+    tree = mod.src.tree
+    if tree is None or not any(w in text for w in ("subscribe", "xread", "pubsub",
+                                                   "add_listener")):
+        return False
+    for n in ast.walk(tree):
+        attr = n.func.attr.lower() if isinstance(n, ast.Call) and isinstance(
+            n.func, ast.Attribute) else ""
+        if attr in _BUS_CALLS or ("subscribe" in attr and not attr.startswith("unsub")):
+            return True
+    return False
+
+
+def bus_kept(fn: FuncInfo, obj: ast.expr | None, cache: dict[str, bool]) -> bool:
+    """A write through `self` in a class whose module subscribes to a shared bus: the
+    process's delivery set or a copy the bus keeps in step. `cache` holds the answer
+    per module name for one analysis."""
+    if fn.cls is None or obj is None or not fn.params or fn.params[0] != "self":
+        return False
+    root = _root(obj)
+    if not isinstance(root, ast.Name) or root.id != "self":
+        return False
+    name = fn.module.name
+    if name not in cache:
+        cache[name] = bus_fed(fn.module)
+    return cache[name]
