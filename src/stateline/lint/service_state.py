@@ -80,6 +80,12 @@ def _process_call(call: ast.Call) -> bool:
             or owner_id in _SYSTEM_MODULES or ast.unparse(f) == "os.environ.get")
 
 
+def _task_maker(call: ast.Call) -> bool:
+    f = call.func
+    return (f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")) in (
+        "create_task", "ensure_future")
+
+
 _CLOCKS = frozenset({"time", "monotonic", "perf_counter", "monotonic_ns", "time_ns", "now",
                      "utcnow", "today", "utcnow_naive"})
 _BUILTINS = frozenset({"len", "min", "max", "int", "float", "round", "abs", "sum", "bool"})
@@ -97,8 +103,11 @@ def tainted(fn: FuncInfo, expr: ast.expr | None, depth: int = 0) -> bool:
     params = set(fn.params[1:] if fn.params and fn.params[0] in ("self", "cls")
                  else fn.params)
     assigns = facts_of(fn).assigns
+    started: set[int] = set()  # coroutines handed to create_task: the task is made here
     for n in ast.walk(expr):
-        if isinstance(n, ast.Call) and not _process_call(n):
+        if isinstance(n, ast.Call) and _task_maker(n):
+            started.update(id(a) for a in n.args if isinstance(a, ast.Call))
+        if isinstance(n, ast.Call) and id(n) not in started and not _process_call(n):
             return True
         if isinstance(n, ast.Await | ast.Yield | ast.YieldFrom | ast.Lambda):
             return True
@@ -207,3 +216,42 @@ def bus_kept(fn: FuncInfo, obj: ast.expr | None, cache: dict[str, bool]) -> bool
     if name not in cache:
         cache[name] = bus_fed(fn.module)
     return cache[name]
+
+
+def housekeeping_tick(fn: FuncInfo, w: RawWrite) -> bool:
+    """`self._n += 1; if self._n % 100 == 0: self._cleanup()`: a counter read only to
+    schedule the object's own housekeeping every N calls holds no data."""
+    if fn.cls is None or w.op != "setattr" or w.how != "aug" or not isinstance(
+            w.obj, ast.Name) or not fn.params or w.obj.id != fn.params[0]:
+        return False
+    if not (isinstance(w.value, ast.Constant) and w.value.value == 1):
+        return False
+    ticks = reads = 0
+    for m in fn.cls.methods.values():
+        for n in ast.walk(m.node):
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mod) and isinstance(
+                    n.left, ast.Attribute) and n.left.attr == w.name:
+                ticks += 1
+            if isinstance(n, ast.Attribute) and n.attr == w.name and isinstance(
+                    n.ctx, ast.Load):
+                reads += 1
+    return ticks > 0 and reads == ticks
+
+
+def from_caller(fn: FuncInfo, expr: ast.expr | None, depth: int = 0) -> bool:
+    """Whether `expr` uses what the caller handed in (a parameter other than `self`/`cls`,
+    the request's globals), directly or through a local."""
+    if expr is None:
+        return False
+    params = set(fn.params[1:] if fn.params and fn.params[0] in ("self", "cls")
+                 else fn.params)
+    assigns = facts_of(fn).assigns
+    for n in ast.walk(expr):
+        if not isinstance(n, ast.Name):
+            continue
+        if n.id in params or n.id in _REQUEST_NAMES:
+            return True
+        if depth < 3 and any(from_caller(fn, v, depth + 1)
+                             for _, v in assigns.get(n.id, ()) if v is not None):
+            return True
+    return False

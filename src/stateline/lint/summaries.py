@@ -24,7 +24,12 @@ from stateline.lint.libcaches import LibCaches
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
 from stateline.lint.scope import Scope
-from stateline.lint.service_state import bus_kept, own_bookkeeping
+from stateline.lint.service_state import (
+    bus_kept,
+    from_caller,
+    housekeeping_tick,
+    own_bookkeeping,
+)
 from stateline.lint.shapes import (
     AMBIGUOUS_METHODS,
     attr_kind,
@@ -198,6 +203,9 @@ class Summaries:
                     continue
                 cls = sc.class_ref(fn, w.obj, line)
                 if cls is not None and not sc.p.is_data_model(cls):
+                    if memo_write(f, f"{ast.unparse(w.obj)}.{w.name}", line) and \
+                            not from_caller(fn, w.value):
+                        continue  # `if Cls._url and ...: return Cls._url` ... a memo
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
                          "classattr", w.node, (w.how, self._per_process(fn, w)))
                     continue
@@ -345,6 +353,8 @@ class Summaries:
         instances other than an entry's own."""
         if bus_kept(fn, w.obj, self.bus_modules):
             return "bus"
+        if housekeeping_tick(fn, w):
+            return "tick"
         return "own" if own_bookkeeping(fn, w) else ""
 
     def _consumed_here(self, cell: Cell) -> bool:
