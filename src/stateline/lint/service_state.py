@@ -21,16 +21,13 @@ when the bus says so. Those are marked too.
 from __future__ import annotations
 
 import ast
-import re
 
 from stateline.lint.facts import RawWrite, facts_of
 from stateline.lint.index import FuncInfo, ModuleInfo
+from stateline.lint.values import GENERAL_MUTATORS
 
 # names that carry the request even when no parameter does (Flask's globals)
 _REQUEST_NAMES = frozenset({"request", "g", "session", "websocket", "ws", "current_user"})
-# a counter is bookkeeping only when the class treats it as one: it resets it, compares
-# it with a threshold, or keeps it under an observability name
-_OBSERVABILITY = re.compile(r"stat|metric|telemetr", re.IGNORECASE)
 # a call that subscribes this process to a shared bus
 _BUS_CALLS = frozenset({"xread", "xreadgroup", "pubsub", "add_listener", "psubscribe",
                         "ssubscribe"})
@@ -75,9 +72,46 @@ def _process_call(call: ast.Call) -> bool:
     name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
     owner = _root(f.value) if isinstance(f, ast.Attribute) else None
     owner_id = owner.id if isinstance(owner, ast.Name) else ""
-    return (name in _CLOCKS or name in _BUILTINS and isinstance(f, ast.Name)
+    return (name in _CLOCKS or (name in _BUILTINS and isinstance(f, ast.Name))
             or name.startswith("create_") or name in ("ensure_future", "getenv")
             or owner_id in _SYSTEM_MODULES or ast.unparse(f) == "os.environ.get")
+
+
+_CHANGERS = GENERAL_MUTATORS | {"update", "refresh", "reload", "load", "rebuild", "reset"}
+
+
+def _config_attrs(fn: FuncInfo) -> set[str]:
+    """Attributes of `fn`'s class that only `__init__` sets and nothing later rebinds or
+    mutates: the object's configuration (thresholds, intervals, settings, its meter)."""
+    cls = fn.cls
+    if cls is None:
+        return set()
+    set_in_init: set[str] = set()
+    changed: set[str] = set()
+    for m in cls.methods.values():
+        init = m.name == "__init__"
+        for n in ast.walk(m.node):
+            targets: list[ast.expr] = []
+            if isinstance(n, ast.Assign):
+                targets = list(n.targets)
+            elif isinstance(n, ast.AugAssign | ast.AnnAssign):
+                targets = [n.target]
+            for t in targets:
+                while isinstance(t, ast.Subscript):
+                    t = t.value
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and \
+                        t.value.id == "self":
+                    (set_in_init if init else changed).add(t.attr)
+            if not init and isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) \
+                    and n.func.attr in _CHANGERS:
+                root = n.func.value
+                while isinstance(root, ast.Attribute | ast.Subscript) and not (
+                        isinstance(root, ast.Attribute) and isinstance(root.value, ast.Name)):
+                    root = root.value
+                if isinstance(root, ast.Attribute) and isinstance(root.value, ast.Name) and \
+                        root.value.id == "self":
+                    changed.add(root.attr)
+    return set_in_init - changed
 
 
 def _task_maker(call: ast.Call) -> bool:
@@ -92,7 +126,7 @@ _BUILTINS = frozenset({"len", "min", "max", "int", "float", "round", "abs", "sum
 _SYSTEM_MODULES = frozenset({"psutil", "resource", "platform", "shutil"})
 
 
-def tainted(fn: FuncInfo, expr: ast.expr | None, depth: int = 0) -> bool:
+def tainted(fn: FuncInfo, expr: ast.expr | None, depth: int = 0, own: str = "") -> bool:
     """Whether `expr` may carry data rather than a reading of this process: a parameter
     other than `self`/`cls`, the request's globals, a call other than a clock, a system
     reading or an instrument factory (`_process_call`: a DB read or a constructor is
@@ -104,7 +138,18 @@ def tainted(fn: FuncInfo, expr: ast.expr | None, depth: int = 0) -> bool:
                  else fn.params)
     assigns = facts_of(fn).assigns
     started: set[int] = set()  # coroutines handed to create_task: the task is made here
+    config: set[str] | None = None
     for n in ast.walk(expr):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and \
+                n.value.id in ("self", "cls") and n.attr != own:
+            # the object's own attribute: configuration only if nothing after __init__
+            # rebinds or mutates it (`self.scope.update()` makes `self.scope` data)
+            if config is None:
+                config = _config_attrs(fn)
+                if fn.cls is not None:
+                    config |= set(fn.cls.methods)  # `self._worker()`: code, not data
+            if n.attr not in config:
+                return True
         if isinstance(n, ast.Call) and _task_maker(n):
             started.update(id(a) for a in n.args if isinstance(a, ast.Call))
         if isinstance(n, ast.Call) and id(n) not in started and not _process_call(n):
@@ -116,9 +161,9 @@ def tainted(fn: FuncInfo, expr: ast.expr | None, depth: int = 0) -> bool:
         if n.id in params or n.id in _REQUEST_NAMES:
             return True
         values = assigns.get(n.id)
-        if values:
-            if depth > 3 or any(v is None or tainted(fn, v, depth + 1) for _, v in values):
-                return True
+        if values and (depth > 3 or any(v is None or tainted(fn, v, depth + 1, own)
+                                        for _, v in values)):
+            return True
     return False
 
 
@@ -142,10 +187,8 @@ def _only_once(fn: FuncInfo, target: str, line: int) -> bool:
 
 def _counter_kept_as_one(fn: FuncInfo, target: str, attr: str) -> bool:
     """A counter the class resets to a constant or compares with a threshold (a
-    circuit breaker's failures), or keeps under an observability name (`_stats`)."""
-    if _OBSERVABILITY.search(target) or (fn.cls is not None
-                                         and _OBSERVABILITY.search(fn.cls.name)):
-        return True
+    circuit breaker's failures). A counter it only adds to and reports (`_stats["hits"]
+    += 1`) is a count of requests like any other: reported."""
     if fn.cls is None or not attr:
         return False
     for m in fn.cls.methods.values():
@@ -174,7 +217,9 @@ def own_bookkeeping(fn: FuncInfo, w: RawWrite) -> bool:
         return False
     if w.op == "setitem" and not isinstance(w.key, ast.Constant):
         return False
-    if tainted(fn, w.value) or (w.op == "setitem" and tainted(fn, w.obj)):
+    own = w.name if w.op == "setattr" and isinstance(w.obj, ast.Name) else (
+        w.obj.attr if isinstance(w.obj, ast.Attribute) else "")
+    if tainted(fn, w.value, own=own) or (w.op == "setitem" and from_caller(fn, w.obj)):
         return False
     target = ast.unparse(w.obj) + (f".{w.name}" if w.op == "setattr" else
                                    f"[{ast.unparse(w.key)}]" if w.key is not None else "")
