@@ -21,6 +21,7 @@ when the bus says so. Those are marked too.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 
 from stateline.lint.facts import RawWrite, facts_of
 from stateline.lint.index import FuncInfo, ModuleInfo
@@ -299,4 +300,20 @@ def from_caller(fn: FuncInfo, expr: ast.expr | None, depth: int = 0) -> bool:
         if depth < 3 and any(from_caller(fn, v, depth + 1)
                              for _, v in assigns.get(n.id, ()) if v is not None):
             return True
+    return False
+
+
+def memo_companion(fn: FuncInfo, w: RawWrite, is_memo: Callable[[RawWrite], bool]) -> bool:
+    """`Cls._url = url; Cls._url_env = env` in one block, the first a memo: the second
+    records what the memo was computed for (its key), part of the same lazy value."""
+    for n in ast.walk(fn.node):
+        for name in ("body", "orelse"):
+            block = getattr(n, name, None)
+            if not isinstance(block, list) or w.node not in block:
+                continue
+            for other in facts_of(fn).writes:
+                if other is not w and other.node in block and other.op == "setattr" and \
+                        other.obj is not None and w.obj is not None and \
+                        ast.unparse(other.obj) == ast.unparse(w.obj) and is_memo(other):
+                    return True
     return False

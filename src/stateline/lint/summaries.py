@@ -28,6 +28,7 @@ from stateline.lint.service_state import (
     bus_kept,
     from_caller,
     housekeeping_tick,
+    memo_companion,
     own_bookkeeping,
 )
 from stateline.lint.shapes import (
@@ -203,8 +204,12 @@ class Summaries:
                     continue
                 cls = sc.class_ref(fn, w.obj, line)
                 if cls is not None and not sc.p.is_data_model(cls):
-                    if memo_write(f, f"{ast.unparse(w.obj)}.{w.name}", line) and \
-                            not from_caller(fn, w.value):
+                    def memo(x: RawWrite) -> bool:
+                        assert x.obj is not None
+                        return memo_write(f, f"{ast.unparse(x.obj)}.{x.name}", getattr(
+                            x.node, "lineno", 0)) and not from_caller(fn, x.value)
+                    if memo(w) or (not from_caller(fn, w.value) and memo_companion(
+                            fn, w, memo)):
                         continue  # `if Cls._url and ...: return Cls._url` ... a memo
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
                          "classattr", w.node, (w.how, self._per_process(fn, w)))

@@ -340,6 +340,8 @@ def test_middleware_counters_stay_reported_but_a_housekeeping_tick_does_not(
 
 
 def test_memoised_class_level_config_is_silent(tmp_path: Path) -> None:
+    """A class-level memo of configuration and the key it was computed for (written in
+    the same block) are created once per process, like a lazily built client."""
     check(tmp_path, {
         "app.py": """
             import os
@@ -348,13 +350,16 @@ def test_memoised_class_level_config_is_silent(tmp_path: Path) -> None:
 
             class UrlBuilder:
                 _url = None
+                _env = None
 
                 @staticmethod
                 def base_url() -> str:
-                    if UrlBuilder._url:
+                    env = os.getenv("ENV", "dev")
+                    if UrlBuilder._url and UrlBuilder._env == env:
                         return UrlBuilder._url
                     url = os.getenv("REDIS_URL", "redis://localhost").rstrip("/")
                     UrlBuilder._url = url
+                    UrlBuilder._env = env
                     return url
 
             @app.get("/ping")
