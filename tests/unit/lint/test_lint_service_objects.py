@@ -354,7 +354,7 @@ def test_memoised_class_level_config_is_silent(tmp_path: Path) -> None:
 
                 @staticmethod
                 def base_url() -> str:
-                    env = os.getenv("ENV", "dev")
+                    env = os.getenv("ENV", "dev").lower()
                     if UrlBuilder._url and UrlBuilder._env == env:
                         return UrlBuilder._url
                     url = os.getenv("REDIS_URL", "redis://localhost").rstrip("/")
