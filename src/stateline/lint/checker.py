@@ -19,7 +19,7 @@ from pathlib import Path
 from stateline.lint import caches, classify, config_rules, disk, memos
 from stateline.lint.cache_cells import CacheCells
 from stateline.lint.calls import bind_args, cache_decorator, wrappers
-from stateline.lint.entries import Entry, EntryFinder
+from stateline.lint.entries import Entry, EntryFinder, is_test_module
 from stateline.lint.facts import facts_of
 from stateline.lint.index import FuncInfo, ModuleInfo, build_module
 from stateline.lint.model import Cell, Finding, Note, Param, Write
@@ -153,7 +153,8 @@ class Checker:
         self.caches.find(self.summaries.of(fn) for fn in funcs.values())
         reads = self._cells_read(request)
         self.registries = {w.target for fn in funcs.values() for w in self.summaries.of(fn)
-                           if isinstance(w.target, Cell) and "ws" in w.detail}
+                           if isinstance(w.target, Cell) and "ws" in w.detail
+                           and "bus" not in w.detail}
         self._writes(request, request, background=False, only_cells=None)
         self._writes(from_request, request, background=True, only_cells=None)
         self._writes(from_startup, request, background=True, only_cells=reads)
@@ -179,6 +180,12 @@ class Checker:
             entry = reach.entry_of.get(key)
             for w in self.summaries.of(fn):
                 cell = w.target
+                if "tick" in w.detail:
+                    continue  # a counter that only schedules housekeeping every N calls
+                if isinstance(cell, Cell) and ("own" in w.detail or "bus" in w.detail):
+                    # a service object's own bookkeeping, or a table a shared bus keeps
+                    # in step (service_state.py); an entry's own instance stays reported
+                    continue
                 if isinstance(cell, Param):
                     if entry is None or entry.self_cell is None or not fn.params or \
                             cell.name != fn.params[0]:
@@ -326,12 +333,18 @@ class Checker:
                           f"{fn.qual} cache", chain)
 
     def _config_rules(self) -> None:
+        """Limiters, throttles and session engines as configured. Settings a test module
+        sets (`@override_settings(SESSION_ENGINE=...)`) configure no deployed process."""
         for mod, call, name in config_rules.limiter_findings(self.project):
+            if is_test_module(mod):
+                continue
             self._add("SL109", mod, call.lineno, call.col_offset + 1,
                       f"`{name}` without a shared storage_uri counts hits in this process",
                       f"{name} storage", [f"{mod.name} (configuration)",
                                           mod.src.line_text(call.lineno)])
         for mod, node, what in config_rules.throttle_findings(self.project):
+            if is_test_module(mod):
+                continue
             line = getattr(node, "lineno", 1)
             self._add("SL109", mod, line, getattr(node, "col_offset", 0) + 1,
                       f"DRF throttling ({what}) counts requests in Django's default cache, "
@@ -339,6 +352,8 @@ class Checker:
                       "DRF throttle counters", [f"{mod.name} (configuration)",
                                                 mod.src.line_text(line)])
         for mod, node, why in config_rules.session_findings(self.project):
+            if is_test_module(mod):
+                continue
             line = getattr(node, "lineno", 1)
             self._add("SL110", mod, line, getattr(node, "col_offset", 0) + 1, why,
                       "session store", [f"{mod.name} (configuration)", mod.src.line_text(line)])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from stateline.lint.caches import pure_memo
 from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
 from stateline.lint.dispatch import Dispatch
-from stateline.lint.facts import facts_of
+from stateline.lint.facts import RawWrite, facts_of
 from stateline.lint.index import FuncInfo
 from stateline.lint.libcaches import WRITES as LIB_CACHE_WRITES
 from stateline.lint.libcaches import LibCaches
@@ -32,6 +32,13 @@ from stateline.lint.memos import (
 from stateline.lint.model import Cell, Param, Ref, Write
 from stateline.lint.resolve import Sym
 from stateline.lint.scope import Scope
+from stateline.lint.service_state import (
+    bus_kept,
+    from_caller,
+    housekeeping_tick,
+    memo_companion,
+    own_bookkeeping,
+)
 from stateline.lint.shapes import (
     AMBIGUOUS_METHODS,
     attr_kind,
@@ -130,6 +137,7 @@ class Summaries:
         # cells kept with the version of their source (memos.validated): their resets
         # and clears are memory hygiene, never a stale answer on another replica
         self.validated: set[Cell] = set()
+        self.bus_modules: dict[str, bool] = {}  # service_state.bus_kept's answers
 
     # direct facts --------------------------------------------------------
     def edges_of(self, fn: FuncInfo) -> list[Edge]:
@@ -217,8 +225,15 @@ class Summaries:
                         f, f"{w.obj.id}.{w.name}", line):
                     continue  # `if cls._config is not None: return cls._config`: a memo
                 if cls is not None and not sc.p.is_data_model(cls):
+                    def memo(x: RawWrite) -> bool:
+                        assert x.obj is not None
+                        return memo_write(f, f"{ast.unparse(x.obj)}.{x.name}", getattr(
+                            x.node, "lineno", 0)) and not from_caller(fn, x.value)
+                    if memo(w) or (not from_caller(fn, w.value) and memo_companion(
+                            fn, w, memo)):
+                        continue  # `if Cls._url and ...: return Cls._url` ... a memo
                     emit(Cell("classattr", cls.module.name, f"{cls.qual}.{w.name}", "class"),
-                         "classattr", w.node, (w.how,))
+                         "classattr", w.node, (w.how, self._per_process(fn, w)))
                     continue
             if w.op == "setattr" and isinstance(w.obj, ast.Name) and memo_write(
                     f, f"{w.obj.id}.{w.name}", line):
@@ -248,7 +263,8 @@ class Summaries:
                         if w.op == "setitem" else ()))
             if w.how == "del" and isinstance(w.node, ast.Delete) and del_ws(fn, w):
                 detail = (w.how, "ws-remove")
-            emit(r[0], w.op, w.node, detail, r[1])
+            own = self._per_process(fn, w)
+            emit(r[0], w.op, w.node, (*detail, own) if own else detail, r[1])
 
         for call in f.calls:
             self._call_write(fn, call, emit)
@@ -366,9 +382,20 @@ class Summaries:
             if m == "seed":
                 emit(target, "seed", call)
             else:
+                bus = ("bus",) if bus_kept(fn, func.value, self.bus_modules) else ()
                 emit(target, "method", call, (m, ws, *write_tags(
                     fn, ast.unparse(func.value), "method", m, None,
-                    call.args[0] if call.args else None, line)), element)
+                    call.args[0] if call.args else None, line), *bus), element)
+
+    def _per_process(self, fn: FuncInfo, w: RawWrite) -> str:
+        """"own" for a service object's own bookkeeping, "bus" for a table a shared bus
+        keeps in step (service_state.py); the checker drops both on long-lived
+        instances other than an entry's own."""
+        if bus_kept(fn, w.obj, self.bus_modules):
+            return "bus"
+        if housekeeping_tick(fn, w):
+            return "tick"
+        return "own" if own_bookkeeping(fn, w) else ""
 
     def _consumed_here(self, cell: Cell) -> bool:
         """An asyncio/threading queue that this code base also reads with `.get()`: a
