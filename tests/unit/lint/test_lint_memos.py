@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tests.unit.lint.test_lint_real_world_classes import check
+from lint_marks import check
 
 
 def _app(body: str) -> str:

@@ -11,31 +11,15 @@ bus behind them) stays reported. Lines that must be reported end with
 from __future__ import annotations
 
 import ast
-import re
 import textwrap
 from pathlib import Path
 
-from stateline.lint import lint
+from lint_marks import check
+
 from stateline.lint.facts import facts_of
 from stateline.lint.index import build_module
 from stateline.lint.service_state import own_bookkeeping
 from stateline.lint.source import load
-
-_MARK = re.compile(r"#\s*!(SL\d{3})")
-
-
-def check(tmp_path: Path, files: dict[str, str]) -> None:
-    """Write `files`, lint the tree, and compare findings with the `# !SLxxx` marks."""
-    want: set[str] = set()
-    for rel, code in files.items():
-        path = tmp_path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        text = textwrap.dedent(code).lstrip("\n")
-        path.write_text(text)
-        want.update(f"{rel}:{i} {m.group(1)}" for i, line in enumerate(
-            text.splitlines(), start=1) if (m := _MARK.search(line)))
-    got = {f"{f.path}:{f.line} {f.rule}" for f in lint([tmp_path], cwd=tmp_path).findings}
-    assert got == want, (sorted(got - want), sorted(want - got))
 
 
 def test_circuit_breaker_and_clock_readings_are_silent(tmp_path: Path) -> None:
