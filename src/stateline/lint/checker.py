@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stateline.lint import caches, classify, config_rules, disk
+from stateline.lint import caches, classify, config_rules, disk, queue_handoff
 from stateline.lint.calls import bind_args, cache_decorator, wrappers
 from stateline.lint.entries import Entry, EntryFinder
 from stateline.lint.facts import facts_of
@@ -152,6 +152,12 @@ class Checker:
             self._add("SL111", op.fn.module, op.node.lineno, op.node.col_offset + 1,
                       f"file written under `{op.root}` here is read by another handler from "
                       "this host's disk", op.root, chain)
+        for h in queue_handoff.temp_handoffs(self.scope, per_request):
+            chain = [*request.chain[id(h.fn)], _text(h.fn, h.node.lineno)]
+            self._add("SL111", h.fn.module, h.node.lineno, h.node.col_offset + 1,
+                      f"temp file written here; its path `{h.path}` is handed to a task queue "
+                      "whose worker may run on another machine, without this host's disk",
+                      f"{h.path} (temp file)", chain)
         return self._select()
 
     def _writes(self, reach: _Reach, request: _Reach, background: bool,

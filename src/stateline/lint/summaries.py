@@ -18,6 +18,7 @@ from stateline.lint.caches import pure_memo
 from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
 from stateline.lint.dispatch import Dispatch
 from stateline.lint.facts import facts_of
+from stateline.lint.flags import once_flag
 from stateline.lint.index import FuncInfo
 from stateline.lint.libcaches import WRITES as LIB_CACHE_WRITES
 from stateline.lint.libcaches import LibCaches
@@ -200,7 +201,8 @@ class Summaries:
                          "classattr", w.node, (w.how,))
                     continue
             if w.op == "setattr" and isinstance(w.obj, ast.Name) and memo_write(
-                    f, f"{w.obj.id}.{w.name}", line):
+                    f, f"{w.obj.id}.{w.name}", line) and not once_flag(
+                    fn.node, f"{w.obj.id}.{w.name}", line):
                 continue  # `if self.cache is not None: return self.cache` ... lazy memo
             if w.op == "setitem" and holds_live_object(fn, w.value):
                 continue  # bookkeeping of this process's own DB sessions/threads/tasks
