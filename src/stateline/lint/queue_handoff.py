@@ -183,9 +183,10 @@ def temp_handoffs(scope: Scope, funcs: list[FuncInfo]) -> list[TempHandoff]:
         if "tempfile" not in text and "mkdtemp" not in text:
             continue
         handles, paths = _temp_paths(scope, fn)
-        if not paths:
+        if not paths and not handles:
             continue
-        handles = {h: p for h, p in handles.items() if p}
+        # a handle whose path is never named is handed on as `tmp.name`
+        handles = {h: p or h for h, p in handles.items()}
         handles.update(_open_handles(scope, fn, paths))
         queued = {p for p in set(handles.values()) if _handed_to_queue(scope, fn, p)}
         if not queued:

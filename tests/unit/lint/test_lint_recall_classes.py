@@ -88,6 +88,13 @@ def test_temp_file_path_handed_to_a_queue_worker(tmp_path: Path) -> None:
                     out.write(await file.read())  # !SL111
                 await schedule(Job(file_path=target, name=file.filename))
                 return {"ok": True}
+
+            @app.post("/f")
+            async def upload_f(file: UploadFile):
+                with tempfile.NamedTemporaryFile(delete=False) as tmp:
+                    tmp.write(await file.read())  # !SL111
+                transcode.apply_async(args=[tmp.name])
+                return {"ok": True}
             """,
     })
     assert all("task queue" in m for m in messages)
