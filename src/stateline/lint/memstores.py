@@ -11,7 +11,8 @@ Reported at the construction, like a limiter without storage, when the store is
 (a) made at module level from a library class named like an in-memory store and
 (b) reached from a request: one of its mutating methods is called from a request
 path, or it is handed to another module-level object (`OAuthClient(state_store=
-_store)`) that a request path uses. A store the project defines itself is analysed
+_store)`) that a request path uses, or to a middleware (`app.add_middleware(Sessions,
+store=InMemoryStore())`). A store the project defines itself is analysed
 like any other class and is not this rule's business.
 """
 
@@ -32,6 +33,10 @@ _STORE = re.compile(r"^(?:InMemory|Memory|Mem)\w*(?:Store|Storage|Backend|Saver|
 _MUTATING = re.compile(r"^(?:save|set|add|put|store|delete|remove|update|insert|append|write"
                        r"|create|push|pop|clear|register|upsert|aset|aput|asave|adelete)",
                        re.IGNORECASE)
+
+
+# a store handed to a middleware: every request goes through it
+_EVERY_REQUEST = ("", "<middleware>")
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ def mem_stores(scope: Scope, modules: list[ModuleInfo], per_request: list[FuncIn
                         via.add((mod.name, other))  # handed to a library object
             elif name:
                 via.add((mod.name, name))
+            elif ast.unparse(holder.func).endswith("add_middleware"):
+                via.add(_EVERY_REQUEST)  # `app.add_middleware(Sessions, store=InMemoryStore())`
             found.append((MemStore(mod, call, dotted, name if holder is None else ""), via))
     if not found:
         return []
@@ -123,6 +130,7 @@ def mem_stores(scope: Scope, modules: list[ModuleInfo], per_request: list[FuncIn
     out: list[MemStore] = []
     for store, via in found:
         own = (store.mod.name, store.name)
-        if (store.name and own in direct) or any(v in used for v in via if v != own):
+        if (store.name and own in direct) or _EVERY_REQUEST in via or any(
+                v in used for v in via if v != own):
             out.append(store)
     return out

@@ -14,7 +14,8 @@ Kept conservative:
 - at module level or in a class body (settings), or, inside a function (an app
   factory), only written onto the app or its config; a random value in a local or
   per request is a nonce, not a key;
-- never in test modules or scratch folders (`dev/`, `examples/`, `sandbox/`), and not
+- never in test modules, development settings (`settings/local.py`, `settings/test.py`)
+  or scratch folders (`dev/`, `examples/`, `sandbox/`), and not
   as a field of a pydantic-settings class (`SECRET_KEY: str = token_hex()` there is a
   default the environment overrides).
 """
@@ -45,6 +46,9 @@ _FALLBACK_CALLS = frozenset({"get", "getenv", "setdefault", "env", "config", "Fi
 # folders of code that is not the deployed service (besides tests)
 _SCRATCH = frozenset({"dev", "examples", "example", "sandbox", "scratch", "playground",
                       "experiments", "demo", "demos", "docs", "notebooks", "prototypes"})
+# settings modules for development and tests (`settings/local.py`, `settings/test.py`)
+_DEV_STEMS = frozenset({"test", "testing", "dev", "develop", "development", "local", "debug",
+                        "ci", "example", "sample"})
 _APP_NAMES = ("app", "application", "current_app", "config", "settings")
 
 
@@ -117,7 +121,8 @@ def not_deployed(mod: ModuleInfo) -> bool:
     folders = mod.src.display.replace("\\", "/").split("/")[:-1]
     if ".." in folders:
         folders = folders[len(folders) - folders[::-1].index(".."):]
-    return is_test_module(mod) or any(p in _SCRATCH for p in folders)
+    return is_test_module(mod) or mod.src.path.stem in _DEV_STEMS or any(
+        p in _SCRATCH for p in folders)
 
 
 def _env_settings(cls: ast.ClassDef) -> bool:

@@ -252,6 +252,13 @@ def test_library_memory_store_reached_from_a_request(tmp_path: Path) -> None:
             tokens = InMemoryTokenStore()  # !SL121
             unused = InMemoryTokenStore()
             """,
+        "main.py": """
+            from fastapi import FastAPI
+            from sessions_x import InMemoryStore, SessionMiddleware
+
+            api = FastAPI()
+            api.add_middleware(SessionMiddleware, store=InMemoryStore())  # !SL121
+            """,
         "web.py": """
             from fastapi import FastAPI
 
@@ -370,6 +377,10 @@ def test_random_fallbacks_and_nonces_are_silent(tmp_path: Path) -> None:
         "tests/test_web.py": """
             import secrets
             SECRET_KEY = secrets.token_hex()
+            """,
+        "settings/local.py": """
+            from django.core.management.utils import get_random_secret_key
+            SECRET_KEY = get_random_secret_key()
             """,
         "dev/prototype.py": """
             import os
