@@ -131,6 +131,16 @@ def _env_settings(cls: ast.ClassDef) -> bool:
     return any(ast.unparse(b).endswith("Settings") for b in cls.bases)
 
 
+def _app_setting(call: ast.Call) -> bool:
+    """`app.add_middleware(..., secret_key=...)`, `app.config.update(SECRET_KEY=...)`,
+    `app.config.from_mapping(...)`: a key handed to the app in its factory."""
+    f = call.func
+    if "iddleware" in ast.unparse(f):
+        return True
+    return isinstance(f, ast.Attribute) and f.attr in ("update", "from_mapping") and \
+        isinstance(f.value, ast.Attribute) and f.value.attr == "config"
+
+
 def _top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     for s in body:
         yield s
@@ -174,7 +184,7 @@ def _statement(project: Project, mod: ModuleInfo, s: ast.stmt, in_function: bool
         # (`app.add_middleware(SessionMiddleware, secret_key=...)`): a record made with a
         # fresh secret (`Webhook(secret=token_hex())`) is stored, not per process
         got = _signer_arg(project, mod, call)
-        if got and (not in_function or "iddleware" in ast.unparse(call.func)):
+        if got and (not in_function or _app_setting(call)):
             yield mod, call, ast.unparse(call.func), got
 
 

@@ -324,6 +324,7 @@ def test_random_key_per_process(tmp_path: Path) -> None:
             def create_app():
                 app.secret_key = os.urandom(24)  # !SL120
                 app.config["JWT_SECRET_KEY"] = secrets.token_urlsafe()  # !SL120
+                app.config.update(CSRF_SECRET=os.urandom(16).hex())  # !SL120
                 return app
 
             @app.route("/")
