@@ -1,7 +1,7 @@
 """SL111, second form: a temp file's path handed to a task queue's worker.
 
 A handler streams an upload into `tempfile.NamedTemporaryFile(delete=False)` (or a
-`mkstemp()`/`mkdtemp()`/`gettempdir()` path) and enqueues a job with that path:
+`mkstemp()`/`mkdtemp()`/`gettempdir()`/`/tmp/...` path) and enqueues a job with that path:
 `process.delay(path)`, `queue.enqueue(f, path)`, `docket.add(task)(file_path=path)`,
 or a job record built with it (`ctx = Upload(file_path=path); schedule(ctx)` where
 `schedule` enqueues). The worker that picks the job may run on another machine,
@@ -23,7 +23,7 @@ from stateline.lint.index import FuncInfo
 from stateline.lint.scope import Scope
 
 _TEMP_FILES = frozenset({"tempfile.NamedTemporaryFile", "tempfile.mkstemp"})
-_TEMP_DIRS = frozenset({"tempfile.mkdtemp", "tempfile.gettempdir"})
+_TEMP_DIRS = frozenset({"tempfile.mkdtemp", "tempfile.gettempdir", "tempfile.mktemp"})
 # calls on a task (project function) that enqueue it: celery, dramatiq, rq, taskiq, procrastinate
 _TASK_METHODS = frozenset({"delay", "apply_async", "send_with_options", "kiq", "defer",
                            "defer_async", "s", "si"})
@@ -115,6 +115,9 @@ def _temp_path_expr(scope: Scope, fn: FuncInfo, node: ast.expr, paths: set[str])
         if isinstance(n, ast.Call) and scope.dotted(fn, n.func, n.lineno) in (
                 _TEMP_DIRS | _TEMP_FILES) - {"tempfile.NamedTemporaryFile"}:
             return True
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and (
+                n.value == "/tmp" or n.value.startswith("/tmp/")):
+            return True  # `f"/tmp/{name}"`, `os.path.join("/tmp", name)`
         if isinstance(n, ast.Name) and n.id in paths and n is not node:
             return True
     return isinstance(node, ast.Name) and node.id in paths
@@ -188,7 +191,7 @@ def temp_handoffs(scope: Scope, funcs: list[FuncInfo]) -> list[TempHandoff]:
         # a handle whose path is never named is handed on as `tmp.name`
         handles = {h: p or h for h, p in handles.items()}
         handles.update(_open_handles(scope, fn, paths))
-        queued = {p for p in set(handles.values()) if _handed_to_queue(scope, fn, p)}
+        queued = {p for p in set(handles.values()) | paths if _handed_to_queue(scope, fn, p)}
         if not queued:
             continue
         for call in facts_of(fn).calls:
@@ -196,4 +199,31 @@ def temp_handoffs(scope: Scope, funcs: list[FuncInfo]) -> list[TempHandoff]:
             if isinstance(c, ast.Attribute) and c.attr in _WRITERS and \
                     isinstance(c.value, ast.Name) and handles.get(c.value.id) in queued:
                 out.append(TempHandoff(fn, call, handles[c.value.id]))
+                continue
+            written = _written_path(scope, fn, call, handles)
+            if written in queued:
+                out.append(TempHandoff(fn, call, written))
     return out
+
+
+def _written_path(scope: Scope, fn: FuncInfo, call: ast.Call, handles: dict[str, str]) -> str:
+    """The local path name a call writes a file to: `upload.save(p)`,
+    `Path(p).write_bytes(b)`, `shutil.copyfileobj(src, h)`, `shutil.copy(src, p)`."""
+    c = call.func
+    if not isinstance(c, ast.Attribute):
+        return ""
+    if c.attr == "save" and call.args and isinstance(call.args[0], ast.Name):
+        return call.args[0].id  # werkzeug/Django upload objects: `.save(dst)`
+    if c.attr in ("write_bytes", "write_text"):
+        inner = c.value
+        if isinstance(inner, ast.Call) and inner.args:
+            inner = inner.args[0]  # `Path(p).write_bytes(...)`
+        return inner.id if isinstance(inner, ast.Name) else ""
+    name = scope.dotted(fn, c, call.lineno)
+    if name == "shutil.copyfileobj" and len(call.args) >= 2 and \
+            isinstance(call.args[1], ast.Name):
+        return handles.get(call.args[1].id, "")
+    if name in ("shutil.copy", "shutil.copyfile", "shutil.copy2", "shutil.move") and \
+            len(call.args) >= 2 and isinstance(call.args[1], ast.Name):
+        return call.args[1].id
+    return ""

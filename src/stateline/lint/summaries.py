@@ -174,7 +174,8 @@ class Summaries:
                     cell = sc.global_cell(s) if s is not None and s.kind == "global" else None
                     if cell is None:
                         cell = Cell("global", fn.module.name, w.name, "none")
-                    guarded = any(g[0] == w.name and g[1] <= line <= g[2] for g in f.guards)
+                    guarded = any(g[0] == w.name and g[1] <= line <= g[2] for g in f.guards
+                                  ) and not once_flag(fn.node, w.name, line)
                     inc = increment(w)
                     emit(cell, "rebind", w.node, (w.how, "lazy" if guarded else "", inc,
                                                   "as-id" if inc and used_as_id(fn, w.name)

@@ -51,8 +51,29 @@ _TASKS = """
 def test_temp_file_path_handed_to_a_queue_worker(tmp_path: Path) -> None:
     messages = check(tmp_path, {
         "tasks.py": _TASKS,
+        "flaskweb.py": """
+            import tempfile
+            import flask
+            from tasks import transcode
+
+            bp = flask.Blueprint("b", __name__)
+
+            @bp.route("/up", methods=["POST"])
+            def up():
+                path = tempfile.mktemp()
+                flask.request.files["f"].save(path)  # !SL111
+                transcode.delay(path)
+                return "ok"
+
+            @bp.route("/local", methods=["POST"])
+            def local():
+                path = tempfile.mktemp()
+                flask.request.files["f"].save(path)
+                return str(transcode(path))
+            """,
         "web.py": """
             import os
+            import shutil
             import tempfile
             from dataclasses import dataclass
 
@@ -94,6 +115,14 @@ def test_temp_file_path_handed_to_a_queue_worker(tmp_path: Path) -> None:
                 with tempfile.NamedTemporaryFile(delete=False) as tmp:
                     tmp.write(await file.read())  # !SL111
                 transcode.apply_async(args=[tmp.name])
+                return {"ok": True}
+
+            @app.post("/g")
+            async def upload_g(file: UploadFile):
+                dest = f"/tmp/{file.filename}"
+                with open(dest, "wb") as out:
+                    shutil.copyfileobj(file.file, out)  # !SL111
+                queue.enqueue("worker.run", dest)
                 return {"ok": True}
             """,
     })
@@ -234,6 +263,26 @@ def test_only_once_flag_on_a_cached_singleton(tmp_path: Path) -> None:
                 router.client()
                 router.record(amount)
                 return {"ok": True}
+            """,
+        "budget.py": """
+            import httpx
+            from fastapi import FastAPI
+
+            from notify import send_alert
+
+            api = FastAPI()
+            _budget_alerted = False
+            _http = None
+
+            @api.post("/use")
+            def use(n: int):
+                global _budget_alerted, _http
+                if _http is None:
+                    _http = httpx.Client()
+                if n > 10 and not _budget_alerted:
+                    send_alert(n)
+                    _budget_alerted = True  # !SL101
+                return {}
             """,
     })
 
