@@ -190,7 +190,8 @@ def _statement(project: Project, mod: ModuleInfo, s: ast.stmt, in_function: bool
 
 def _function(project: Project, mod: ModuleInfo, fn: FuncInfo
               ) -> Iterator[tuple[ModuleInfo, ast.AST, str, str]]:
-    body = getattr(fn.node, "body", [])
+    node = fn.node
+    body = node.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else []
     for s in body:  # the factory's own top-level statements, not its branches
         if isinstance(s, ast.Assign | ast.AnnAssign | ast.Expr):
             yield from _statement(project, mod, s, in_function=True)
