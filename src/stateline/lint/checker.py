@@ -16,7 +16,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stateline.lint import caches, classify, config_rules, disk, memos
+from stateline.lint import (
+    caches,
+    classify,
+    config_rules,
+    disk,
+    memos,
+    memstores,
+    queue_handoff,
+    random_keys,
+)
 from stateline.lint.cache_cells import CacheCells
 from stateline.lint.calls import bind_args, cache_decorator, wrappers
 from stateline.lint.entries import Entry, EntryFinder, is_test_module
@@ -166,6 +175,24 @@ class Checker:
             self._add("SL111", op.fn.module, op.node.lineno, op.node.col_offset + 1,
                       f"file written under `{op.root}` here is read by another handler from "
                       "this host's disk", op.root, chain)
+        for mod, node, what, how in random_keys.random_keys(self.project):
+            line = getattr(node, "lineno", 1)
+            self._add("SL120", mod, line, getattr(node, "col_offset", 0) + 1,
+                      f"`{what}` is made with `{how}()` in each process: every worker and "
+                      "replica signs or encrypts with its own key, so what one makes the next "
+                      "rejects", what, [f"{mod.name} (configuration)", mod.src.line_text(line)])
+        for st in memstores.mem_stores(self.scope, self.modules, per_request):
+            line = st.node.lineno
+            self._add("SL121", st.mod, line, st.node.col_offset + 1,
+                      f"`{st.cls}` keeps its entries in this process's memory, and a request "
+                      "path writes to it: each replica has its own store", st.name or st.cls,
+                      [f"{st.mod.name} (module level)", st.mod.src.line_text(line)])
+        for h in queue_handoff.temp_handoffs(self.scope, per_request):
+            chain = [*request.chain[id(h.fn)], _text(h.fn, h.node.lineno)]
+            self._add("SL111", h.fn.module, h.node.lineno, h.node.col_offset + 1,
+                      f"temp file written here; its path `{h.path}` is handed to a task queue "
+                      "whose worker may run on another machine, without this host's disk",
+                      f"{h.path} (temp file)", chain)
         return self._select()
 
     def _writes(self, reach: _Reach, request: _Reach, background: bool,

@@ -101,6 +101,15 @@ RULES: dict[str, Rule] = {
              "memory, or commented as per-process): each instance keeps and refreshes its own copy",
              "Fine for data that may be stale for the expiry on each instance; to share one "
              "copy or invalidate everywhere, cache in Redis (SET key value EX ttl)."),
+        Rule("SL120", "per-process-secret", "error",
+             "a signing or encryption key made at random in each process",
+             "Read the key from the environment or a secret store (the same value on every "
+             "instance); generate it once, outside the app."),
+        Rule("SL121", "in-memory-store", "error",
+             "a library's in-memory store (MemoryStateStore, InMemory*Store, MemorySaver) "
+             "written while serving requests",
+             "Give the library its Redis/SQL-backed store (or write one against the same "
+             "interface), so every instance reads the same entries."),
     )
 }
 
@@ -108,7 +117,7 @@ NAMES: dict[str, str] = {r.name: r.id for r in RULES.values()}
 
 # Most specific first: where several rules match one write site, the first wins.
 PRECEDENCE: tuple[str, ...] = (
-    "SL114", "SL109", "SL110", "SL112", "SL113", "SL116", "SL117", "SL106",
+    "SL114", "SL120", "SL121", "SL109", "SL110", "SL112", "SL113", "SL116", "SL117", "SL106",
     "SL105", "SL104", "SL103", "SL101", "SL102", "SL119",
 )
 

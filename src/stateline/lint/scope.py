@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 
+from stateline.lint.appattrs import container_attrs
 from stateline.lint.calls import bind_args, cache_decorator, first_param, is_classmethod
 from stateline.lint.dispatch import Dispatch
 from stateline.lint.facts import facts_of
@@ -39,6 +40,7 @@ class Scope:
         self.arg_memo: dict[tuple[int, str], Cell | None] = {}
         self.site_memo: dict[int, list[tuple[ModuleInfo, FuncInfo | None, ast.Call]]] = {}
         self.dispatch: Dispatch | None = None  # handler tables, made on first need
+        self._app_attrs: frozenset[str] | None = None  # containers hung on the app
 
     # names -----------------------------------------------------------------
     def local_value(self, fn: FuncInfo, name: str, line: int) -> tuple[bool, ast.expr | None]:
@@ -356,11 +358,18 @@ class Scope:
         """A framework app object or its state/config: `app.state`, `request.app[...]`."""
         base = node
         path = ""
-        if isinstance(node, ast.Attribute) and node.attr in _APP_PARTS:
+        if isinstance(node, ast.Attribute) and (
+                node.attr in _APP_PARTS or node.attr in self.app_attrs()):
             base, path = node.value, "." + node.attr
         if self.is_app(fn, base, line):
             return Cell("app", fn.module.name, ast.unparse(base) + path, "appstate")
         return None
+
+    def app_attrs(self) -> frozenset[str]:
+        """Attributes the project gives a container on its app (`app.token_map = {}`)."""
+        if self._app_attrs is None:
+            self._app_attrs = container_attrs(self.p)
+        return self._app_attrs
 
     def is_app(self, fn: FuncInfo, node: ast.expr, line: int) -> bool:
         if isinstance(node, ast.Attribute) and node.attr == "app":

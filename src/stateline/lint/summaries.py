@@ -18,6 +18,7 @@ from stateline.lint.caches import pure_memo
 from stateline.lint.calls import bind_args, cache_decorator, callees, wrappers
 from stateline.lint.dispatch import Dispatch
 from stateline.lint.facts import RawWrite, facts_of
+from stateline.lint.flags import once_flag
 from stateline.lint.index import FuncInfo
 from stateline.lint.libcaches import WRITES as LIB_CACHE_WRITES
 from stateline.lint.libcaches import LibCaches
@@ -192,7 +193,8 @@ class Summaries:
                     cell = sc.global_cell(s) if s is not None and s.kind == "global" else None
                     if cell is None:
                         cell = Cell("global", fn.module.name, w.name, "none")
-                    guarded = any(g[0] == w.name and g[1] <= line <= g[2] for g in f.guards)
+                    guarded = any(g[0] == w.name and g[1] <= line <= g[2] for g in f.guards
+                                  ) and not once_flag(fn.node, w.name, line)
                     if w.how == "=" and validated(fn, w.name, w.value, line, True):
                         self.validated.add(cell)
                         continue  # a memo kept with the version of its source (memos.py)
@@ -236,7 +238,8 @@ class Summaries:
                          "classattr", w.node, (w.how, self._per_process(fn, w)))
                     continue
             if w.op == "setattr" and isinstance(w.obj, ast.Name) and memo_write(
-                    f, f"{w.obj.id}.{w.name}", line):
+                    f, f"{w.obj.id}.{w.name}", line) and not once_flag(
+                    fn.node, f"{w.obj.id}.{w.name}", line):
                 continue  # `if self.cache is not None: return self.cache` ... lazy memo
             if w.op == "setitem" and loads_code(fn):
                 continue  # a registry of classes or of lazy imports (memos.loads_code)
