@@ -115,6 +115,8 @@ def _cpu_ticks(pid: int) -> int:
 
 
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+#: A pause before each measured wrk run, so the last server's wind-down is not counted.
+SETTLE_S = 0.5
 
 
 def _wrk(port: int, seconds: int, connections: int, path: str = PATH,
@@ -290,10 +292,15 @@ def main() -> int:
                 _wrk(server.port, args.warmup, args.connections, path)
         paths = list(dict.fromkeys(p for s in servers for p in s.paths))
         for run in range(args.runs):
+            # Each run starts the rotation one server later: whatever a server leaves behind
+            # on the shared core after its wrk run (closing 64 connections, a GC) falls on a
+            # different successor each time, not always on the same one.
+            rotated = servers[run % len(servers):] + servers[:run % len(servers)]
             for path in paths:
-                for server in servers:
+                for server in rotated:
                     if path not in server.paths:
                         continue
+                    time.sleep(SETTLE_S)
                     rps, cpu = _wrk(server.port, args.duration, args.connections, path,
                                     server.pid)
                     results.setdefault((server.name, path), []).append((rps, cpu))

@@ -1,11 +1,11 @@
-"""One pure ASGI layer in front of the router: the instance header and the exception handlers.
+"""One pure ASGI layer in front of the router: the 500, the instance header, the handlers.
 
 Starlette's stack for our app was ``ServerErrorMiddleware`` → ``InstanceHeader``
 → ``ExceptionMiddleware`` → its ``wrapped_app`` → router: four coroutine frames
 and two ``send`` wrappers that every request's coroutine chain resumes through
 each time a handler's await returns (py-spy, round 2: the chain's await lines
-were about a quarter of a Redis read's CPU). :class:`Front` does the work of the
-middle three in one frame and one ``send`` wrapper:
+were about a quarter of a Redis read's CPU). :class:`Front` does the work of all
+four in one frame and one ``send`` wrapper:
 
 - it sets ``scope["starlette.exception_handlers"]`` to the maps
   ``ExceptionMiddleware`` built (so the same handlers, its defaults included,
@@ -15,11 +15,15 @@ middle three in one frame and one ``send`` wrapper:
 - it catches what escapes the router exactly as Starlette's
   ``wrap_app_handling_exceptions`` does: a status handler for an
   ``HTTPException``, else the handler of the nearest class in the exception's
-  MRO; none → re-raised (to ``ServerErrorMiddleware``, which answers the JSON
-  500); a handled exception after the response started → ``RuntimeError``.
+  MRO; a handled exception after the response started → ``RuntimeError``;
+- what is still unhandled (or raised by a handler) gets what
+  ``ServerErrorMiddleware`` gives it, with that middleware's own handler,
+  debug page and default response: the app's JSON 500 if no response has
+  started, sent past the instance header as before, and the exception
+  re-raised so the server logs it.
 
-``ServerErrorMiddleware`` stays outside, as in Starlette. Anything that is not
-HTTP (the lifespan) goes through ``ExceptionMiddleware`` untouched, as before.
+Anything that is not HTTP (the lifespan) goes through Starlette's stack
+untouched, as before.
 """
 
 from __future__ import annotations
@@ -58,18 +62,32 @@ async def call_handler(handler: Callable[..., Any], request: Request, exc: Excep
     return response
 
 
-class Front:
-    """``InstanceHeader`` and ``ExceptionMiddleware`` folded into one pure ASGI layer."""
+async def server_error(errors: ServerErrorMiddleware, scope: Scope, exc: Exception) -> Any:
+    """The response ``ServerErrorMiddleware`` gives an unhandled ``exc``, made as it makes it."""
+    request = Request(scope)
+    if errors.debug:
+        return await run_in_threadpool(errors.debug_response, request, exc)
+    if errors.handler is None:
+        return errors.error_response(request, exc)
+    if is_async_callable(errors.handler):
+        return await errors.handler(request, exc)
+    return await run_in_threadpool(errors.handler, request, exc)
 
-    def __init__(self, exceptions: ExceptionMiddleware, instance_id: str) -> None:
-        self.exceptions = exceptions  # serves non-HTTP scopes, and owns the handler maps
+
+class Front:
+    """``ServerErrorMiddleware``, ``InstanceHeader`` and ``ExceptionMiddleware`` in one layer."""
+
+    def __init__(self, errors: ServerErrorMiddleware, instance_id: str) -> None:
+        exceptions = errors.app
+        assert isinstance(exceptions, ExceptionMiddleware)
+        self.errors = errors  # serves non-HTTP scopes, and owns the 500's handler
         self.app: ASGIApp = exceptions.app
         self.handlers = (exceptions._exception_handlers, exceptions._status_handlers)
         self.header = (b"x-instance-id", instance_id.encode("latin-1"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.exceptions(scope, receive, send)
+            await self.errors(scope, receive, send)
             return
         scope["starlette.exception_handlers"] = self.handlers
         header = self.header
@@ -83,21 +101,27 @@ class Front:
             await send(message)
 
         try:
-            await self.app(scope, receive, sender)
-        except Exception as exc:
-            handler = find_handler(self.handlers, exc)
-            if handler is None:
-                raise
-            if started:
-                raise RuntimeError(
-                    "Caught handled exception, but response already started.") from exc
-            response = await call_handler(handler, Request(scope, receive, sender), exc)
-            if response is not None:
-                await response(scope, receive, sender)
+            try:
+                await self.app(scope, receive, sender)
+            except Exception as exc:
+                handler = find_handler(self.handlers, exc)
+                if handler is None:
+                    raise
+                if started:
+                    raise RuntimeError(
+                        "Caught handled exception, but response already started.") from exc
+                response = await call_handler(handler, Request(scope, receive, sender), exc)
+                if response is not None:
+                    await response(scope, receive, sender)
+        except Exception as exc:  # ServerErrorMiddleware's part
+            response = await server_error(self.errors, scope, exc)
+            if not started:
+                await response(scope, receive, send)
+            raise exc
 
 
 class FrontedStarlette(Starlette):
-    """Starlette whose stack is ``ServerErrorMiddleware`` → :class:`Front` → router."""
+    """Starlette whose stack is :class:`Front` → router."""
 
     def __init__(self, *args: object, instance_id: str, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -110,5 +134,4 @@ class FrontedStarlette(Starlette):
         if not (isinstance(stack, ServerErrorMiddleware)
                 and isinstance(stack.app, ExceptionMiddleware)):
             raise RuntimeError(f"unexpected middleware stack {stack!r}")
-        stack.app = Front(stack.app, self.instance_id)
-        return stack
+        return Front(stack, self.instance_id)
