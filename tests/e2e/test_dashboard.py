@@ -165,11 +165,15 @@ def test_dashboard_in_chromium(up: Up, browser: Any, tmp_path: Path) -> None:
              60, "all six Redis nodes with their roles")
     assert browser.find_element(By.ID, "mode").text == "controls on"
     # The instances table's header and rows keep in step (p50/p99 per instance added).
-    heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#processes thead th")]
-    assert heads[-3:-1] == ["p50 ms", "p99 ms"]
-    app_row = rows(browser, "data-id")["app-1"]
-    assert len(app_row.find_elements(By.TAG_NAME, "td")) == len(heads)
-    assert app_row.find_elements(By.CSS_SELECTOR, '[data-col="p99"]')
+    # Read in one go, retried when a re-render replaces the row between the lookups.
+    def table_in_step() -> bool:
+        heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR,
+                                                         "#processes thead th")]
+        app_row = rows(browser, "data-id")["app-1"]
+        return (heads[-3:-1] == ["p50 ms", "p99 ms"]
+                and len(app_row.find_elements(By.TAG_NAME, "td")) == len(heads)
+                and bool(app_row.find_elements(By.CSS_SELECTOR, '[data-col="p99"]')))
+    wait_for(table_in_step, 30, "a p50/p99 header and an app-1 row with a cell per column")
     assert "token=" not in browser.current_url  # taken out of the address bar
 
     # Kill app-1 with the page's button; its row comes back up with a new pid.
@@ -194,10 +198,11 @@ def test_dashboard_in_chromium(up: Up, browser: Any, tmp_path: Path) -> None:
     browser.find_element(By.ID, "load-go").click()
     wait_for(lambda: browser.find_element(By.ID, "run-box").get_attribute("data-state")
              == "done", 120, "the load started from the page to finish")
-    chart = browser.find_element(By.ID, "run-chart")
-    wait_for(lambda: int(chart.get_attribute("data-points")) >= 3
-             and float(chart.get_attribute("data-max-rps")) > 0, 30,
-             "the run's chart to hold points with requests in them")
+    def chart_has_points() -> bool:
+        chart = browser.find_element(By.ID, "run-chart")
+        return (int(chart.get_attribute("data-points")) >= 3
+                and float(chart.get_attribute("data-max-rps")) > 0)
+    wait_for(chart_has_points, 30, "the run's chart to hold points with requests in them")
     assert re.match(r"[\d,]+ requests, [\d,]+ failed",
                     browser.find_element(By.ID, "run-result").text)
     assert browser.find_element(By.ID, "run-progress").get_attribute("value") == "1"
