@@ -42,7 +42,15 @@ def _rule_ids() -> set[str]:
     return set(re.findall(r"^\| (SL\d{3}) \|", RULES_DOC.read_text(), re.M))
 
 
-@pytest.mark.parametrize("label_set", ["labels", "dev-round2", "holdout"])
+HOLDOUT = ROOT / "bench" / "lint_realworld" / "holdout.yaml"
+# No fresh holdout has been committed yet (issue 9 stays open until one is): the
+# holdout checks run as soon as the file exists, and are reported skipped until then.
+needs_holdout = pytest.mark.skipif(not HOLDOUT.exists(),
+                                   reason="no fresh holdout.yaml committed yet (issue 9)")
+
+
+@pytest.mark.parametrize("label_set", ["labels", "dev-round2",
+                                       pytest.param("holdout", marks=needs_holdout)])
 def test_label_file_is_well_formed(scorer, label_set: str) -> None:
     apps = scorer.load_apps(label_set)
     assert apps, f"{label_set}: no apps"
@@ -68,11 +76,13 @@ def test_label_file_is_well_formed(scorer, label_set: str) -> None:
             assert (rv["path"], int(rv["line"])) not in seen, ("verdict on a bug label", rv)
 
 
+@needs_holdout
 def test_holdout_records_when_its_labels_were_committed() -> None:
-    data = yaml.safe_load((ROOT / "bench" / "lint_realworld" / "holdout.yaml").read_text())
+    data = yaml.safe_load(HOLDOUT.read_text())
     assert re.fullmatch(r"[0-9a-f]{40}", str(data["labels_commit"]))
 
 
+@needs_holdout
 def test_no_scored_holdout_repository_is_in_the_tuning_set(scorer) -> None:
     tuning = {a["repo"].lower() for s in scorer.TUNING_SETS for a in scorer.load_apps(s)}
     scored = [a for a in scorer.load_apps("holdout") if a["split"] in ("holdout", "holdout-survey")]
