@@ -1,8 +1,9 @@
 """The real-world label files stay well formed, and the holdout stays held out.
 
 `bench/lint_realworld.py` scores `labels.yaml` (dev set, first holdout,
-survey), `dev-round2.yaml` (the second holdout, tuned on since) and
-`holdout.yaml` (a holdout built by someone who did not change the rules).
+survey), `dev-round2.yaml` (the second holdout, tuned on since), and the
+holdouts `holdout.yaml` (round 3) and `holdout-round4.yaml`, each built by
+someone who did not change the rules.
 These checks read only the YAML files and the rule table: no mirror and no
 linting is needed. The contamination check is the one that matters: a
 repository the rule changers label or review in `labels.yaml` cannot also be
@@ -42,15 +43,20 @@ def _rule_ids() -> set[str]:
     return set(re.findall(r"^\| (SL\d{3}) \|", RULES_DOC.read_text(), re.M))
 
 
-HOLDOUT: Path = _scorer().HOLDOUT  # the scorer says where each label file lives
-# No fresh holdout has been committed yet (issue 9 stays open until one is): the
-# holdout checks run as soon as the file exists, and are reported skipped until then.
-needs_holdout = pytest.mark.skipif(not HOLDOUT.exists(),
-                                   reason="no fresh holdout.yaml committed yet (issue 9)")
+_SETS = _scorer().LABEL_SETS  # the scorer says where each label file lives
+HOLDOUTS: tuple[str, ...] = _scorer().HOLDOUT_SETS
+
+
+def _held(label_set: str):
+    """A holdout's checks run once its file is committed, and are skipped (with the
+    reason shown) while it is not, e.g. while the round's labels are being written."""
+    path = _SETS[label_set]
+    return pytest.param(label_set, marks=pytest.mark.skipif(
+        not path.exists(), reason=f"{path.name} not committed yet (issue 9)"))
 
 
 @pytest.mark.parametrize("label_set", ["labels", "dev-round2",
-                                       pytest.param("holdout", marks=needs_holdout)])
+                                       *(_held(h) for h in HOLDOUTS)])
 def test_label_file_is_well_formed(scorer, label_set: str) -> None:
     apps = scorer.load_apps(label_set)
     assert apps, f"{label_set}: no apps"
@@ -76,18 +82,30 @@ def test_label_file_is_well_formed(scorer, label_set: str) -> None:
             assert (rv["path"], int(rv["line"])) not in seen, ("verdict on a bug label", rv)
 
 
-@needs_holdout
-def test_holdout_records_when_its_labels_were_committed() -> None:
-    data = yaml.safe_load(HOLDOUT.read_text())
+@pytest.mark.parametrize("label_set", [_held(h) for h in HOLDOUTS])
+def test_holdout_records_when_its_labels_were_committed(label_set: str) -> None:
+    data = yaml.safe_load(_SETS[label_set].read_text())
     assert re.fullmatch(r"[0-9a-f]{40}", str(data["labels_commit"]))
 
 
-@needs_holdout
-def test_no_scored_holdout_repository_is_in_the_tuning_set(scorer) -> None:
+def _scored(scorer, label_set: str) -> list[dict]:
+    return [a for a in scorer.load_apps(label_set) if a["split"] in ("holdout", "holdout-survey")]
+
+
+@pytest.mark.parametrize("label_set", [_held(h) for h in HOLDOUTS])
+def test_no_scored_holdout_repository_is_in_the_tuning_set(scorer, label_set: str) -> None:
     tuning = {a["repo"].lower() for s in scorer.TUNING_SETS for a in scorer.load_apps(s)}
-    scored = [a for a in scorer.load_apps("holdout") if a["split"] in ("holdout", "holdout-survey")]
-    shared = sorted({a["repo"] for a in scored if a["repo"].lower() in tuning})
+    shared = sorted({a["repo"] for a in _scored(scorer, label_set)
+                     if a["repo"].lower() in tuning})
     assert not shared, f"also in a tuning set (dev/survey): move to split excluded: {shared}"
+
+
+def test_no_repository_is_scored_in_two_holdouts(scorer) -> None:
+    seen: dict[str, str] = {}
+    for label_set in HOLDOUTS:
+        for repo in {a["repo"].lower() for a in _scored(scorer, label_set)}:
+            assert repo not in seen, f"{repo} is scored in {seen[repo]} and {label_set}"
+            seen[repo] = label_set
 
 
 def test_excluded_apps_are_not_scored_by_default(scorer) -> None:
