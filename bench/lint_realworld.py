@@ -2,16 +2,17 @@
 bench/lint_realworld/*.yaml), per app and per split, strict.
 
     .venv/bin/python bench/lint_realworld.py MIRRORS
-        [--set labels|dev-round2|holdout|holdout-round4]
+        [--set labels|dev-round2|dev-round3|dev-round4|holdout]
         [--split dev|holdout|survey|holdout-survey] [--app ID] [--findings]
 
 Each label file is scored and printed as its own table; `--set` picks one:
 - `labels.yaml`: the dev set (including the first holdout) and its survey;
-- `dev-round2.yaml`: the second holdout, read and tuned on since, so now dev
-  and survey too;
-- `holdout.yaml` (round 3) and `holdout-round4.yaml`: holdouts, each built by
-  someone who did not change the rules, with a survey; both scored on the same
-  frozen rules. Nobody tunes on them.
+- `dev-round2.yaml`, `dev-round3.yaml`, `dev-round4.yaml`: the second, third and
+  fourth holdouts, each scored once as a holdout on frozen rules, read and tuned
+  on since, so now dev and survey too;
+- `holdout.yaml`: the next holdout, built by someone who does not change the
+  rules, and its survey; absent until that round's labels are committed.
+  Nobody tunes on it.
 
 MIRRORS is a folder of local git mirrors, one per repository, found as
 `MIRRORS/owner+name/repo`, `MIRRORS/owner+name` or `MIRRORS/owner/name` (bare or
@@ -41,18 +42,20 @@ import yaml
 
 from stateline.lint import lint
 
-LABELS = Path(__file__).resolve().parent / "lint_realworld" / "labels.yaml"
-DEV_ROUND2 = Path(__file__).resolve().parent / "lint_realworld" / "dev-round2.yaml"
-HOLDOUT = Path(__file__).resolve().parent / "lint_realworld" / "holdout.yaml"
-HOLDOUT_ROUND4 = Path(__file__).resolve().parent / "lint_realworld" / "holdout-round4.yaml"
-LABEL_SETS = {"labels": LABELS, "dev-round2": DEV_ROUND2, "holdout": HOLDOUT,
-              "holdout-round4": HOLDOUT_ROUND4}
+_HERE = Path(__file__).resolve().parent / "lint_realworld"
+LABELS = _HERE / "labels.yaml"
+DEV_ROUND2 = _HERE / "dev-round2.yaml"
+DEV_ROUND3 = _HERE / "dev-round3.yaml"
+DEV_ROUND4 = _HERE / "dev-round4.yaml"
+HOLDOUT = _HERE / "holdout.yaml"
+LABEL_SETS = {"labels": LABELS, "dev-round2": DEV_ROUND2, "dev-round3": DEV_ROUND3,
+              "dev-round4": DEV_ROUND4, "holdout": HOLDOUT}
 # The sets the rule changers may read and tune on; a repository in any of them
 # cannot be scored as held out.
-TUNING_SETS = ("labels", "dev-round2")
-# Held-out sets, each built by someone who did not change the rules and scored on
-# rules frozen before its first run; no repository may be in two of them.
-HOLDOUT_SETS = ("holdout", "holdout-round4")
+TUNING_SETS = ("labels", "dev-round2", "dev-round3", "dev-round4")
+# Held-out sets: built by someone who did not change the rules, scored on rules
+# frozen before their first run. `holdout.yaml` is absent between rounds.
+HOLDOUT_SETS = ("holdout",)
 SPLITS = ("dev", "holdout", "survey", "holdout-survey")
 # `excluded`: apps dropped from a holdout (picked for dev by the rule changers too);
 # scored only when asked for with --split excluded.

@@ -19,7 +19,8 @@ from stateline.lint.scope import Scope
 _OPENERS = frozenset({"builtins.open", "io.open", "aiofiles.open", "codecs.open"})
 _READERS = frozenset({"send_file", "send_from_directory", "FileResponse", "static_file",
                       "listdir", "scandir", "glob", "iglob", "serve_file"})
-_PATH_METHODS_WRITE = frozenset({"write_bytes", "write_text", "touch", "mkdir"})
+# Not `mkdir`: a folder holds no data; the files written into it are the hand-off.
+_PATH_METHODS_WRITE = frozenset({"write_bytes", "write_text", "touch"})
 _PATH_METHODS_READ = frozenset({"read_bytes", "read_text", "iterdir", "exists", "glob",
                                 "rglob", "stat", "is_file"})
 _PASSTHROUGH = frozenset({"join", "abspath", "realpath", "normpath", "Path", "PurePath",

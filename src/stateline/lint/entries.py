@@ -1,5 +1,6 @@
 """Where request handling starts: entry points for FastAPI, Starlette, Flask,
-Django (incl. DRF) and aiohttp, plus the background jobs that code spawns.
+Django (incl. DRF) and aiohttp, Socket.IO event handlers (Flask-SocketIO,
+python-socketio) and Dash callbacks, plus the background jobs that code spawns.
 
 Only code reachable from these entries runs per request; everything else
 (module top level, app factories, lifespan and startup hooks, `AppConfig.ready`,
@@ -60,6 +61,11 @@ MIDDLEWARE_METHODS = ("__call__", "dispatch", "process_request", "process_view",
                       "process_response", "process_exception", "process_template_response",
                       "__acall__")
 _SIGNALS = frozenset({"on_response_prepare", "middlewares", "on_request_start"})
+# `@socketio.on("join")`, `@sio.event`: a handler per client event, on any worker.
+_SOCKETIO_DECORATORS = frozenset({"on", "event"})
+# `@dash.callback(...)`, `from dash import callback`: a callback per browser update.
+_DASH_CALLBACKS = frozenset({"dash.callback", "dash._callback.callback",
+                             "dash.dependencies.callback"})
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,9 @@ class EntryFinder:
             if s is not None and s.kind == "ext" and s.name.endswith(
                     ("api_view", "rest_framework.decorators.action")):
                 self.add(fn, f"view {fn.name}")
+            elif s is not None and s.kind == "ext" and s.name in _DASH_CALLBACKS \
+                    and call is not None:
+                self.add(fn, f"CALLBACK {fn.name}")
             elif s is not None and s.kind == "ext" and s.name == "django.dispatch.receiver":
                 # signal receivers run inside the request that saved the model
                 self.add(fn, f"signal receiver {fn.name}")
@@ -194,6 +203,18 @@ class EntryFinder:
         if s is not None and s.kind == "ext" and s.name == "aiohttp.web.middleware":
             self.add(fn, f"middleware {fn.name}")
             return
+        if s is not None and s.kind == "ext" and s.name in _DASH_CALLBACKS and call is not None:
+            self.add(fn, f"CALLBACK {fn.name}")
+            return
+        server = self._global_kind(fn.parent, mod, recv)
+        if server == "socketio" and attr in _SOCKETIO_DECORATORS:
+            event = call.args[0].value if call is not None and call.args and isinstance(
+                call.args[0], ast.Constant) else fn.name
+            self.add(fn, f"EVENT {event}")
+            return
+        if server == "dash" and attr == "callback" and call is not None:
+            self.add(fn, f"CALLBACK {fn.name}")
+            return
         if not self._is_receiver(fn.parent, mod, recv):
             return
         if attr in _ROUTE_DECORATORS and call is not None:
@@ -204,6 +225,13 @@ class EntryFinder:
                 self.add(fn, f"middleware {fn.name}")
             else:
                 self.add(fn, f"{attr} {fn.name}")
+
+    def _global_kind(self, owner: FuncInfo | None, mod: ModuleInfo, recv: ast.expr) -> str:
+        """The vkind of the module-level object `recv` names (`socketio`, `dash`, `app`...)."""
+        s = self._sym(owner, mod, recv)
+        if s is not None and s.kind == "global" and s.module is not None:
+            return self.p.global_kind(s.module, s.name)
+        return ""
 
     def _is_receiver(self, owner: FuncInfo | None, mod: ModuleInfo, recv: ast.expr) -> bool:
         name = recv.attr if isinstance(recv, ast.Attribute) else (

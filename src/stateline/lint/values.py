@@ -86,6 +86,9 @@ CONSTRUCTORS: dict[str, str] = {
     "starlette.routing.Router": "app", "flask.Flask": "app", "flask.Blueprint": "app",
     "quart.Quart": "app", "aiohttp.web.Application": "app", "aiohttp.web.RouteTableDef": "app",
     "sanic.Sanic": "app", "litestar.Litestar": "app",
+    # event servers and callback apps: their decorated handlers run per client event
+    "flask_socketio.SocketIO": "socketio", "socketio.Server": "socketio",
+    "socketio.AsyncServer": "socketio", "dash.Dash": "dash", "dash.dash.Dash": "dash",
     "flask_caching.Cache": "flaskcache", "flask_cache.Cache": "flaskcache",
     "slowapi.Limiter": "limiter", "flask_limiter.Limiter": "limiter",
     "flask_limiter.extension.Limiter": "limiter",

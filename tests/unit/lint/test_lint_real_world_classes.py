@@ -1280,3 +1280,96 @@ def test_code_generator_templates_named_py_are_one_note(tmp_path: Path) -> None:
     assert [(f.path, f.rule) for f in result.findings] == [("bad.py", "SL001")]
     assert [n.path for n in result.notes] == ["tpl"]
     assert "2 template file(s)" in result.notes[0].message
+
+
+def test_socketio_event_handlers_are_entries(tmp_path: Path) -> None:
+    # Flask-SocketIO and python-socketio run a decorated handler per client event, on
+    # whichever worker holds the client's connection: a module dict they write is
+    # per-process state like any handler's. `@app.on_event("startup")` stays start-up.
+    check(tmp_path, {"app.py": """
+        import socketio as sio_lib
+        from fastapi import FastAPI
+        from flask import Flask
+        from flask_socketio import SocketIO, join_room
+
+        app = Flask(__name__)
+        socketio = SocketIO(app)
+        sio = sio_lib.AsyncServer(async_mode="asgi")
+        api = FastAPI()
+        ROOMS = {}
+        USERS = {}
+        WARM = {}
+
+        @socketio.on("join")
+        def on_join(data):
+            join_room(data["room"])
+            ROOMS[data["room"]] = data["state"]  # !SL102
+
+        @sio.event
+        async def score(sid, data):
+            USERS[data["player"]] = data["score"]  # !SL102
+
+        @api.on_event("startup")
+        def warm():
+            WARM["ready"] = True
+        """})
+
+
+def test_dash_callbacks_are_entries(tmp_path: Path) -> None:
+    # A Dash callback runs per browser update, on any worker behind the server: the
+    # `global` it rebinds is per-process state. The layout built at import is not.
+    check(tmp_path, {"dash_app.py": """
+        import dash
+        from dash import Input, Output, callback
+
+        app = dash.Dash(__name__)
+        app.layout = dash.html.Div()
+        loaded_study = None
+        SELECTED = {}
+
+        @app.callback(Output("out", "children"), Input("study", "value"))
+        def load(study):
+            global loaded_study
+            loaded_study = study  # !SL101
+            return study
+
+        @callback(Output("sel", "children"), Input("pick", "value"))
+        def pick(value):
+            SELECTED["last"] = value  # !SL102
+            return value
+        """, "qc.py": """
+        from dash import dash, Input, Output
+
+        app = dash.Dash(__name__)  # the class through the `dash.dash` module
+        STUDY = {}
+
+        @app.callback(Output("t", "data"), Input("s", "value"))
+        def load(study):
+            STUDY["name"] = study  # !SL102
+            return []
+        """})
+
+
+def test_creating_a_folder_is_not_a_file_handed_to_another_request(tmp_path: Path) -> None:
+    # SL111 reports the write of a file another handler reads back. `mkdir` leaves no
+    # data behind (the files written into the folder are the hand-off, and reported
+    # where they are written), so creating the folder, even under a root another
+    # handler lists, is not a finding of its own.
+    check(tmp_path, {"app.py": """
+        from pathlib import Path
+        from flask import Flask, request
+
+        app = Flask(__name__)
+        UPLOAD_DIR = Path("/srv/uploads")
+
+        @app.post("/upload/<name>")
+        def upload(name):
+            UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+            (UPLOAD_DIR / name).mkdir(exist_ok=True)
+            (UPLOAD_DIR / name / "data").write_bytes(request.data)  # !SL111
+            return "ok"
+
+        @app.get("/uploads")
+        def listing():
+            return {"names": [p.name for p in UPLOAD_DIR.iterdir()]}
+        """})
