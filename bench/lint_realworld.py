@@ -42,20 +42,15 @@ import yaml
 
 from stateline.lint import lint
 
-_HERE = Path(__file__).resolve().parent / "lint_realworld"
-LABELS = _HERE / "labels.yaml"
-DEV_ROUND2 = _HERE / "dev-round2.yaml"
-DEV_ROUND3 = _HERE / "dev-round3.yaml"
-DEV_ROUND4 = _HERE / "dev-round4.yaml"
-HOLDOUT = _HERE / "holdout.yaml"
-LABEL_SETS = {"labels": LABELS, "dev-round2": DEV_ROUND2, "dev-round3": DEV_ROUND3,
-              "dev-round4": DEV_ROUND4, "holdout": HOLDOUT}
 # The sets the rule changers may read and tune on; a repository in any of them
 # cannot be scored as held out.
 TUNING_SETS = ("labels", "dev-round2", "dev-round3", "dev-round4")
 # Held-out sets: built by someone who did not change the rules, scored on rules
 # frozen before their first run. `holdout.yaml` is absent between rounds.
 HOLDOUT_SETS = ("holdout",)
+# Each set is the file of its name: `--set dev-round3` reads dev-round3.yaml.
+LABEL_SETS = {name: Path(__file__).resolve().parent / "lint_realworld" / f"{name}.yaml"
+              for name in (*TUNING_SETS, *HOLDOUT_SETS)}
 SPLITS = ("dev", "holdout", "survey", "holdout-survey")
 # `excluded`: apps dropped from a holdout (picked for dev by the rule changers too);
 # scored only when asked for with --split excluded.

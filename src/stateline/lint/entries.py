@@ -64,8 +64,7 @@ _SIGNALS = frozenset({"on_response_prepare", "middlewares", "on_request_start"})
 # `@socketio.on("join")`, `@sio.event`: a handler per client event, on any worker.
 _SOCKETIO_DECORATORS = frozenset({"on", "event"})
 # `@dash.callback(...)`, `from dash import callback`: a callback per browser update.
-_DASH_CALLBACKS = frozenset({"dash.callback", "dash._callback.callback",
-                             "dash.dependencies.callback"})
+_DASH_CALLBACKS = frozenset({"dash.callback", "dash._callback.callback"})
 
 
 @dataclass(frozen=True)
@@ -181,30 +180,26 @@ class EntryFinder:
         mod = fn.module
         call = d if isinstance(d, ast.Call) else None
         target = d.func if call is not None else d
+        s = self._sym(fn.parent, mod, target)
+        if s is not None and s.kind == "ext" and s.name in _DASH_CALLBACKS and call is not None:
+            self.add(fn, f"CALLBACK {fn.name}")  # `@callback(...)` or `@dash.callback(...)`
+            return
         if not isinstance(target, ast.Attribute):
-            s = self._sym(fn.parent, mod, target)
             if s is not None and s.kind == "ext" and s.name.endswith(
                     ("api_view", "rest_framework.decorators.action")):
                 self.add(fn, f"view {fn.name}")
-            elif s is not None and s.kind == "ext" and s.name in _DASH_CALLBACKS \
-                    and call is not None:
-                self.add(fn, f"CALLBACK {fn.name}")
             elif s is not None and s.kind == "ext" and s.name == "django.dispatch.receiver":
                 # signal receivers run inside the request that saved the model
                 self.add(fn, f"signal receiver {fn.name}")
             return
         attr = target.attr
         recv = target.value
-        s = self._sym(fn.parent, mod, target)
         if attr == "receiver" and s is not None and s.kind == "ext" and s.name.startswith(
                 "django."):
             self.add(fn, f"signal receiver {fn.name}")
             return
         if s is not None and s.kind == "ext" and s.name == "aiohttp.web.middleware":
             self.add(fn, f"middleware {fn.name}")
-            return
-        if s is not None and s.kind == "ext" and s.name in _DASH_CALLBACKS and call is not None:
-            self.add(fn, f"CALLBACK {fn.name}")
             return
         server = self._global_kind(fn.parent, mod, recv)
         if server == "socketio" and attr in _SOCKETIO_DECORATORS:
@@ -236,12 +231,7 @@ class EntryFinder:
     def _is_receiver(self, owner: FuncInfo | None, mod: ModuleInfo, recv: ast.expr) -> bool:
         name = recv.attr if isinstance(recv, ast.Attribute) else (
             recv.id if isinstance(recv, ast.Name) else "")
-        if _RECEIVER.search(name):
-            return True
-        s = self._sym(owner, mod, recv)
-        if s is not None and s.kind == "global" and s.module is not None:
-            return self.p.global_kind(s.module, s.name) == "app"
-        return False
+        return bool(_RECEIVER.search(name)) or self._global_kind(owner, mod, recv) == "app"
 
     def _class(self, cls: ClassInfo) -> None:
         bases = self.p.ext_bases(cls)

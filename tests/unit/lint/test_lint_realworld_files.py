@@ -34,17 +34,20 @@ def _scorer():
     return mod
 
 
+_SCORER = _scorer()  # the scorer says where each label file lives and which sets exist
+
+
 @pytest.fixture(scope="module")
 def scorer():
-    return _scorer()
+    return _SCORER
 
 
 def _rule_ids() -> set[str]:
     return set(re.findall(r"^\| (SL\d{3}) \|", RULES_DOC.read_text(), re.M))
 
 
-_SETS = _scorer().LABEL_SETS  # the scorer says where each label file lives
-HOLDOUTS: tuple[str, ...] = _scorer().HOLDOUT_SETS
+_SETS = _SCORER.LABEL_SETS
+HOLDOUTS: tuple[str, ...] = _SCORER.HOLDOUT_SETS
 
 
 def _held(label_set: str):
@@ -55,7 +58,7 @@ def _held(label_set: str):
         not path.exists(), reason=f"{path.name} not committed yet (issue 9)"))
 
 
-@pytest.mark.parametrize("label_set", [*_scorer().TUNING_SETS, *(_held(h) for h in HOLDOUTS)])
+@pytest.mark.parametrize("label_set", [*_SCORER.TUNING_SETS, *(_held(h) for h in HOLDOUTS)])
 def test_label_file_is_well_formed(scorer, label_set: str) -> None:
     apps = scorer.load_apps(label_set)
     assert apps, f"{label_set}: no apps"
