@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stateline.stores import sql
@@ -58,12 +59,16 @@ class ReferenceRates:
         self.max_age_s = max_age_s
         self.copy: RatesCopy | None = None
 
-    def lookup(self, codes: list[str], now: float) -> dict[str, sql.RateRow] | None:
-        """The rates of ``codes`` found in a fresh copy; ``None`` when there is none."""
+    def fresh(self, now: float) -> Mapping[str, sql.RateRow] | None:
+        """Every rate in the copy, by code, if the copy is fresh; ``None`` when there is none.
+
+        The mapping is the copy itself, not a new dict per request: nobody writes it
+        (:meth:`refresh` replaces the whole copy), so handing it out costs nothing.
+        """
         copy = self.copy
         if copy is None or now - copy.read_at > self.max_age_s:
             return None
-        return {code: copy.rates[code] for code in codes if code in copy.rates}
+        return copy.rates
 
     async def refresh(self) -> None:
         """Replace the copy with the table as it is now (one statement)."""

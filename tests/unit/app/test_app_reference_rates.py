@@ -1,6 +1,6 @@
 """The instance's rates copy: used only while fresh, replaced whole from one read of SQL.
 
-Time is driven explicitly (``lookup`` takes ``now``); the table is a real SQLite file.
+Time is driven explicitly (``fresh`` takes ``now``); the table is a real SQLite file.
 """
 
 from __future__ import annotations
@@ -23,20 +23,21 @@ def _row(code: str, rate: float) -> sql.RateRow:
 
 def test_no_copy_means_no_answer() -> None:
     rates = ReferenceRates(db=None)  # type: ignore[arg-type]  # never read here
-    assert rates.lookup(["USD"], now=0.0) is None
+    assert rates.fresh(now=0.0) is None
 
 
 def test_a_fresh_copy_answers_the_codes_it_has() -> None:
     rates = ReferenceRates(db=None, max_age_s=10.0)  # type: ignore[arg-type]
     rates.copy = RatesCopy({"USD": _row("USD", 1.1), "EUR": _row("EUR", 1.0)}, read_at=100.0)
-    assert rates.lookup(["USD", "XXX"], now=105.0) == {"USD": _row("USD", 1.1)}
-    assert rates.lookup(["EUR"], now=110.0) == {"EUR": _row("EUR", 1.0)}
+    found = rates.fresh(now=105.0)
+    assert found is not None and found.get("USD") == _row("USD", 1.1) and found.get("XXX") is None
+    assert rates.fresh(now=110.0) == {"USD": _row("USD", 1.1), "EUR": _row("EUR", 1.0)}
 
 
 def test_a_copy_older_than_max_age_is_not_used() -> None:
     rates = ReferenceRates(db=None, max_age_s=10.0)  # type: ignore[arg-type]
     rates.copy = RatesCopy({"USD": _row("USD", 1.1)}, read_at=100.0)
-    assert rates.lookup(["USD"], now=110.5) is None
+    assert rates.fresh(now=110.5) is None
 
 
 def test_refresh_replaces_the_copy_with_the_whole_table(tmp_path: Path) -> None:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.datastructures import QueryParams
 
 from stateline.app.errors import ApiError
 from stateline.app.services.users import parse_email, parse_user_id
-from stateline.app.validate import identifier, json_int, json_number, json_text, query_int
+from stateline.app.validate import (
+    identifier,
+    json_int,
+    json_number,
+    json_text,
+    query_int,
+    query_params,
+)
 
 
 @pytest.mark.parametrize("value", ["u1", "user-42", "a.b_c:d@e", "x" * 64])
@@ -133,3 +143,20 @@ def test_json_number_beyond_the_float_range_is_invalid_number(value: object) -> 
     with pytest.raises(ApiError) as info:
         json_number({"x": value}, "x")
     assert (info.value.status, info.value.code) == (422, "invalid_number")
+
+
+# Query strings as clients send them: names and values from a small alphabet that
+# includes the separators, escapes and '+', so repeats, blanks and bad escapes occur.
+_QUERY = st.lists(st.text(alphabet="ab=&+%2Fé ;", max_size=8), max_size=6).map(
+    lambda parts: "&".join(parts).encode("utf-8"))
+
+
+@given(_QUERY)
+def test_query_params_answer_what_starlettes_query_params_answer(raw: bytes) -> None:
+    """The lean parse is Starlette's, minus the multi-dict: the same value for every name."""
+    theirs = QueryParams(raw)
+    assert query_params(raw) == {name: theirs[name] for name in theirs}
+
+
+def test_query_params_keep_blanks_decode_escapes_and_let_the_last_value_win() -> None:
+    assert query_params(b"a=1&a=2&b=&c=x%20y+z&d") == {"a": "2", "b": "", "c": "x y z", "d": ""}

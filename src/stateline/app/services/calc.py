@@ -24,7 +24,7 @@ from starlette.routing import Route
 from stateline.app.errors import ApiError
 from stateline.app.responses import json_response
 from stateline.app.spec import Operation, Param, Reply, api, json_object
-from stateline.app.validate import NUMBER_SCHEMA, query_number
+from stateline.app.validate import NUMBER_SCHEMA, query_number, query_params
 
 Number = int | float
 
@@ -116,7 +116,7 @@ async def calculate(request: Request) -> Response:
     op = request.path_params["op"]
     if op not in OPERATIONS:  # before parsing: the path is wrong whatever the query says
         raise _unknown(op)
-    params = request.query_params
+    params = query_params(request.scope["query_string"])
     a = query_number(params.get("a"), "a")
     b = query_number(params.get("b"), "b")
     return json_response({"result": compute(op, a, b)})

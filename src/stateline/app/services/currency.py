@@ -27,7 +27,7 @@ from stateline.app.context import stores
 from stateline.app.errors import ApiError
 from stateline.app.responses import json_response
 from stateline.app.spec import Operation, Param, Reply, api, json_object
-from stateline.app.validate import NUMBER_SCHEMA, query_number
+from stateline.app.validate import NUMBER_SCHEMA, query_number, query_params
 from stateline.stores import sql
 
 #: Largest amount converted; keeps results finite and meaningful.
@@ -70,24 +70,26 @@ _CODE_SCHEMA = {"type": "string", "pattern": "^[A-Za-z]{3}$",
             422: "unknown_currency"},
 ))
 async def convert(request: Request) -> Response:
-    params = request.query_params
+    params = query_params(request.scope["query_string"])
     amount = _amount(params.get("amount"))
     src, dst = _code(params.get("from"), "from"), _code(params.get("to"), "to")
     held = stores(request)
-    found = held.rates.lookup([src, dst], time.monotonic())
+    found = held.rates.fresh(time.monotonic())
     if found is None:  # no fresh copy (the refresher cannot read SQL): read it, as before
         found = await sql.get_rates(held.sql, [src, dst])
-    missing = [c for c in (src, dst) if c not in found]
-    if missing:
+    src_row, dst_row = found.get(src), found.get(dst)
+    if src_row is None or dst_row is None:
+        missing = [code for code, row in ((src, src_row), (dst, dst_row)) if row is None]
         raise ApiError(422, "unknown_currency", "no reference rate for " + ", ".join(missing))
-    rate = found[dst].rate / found[src].rate
+    rate = dst_row.rate / src_row.rate
     result = amount * rate
     if not math.isfinite(result):
         raise ApiError(400, "result_out_of_range", "the converted amount is out of range")
-    as_of = max(found[src].as_of, found[dst].as_of)
+    # orjson writes a date as ISO 8601 text itself, in C.
+    as_of = src_row.as_of if src_row.as_of >= dst_row.as_of else dst_row.as_of
     return json_response({
         "amount": amount, "from": src, "to": dst, "rate": rate,
-        "result": round(result, 6), "as_of": as_of.isoformat(),
+        "result": round(result, 6), "as_of": as_of,
     })
 
 

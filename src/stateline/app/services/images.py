@@ -42,7 +42,7 @@ from stateline.app.idempotency_http import idempotent
 from stateline.app.imaging import FORMATS, MAX_SIDE
 from stateline.app.responses import json_response
 from stateline.app.spec import Body, Operation, Param, Reply, api, json_object
-from stateline.app.validate import int_schema, query_int
+from stateline.app.validate import int_schema, query_int, query_params
 from stateline.stores.blobs import is_blob_id, put_content
 
 T = TypeVar("T")
@@ -52,7 +52,7 @@ MAX_BODY_BYTES = 20 * 1024 * 1024
 
 
 def _size_params(request: Request) -> tuple[int, int, str | None]:
-    params = request.query_params
+    params = query_params(request.scope["query_string"])
     for name in ("width", "height"):
         if not params.get(name):
             raise ApiError(400, "missing_parameter", f"query parameter {name!r} is required")
@@ -67,7 +67,7 @@ def _size_params(request: Request) -> tuple[int, int, str | None]:
 
 
 async def _source_bytes(request: Request) -> bytes:
-    source = request.query_params.get("source")
+    source = query_params(request.scope["query_string"]).get("source")
     if source is None:
         return await read_body(request, MAX_BODY_BYTES)
     if not is_blob_id(source):

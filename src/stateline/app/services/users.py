@@ -33,7 +33,7 @@ from stateline.app.errors import ApiError
 from stateline.app.idempotency_http import idempotent
 from stateline.app.responses import json_response
 from stateline.app.spec import JSON, Body, Operation, Param, Reply, api, json_object
-from stateline.app.validate import int_schema, json_text, query_int, text_schema
+from stateline.app.validate import int_schema, json_text, query_int, query_params, text_schema
 from stateline.stores import sql
 
 MAX_NAME = 200
@@ -113,7 +113,7 @@ async def create_user(request: Request) -> Response:
     errors={400: "invalid_parameter"},
 ))
 async def list_users(request: Request) -> Response:
-    params = request.query_params
+    params = query_params(request.scope["query_string"])
     limit = query_int(params.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     raw_after = params.get("after")
     after = parse_user_id(raw_after, "after") if raw_after else None
